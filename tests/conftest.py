@@ -1,0 +1,53 @@
+"""Shared fixtures: a small text, a tiny model config, a trained tiny checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from wordgen.config import ModelConfig, TrainConfig
+
+VERSE = """ROMEO:
+But, soft! what light through yonder window breaks?
+It is the east, and Juliet is the sun.
+Arise, fair sun, and kill the envious moon,
+Who is already sick and pale with grief,
+That thou her maid art far more fair than she.
+
+JULIET:
+O Romeo, Romeo! wherefore art thou Romeo?
+Deny thy father and refuse thy name;
+Or, if thou wilt not, be but sworn my love,
+And I'll no longer be a Capulet.
+"""
+
+
+@pytest.fixture
+def book(tmp_path):
+    """A small plain-text book on disk (the verse repeated, so every split has text)."""
+    path = tmp_path / "book.txt"
+    path.write_text(VERSE * 40, encoding="utf-8")
+    return path
+
+
+def tiny_model_config(**overrides) -> ModelConfig:
+    settings = dict(embedding_dim=16, hidden_size=16, num_layers=1, dropout=0.0)
+    settings.update(overrides)
+    return ModelConfig(**settings)
+
+
+def tiny_train_config(corpus, out, **overrides) -> TrainConfig:
+    settings = dict(
+        corpus=str(corpus), tokenizer="word", out=str(out), model=tiny_model_config(),
+        batch_size=4, seq_len=8, max_steps=12, eval_interval=5, warmup_steps=2,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+@pytest.fixture
+def trained(tmp_path, book):
+    """A tiny word-level model trained for a few steps on `book`, and its result."""
+    from wordgen.train import train
+
+    config = tiny_train_config(book, tmp_path / "ckpt")
+    return train(config)

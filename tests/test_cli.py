@@ -1,0 +1,147 @@
+"""The command line end to end, and every bad input it must refuse in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from wordgen.cli import main
+
+TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def ckpt(tmp_path, book, capsys):
+    out = tmp_path / "ckpt"
+    code, _, err = run(capsys, "train", "--corpus", str(book), "--out", str(out), "--max-steps", "6",
+                       "--eval-interval", "3", "--quiet", *TINY)
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.slow
+def test_end_to_end_on_the_builtin_corpus(tmp_path, capsys):
+    out = tmp_path / "shake"
+    code, stdout, err = run(capsys, "train", "--corpus", "shakespeare", "--tokenizer", "word", "--out", str(out),
+                            "--max-steps", "3", "--eval-interval", "3", "--quiet", *TINY)
+    assert code == 0, err
+    assert "trained 3 steps" in stdout
+    code, text, err = run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1")
+    assert code == 0 and text.startswith("ROMEO:") and len(text) > len("ROMEO:") + 10
+    assert run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1")[1] == text
+    code, report, err = run(capsys, "evaluate", str(out), "--split", "validation", "--json")
+    assert code == 0, err
+    metrics = json.loads(report)
+    assert metrics["bits_per_char"] > 0 and metrics["num_words"] > 10_000 and 0 <= metrics["unk_rate"] < 0.2
+
+
+def test_resume_through_the_cli(ckpt, capsys):
+    code, stdout, err = run(capsys, "train", "--resume", str(ckpt), "--max-steps", "9", "--quiet")
+    assert code == 0, err
+    assert "trained 9 steps" in stdout
+    assert len(open(ckpt / "metrics.jsonl").readlines()) == 3  # steps 3, 6, 9
+
+
+def test_generate_sampler_flags(ckpt, capsys):
+    for flags in (["--greedy"], ["--temperature", "0.5"], ["--top-k", "5"], ["--top-p", "0.9", "--temperature", "1.3"]):
+        code, text, err = run(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "8", *flags)
+        assert code == 0, err
+        assert text.startswith("Romeo")
+    code, text, _ = run(capsys, "generate", str(ckpt), "--max-tokens", "5", "--num-samples", "3")
+    assert text.count("--- sample") == 3
+
+
+def test_unknown_prompt_words_warn(ckpt, capsys):
+    code, _, err = run(capsys, "generate", str(ckpt), "--prompt", "Romeo xylophone", "--max-tokens", "3")
+    assert code == 0
+    assert "warning" in err and "xylophone" in err
+
+
+def test_evaluate_a_text_file(ckpt, book, capsys):
+    code, report, err = run(capsys, "evaluate", str(ckpt), "--text-file", str(book), "--json")
+    assert code == 0, err
+    assert json.loads(report)["num_chars"] == len(book.read_text())
+
+
+def test_corpora_lists_the_plays(capsys):
+    code, out, _ = run(capsys, "corpora")
+    assert code == 0 and "shakespeare" in out and "macbeth" in out
+
+
+def bad_inputs(tmp_path, book, ckpt):
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00" * 10)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 50)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n\n")
+    short = tmp_path / "short.txt"
+    short.write_text("one\ntwo\nthree\nfour\n")
+    not_ckpt = tmp_path / "not_ckpt"
+    not_ckpt.mkdir()
+    train = ["train", "--out", str(tmp_path / "new"), "--max-steps", "2", "--quiet", *TINY]
+    gen = ["generate", str(ckpt), "--max-tokens", "3"]
+    return {
+        "missing path": [*train, "--corpus", str(tmp_path / "nope.txt")],
+        "empty corpus": [*train, "--corpus", str(empty)],
+        "too short for one batch": [*train, "--corpus", str(short), "--batch-size", "64"],
+        "binary file": [*train, "--corpus", str(binary)],
+        "non-UTF-8 file": [*train, "--corpus", str(latin1)],
+        "unknown corpus": [*train, "--corpus", "tolstoy"],
+        "unknown play": [*train, "--corpus", "shakespeare:macbet"],
+        "unknown tokenizer": [*train, "--corpus", str(book), "--tokenizer", "sentencepiece"],
+        "bpe:0": [*train, "--corpus", str(book), "--tokenizer", "bpe:0"],
+        "no stop limit": ["train", "--out", str(tmp_path / "x"), "--corpus", str(book)],
+        "zero time budget": [*train, "--corpus", str(book), "--time-budget", "0"],
+        "negative temperature": [*gen, "--temperature", "-1"],
+        "top-k 0": [*gen, "--top-k", "0"],
+        "top-p 0": [*gen, "--top-p", "0"],
+        "top-p above 1": [*gen, "--top-p", "1.2"],
+        "negative max tokens": ["generate", str(ckpt), "--max-tokens", "-5"],
+        "missing checkpoint": ["generate", str(tmp_path / "nowhere")],
+        "not a checkpoint": ["generate", str(not_ckpt)],
+        "checkpoint is a file": ["evaluate", str(book)],
+        "resume without state": ["train", "--resume", str(not_ckpt)],
+        "overwrite refused": ["train", "--corpus", str(book), "--out", str(ckpt), "--max-steps", "2", *TINY],
+    }
+
+
+CASES = ["missing path", "empty corpus", "too short for one batch", "binary file", "non-UTF-8 file",
+         "unknown corpus", "unknown play", "unknown tokenizer", "bpe:0", "no stop limit", "zero time budget",
+         "negative temperature", "top-k 0", "top-p 0", "top-p above 1", "negative max tokens",
+         "missing checkpoint", "not a checkpoint", "checkpoint is a file", "resume without state",
+         "overwrite refused"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_and_exit_2(case, tmp_path, book, ckpt, capsys):
+    argv = bad_inputs(tmp_path, book, ckpt)[case]
+    weights_before = (ckpt / "model.safetensors").read_bytes()
+    code, _, err = run(capsys, *argv)
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("wordgen: error: "), err
+    assert (ckpt / "model.safetensors").read_bytes() == weights_before
+
+
+def test_console_script_exits_2_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "generate", str(tmp_path / "missing")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("wordgen: error:")
+
+
+def test_help_explains_every_command(capsys):
+    for command in ("lab", "train", "generate", "evaluate", "corpora"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: wordgen" in capsys.readouterr().out

@@ -1,0 +1,64 @@
+import math
+
+import pytest
+import torch
+
+from wordgen.config import ModelConfig
+from wordgen.evaluate import Metrics, evaluate_text, total_nll
+from wordgen.model import LSTMLanguageModel
+from wordgen.tokenization import train_tokenizer
+
+
+def uniform_model(vocab_size: int) -> LSTMLanguageModel:
+    """A model whose logits are all zero: every token has probability 1/V."""
+    model = LSTMLanguageModel(ModelConfig(vocab_size=vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+    return model
+
+
+@pytest.mark.parametrize("batch_size,seq_len", [(1, 5), (3, 4), (16, 256)])
+def test_uniform_model_costs_log2_v_bits_per_token(batch_size, seq_len):
+    text = "the cat sat on the mat\nthe dog sat on the log\n"
+    tokenizer = train_tokenizer("char", [text])
+    v = tokenizer.vocab_size
+    metrics = evaluate_text(uniform_model(v), tokenizer, text, batch_size=batch_size, seq_len=seq_len)
+    assert metrics.num_tokens == metrics.num_chars == len(text)
+    assert metrics.nll == pytest.approx(len(text) * math.log(v))
+    assert metrics.ppl_token == pytest.approx(v)
+    assert metrics.bits_per_char == pytest.approx(math.log2(v))  # one token per character
+    assert metrics.ppl_word == pytest.approx(math.exp(len(text) * math.log(v) / 12))
+
+
+def test_bits_per_char_scales_with_tokens_per_char():
+    text = "the cat sat on the mat\nthe dog sat on the log\n"
+    tokenizer = train_tokenizer("word", [text])
+    v = tokenizer.vocab_size
+    metrics = evaluate_text(uniform_model(v), tokenizer, text)
+    tokens = len(tokenizer.encode(text))
+    assert metrics.bits_per_char == pytest.approx(math.log2(v) * tokens / len(text))
+
+
+def test_nll_matches_a_direct_computation():
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(ModelConfig(vocab_size=11, embedding_dim=6, hidden_size=6, num_layers=1)).eval()
+    ids = torch.randint(0, 11, (40,))
+    logits, _ = model(ids[None, :-1])
+    direct = torch.nn.functional.cross_entropy(logits[0], ids[1:], reduction="sum").item() + math.log(11)
+    assert total_nll(model, ids, batch_size=1, seq_len=7) == pytest.approx(direct, rel=1e-5)
+
+
+def test_unk_rate_is_reported():
+    tokenizer = train_tokenizer("word", ["a b c a b c"])
+    metrics = evaluate_text(uniform_model(tokenizer.vocab_size), tokenizer, "a b zebra")
+    assert metrics.num_unk == 1
+    assert metrics.unk_rate == pytest.approx(1 / 3)
+
+
+def test_metrics_dict_round_numbers():
+    m = Metrics(nll=math.log(2) * 8, num_tokens=4, num_chars=8, num_words=2)
+    d = m.to_dict()
+    assert d["bits_per_char"] == pytest.approx(1.0)
+    assert d["ppl_token"] == pytest.approx(4.0)
+    assert d["ppl_word"] == pytest.approx(16.0)

@@ -1,0 +1,117 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from wordgen import checkpoint as ckpt
+from wordgen.checkpoint import Bundle, atomic_write_text
+from wordgen.config import SampleConfig
+from wordgen.errors import CheckpointError
+from wordgen.generate import generate
+from wordgen.train import train
+
+from conftest import tiny_model_config, tiny_train_config
+
+
+def test_training_writes_a_complete_checkpoint_folder(trained):
+    out = trained.bundle.config.out
+    for name in ("config.json", "tokenizer.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl"):
+        assert (ckpt.Path(out) / name).is_file(), name
+    rows = [json.loads(line) for line in open(f"{out}/metrics.jsonl")]
+    assert [r["step"] for r in rows] == [5, 10, 12]
+    assert all(r["val_bpc"] > 0 for r in rows)
+    assert trained.steps == 12 and trained.tokens_seen == 12 * 4 * 8
+    assert trained.best_val_loss == min(r["val_loss"] for r in rows)
+
+
+def test_training_lowers_the_loss(tmp_path, book):
+    result = train(tiny_train_config(book, tmp_path / "c", max_steps=60, eval_interval=20, lr=1e-2))
+    losses = [r["val_loss"] for r in result.history]
+    assert losses[-1] < losses[0]
+
+
+def test_same_seed_same_run(tmp_path, book):
+    a = train(tiny_train_config(book, tmp_path / "a"))
+    b = train(tiny_train_config(book, tmp_path / "b"))
+    assert [r["val_loss"] for r in a.history] == [r["val_loss"] for r in b.history]
+
+
+def test_resume_continues_exactly(tmp_path, book):
+    # A constant learning rate after warm-up, so the schedule does not depend on the total length.
+    # Dropout on, so the restored random state matters too.
+    model = tiny_model_config(num_layers=2, dropout=0.3)
+    train(tiny_train_config(book, tmp_path / "s", max_steps=10, lr_min_ratio=1.0, model=model))
+    first = tiny_train_config(book, tmp_path / "r", max_steps=5, lr_min_ratio=1.0, model=model)
+    train(first)
+    second = ckpt.load_config(tmp_path / "r")
+    second.max_steps = 10
+    resumed = train(second, resume=True)
+    assert resumed.steps == 10
+    s_state = ckpt.load_trainer_state(tmp_path / "s")["model"]
+    r_state = ckpt.load_trainer_state(tmp_path / "r")["model"]
+    for name in s_state:
+        torch.testing.assert_close(s_state[name], r_state[name])
+
+
+def test_existing_checkpoint_is_never_overwritten_by_accident(trained):
+    out = trained.bundle.config.out
+    before = (ckpt.Path(out) / "model.safetensors").read_bytes()
+    with pytest.raises(CheckpointError, match="already holds a checkpoint"):
+        train(trained.bundle.config)
+    assert (ckpt.Path(out) / "model.safetensors").read_bytes() == before
+
+
+def test_loaded_bundle_generates_the_same_text_anywhere(trained, tmp_path):
+    out = trained.bundle.config.out
+    copy = tmp_path / "copied"
+    shutil.copytree(out, copy)
+    a, b = Bundle.load(out, device="cpu"), Bundle.load(copy, device="cpu")
+    settings = dict(max_tokens=30, sample=SampleConfig(temperature=1.0, top_k=20), seed=3)
+    text_a = generate(a.model, a.tokenizer, "ROMEO", **settings)
+    assert text_a == generate(b.model, b.tokenizer, "ROMEO", **settings)
+    assert text_a == generate(trained.bundle.model, trained.bundle.tokenizer, "ROMEO", **settings)
+    assert text_a != generate(a.model, a.tokenizer, "ROMEO", **{**settings, "seed": 4})
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: shutil.rmtree(d), "does not exist"),
+        (lambda d: (d / "config.json").unlink(), "not a wordgen checkpoint"),
+        (lambda d: (d / "config.json").write_text("{not json"), "not valid JSON"),
+        (lambda d: (d / "config.json").write_text('{"format": "other"}'), "not a wordgen checkpoint"),
+        (lambda d: (d / "model.safetensors").unlink(), "no model.safetensors"),
+        (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:100]), "truncated or corrupted"),
+        (lambda d: (d / "model.safetensors").write_bytes(b"\x00" * 64), "truncated or corrupted"),
+        (lambda d: (d / "tokenizer.json").write_text("[]"), "tokenizer.json"),
+    ],
+)
+def test_damaged_checkpoints_fail_with_one_line(trained, damage, message):
+    out = ckpt.Path(trained.bundle.config.out)
+    damage(out)
+    with pytest.raises(CheckpointError, match=message) as err:
+        Bundle.load(out)
+    assert "\n" not in str(err.value)
+
+
+def test_truncated_trainer_state_fails_cleanly(trained):
+    out = ckpt.Path(trained.bundle.config.out)
+    state = out / "trainer_state.pt"
+    state.write_bytes(state.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        ckpt.load_trainer_state(out)
+
+
+def test_a_crash_while_saving_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "config.json"
+    atomic_write_text(target, "old")
+
+    def crash(tmp):
+        open(tmp, "w").write("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.atomic_write(target, crash)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temp file left behind

@@ -1,0 +1,297 @@
+"""The `wordgen` command: the only module that parses arguments or prints.
+
+    wordgen lab                          train a word model on Shakespeare, then show every sampler
+    wordgen train --corpus X --out DIR   train on any corpus with any tokenizer
+    wordgen generate DIR --prompt TEXT   sample text from a checkpoint, printed as it comes
+    wordgen evaluate DIR --corpus X      bits per character / perplexity per word on held-out text
+    wordgen corpora                      list the built-in corpora and plays
+
+Bad input (a missing file, an unknown tokenizer, a negative temperature, a
+damaged checkpoint...) prints one line, `wordgen: error: ...`, and exits with
+status 2 -- no traceback, and nothing already saved is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from wordgen.config import ModelConfig, SampleConfig, TrainConfig
+from wordgen.errors import WordgenError
+
+LAB_PROMPT = "ROMEO:\n"
+LAB_SAMPLERS = [
+    SampleConfig(greedy=True),
+    SampleConfig(temperature=0.5),
+    SampleConfig(temperature=1.0),
+    SampleConfig(temperature=1.5),
+    SampleConfig(temperature=1.0, top_k=40),
+    SampleConfig(temperature=1.0, top_p=0.9),
+]
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _add_corpus_options(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument(
+        "--corpus", default=default,
+        help="what to train or evaluate on: a built-in corpus (`shakespeare`, `shakespeare:macbeth`; "
+             "see `wordgen corpora`), a .txt file, a folder of them or a glob (Project Gutenberg "
+             "headers are stripped), or a Hugging Face dataset `hf:NAME[:CONFIG]` (needs the network "
+             "unless NAME is a local folder)" + (f" (default: {default})" if default else ""),
+    )
+    p.add_argument("--stage-directions", action="store_true",
+                   help="keep Shakespeare's stage directions as [bracketed] lines (default: dropped)")
+
+
+def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
+    d = TrainConfig()
+    m = ModelConfig()
+    _add_corpus_options(p, "shakespeare")
+    p.add_argument("--tokenizer", default="word",
+                   help="char, word (word:min_freq=2,max_vocab=10000), bpe (bpe:VOCAB, e.g. bpe:2000), "
+                        "hf:PATH/tokenizer.json, or a name given to register_tokenizer (default: word)")
+    p.add_argument("--out", default="runs/lab" if lab else None,
+                   help="checkpoint folder to write" + (" (default: runs/lab, replaced on each run)" if lab else ""))
+    p.add_argument("--time-budget", type=float, default=150.0 if lab else None, metavar="SECONDS",
+                   help="stop training after this many seconds" + (" (default: 150)" if lab else ""))
+    p.add_argument("--epochs", type=float, default=None, help="stop after this many passes over the training text")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, initialisation and dropout (default: {d.seed})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"parallel token streams B (default: {d.batch_size})")
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per BPTT window T (default: {d.seq_len})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate (default: {d.lr})")
+    p.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help=f"token embedding size (default: {m.embedding_dim})")
+    p.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"LSTM hidden size (default: {m.hidden_size})")
+    p.add_argument("--num-layers", type=int, default=m.num_layers, help=f"stacked recurrent layers (default: {m.num_layers})")
+    p.add_argument("--dropout", type=float, default=m.dropout, help=f"dropout probability (default: {m.dropout})")
+    p.add_argument("--rnn", choices=["lstm", "gru"], default=m.rnn_type, help="recurrent cell (default: lstm)")
+    p.add_argument("--no-tie-weights", action="store_true",
+                   help="use a separate output matrix instead of reusing the input embedding")
+    p.add_argument("--eval-interval", type=int, default=d.eval_interval,
+                   help=f"steps between validations and checkpoints (default: {d.eval_interval})")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
+
+
+def _train_config(args) -> TrainConfig:
+    return TrainConfig(
+        corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
+        model=ModelConfig(
+            embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, num_layers=args.num_layers,
+            dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights,
+        ),
+        batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+        epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget,
+        eval_interval=args.eval_interval, seed=args.seed, device=args.device,
+        stage_directions=args.stage_directions,
+    )
+
+
+def _add_sample_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
+    p.add_argument("--max-tokens", type=int, default=100, help="tokens to generate per sample (default: 100)")
+    p.add_argument("--greedy", action="store_true", help="always take the most likely token (ignores the others)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="divide the logits by this; < 1 is safer, > 1 wilder, 0 means greedy (default: 1.0)")
+    p.add_argument("--top-k", type=int, default=None, help="sample only among the K most likely tokens")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="sample only among the smallest set of tokens whose probability reaches P, in (0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same text (default: 0)")
+    p.add_argument("--num-samples", type=int, default=1, help="independent samples to draw (default: 1)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wordgen", description="Word-level text generation lab: train, sample, evaluate and compare."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("lab", help="the lab end to end on the built-in Shakespeare corpus",
+                       description="Train a word-level LSTM (150 s by default), print validation perplexity per "
+                                   "token, bits per character and perplexity per word, then generate from the "
+                                   "same prompt with greedy decoding, temperatures 0.5/1.0/1.5, top-k and top-p.")
+    _add_train_options(p, lab=True)
+    p.add_argument("--prompt", default=LAB_PROMPT, help=f"prompt for every sampler (default: {LAB_PROMPT!r})")
+    p.add_argument("--max-tokens", type=int, default=60, help="tokens per sample (default: 60)")
+
+    p = sub.add_parser("train", help="train a model and write a checkpoint folder",
+                       description="Train the shared LSTM language model on a corpus with a tokenizer. Give at "
+                                   "least one of --epochs, --max-steps, --time-budget.")
+    _add_train_options(p, lab=False)
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue the run saved in DIR (model, optimizer, step, RNG); stop limits may be raised")
+    p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("generate", help="generate text from a checkpoint",
+                       description="Generate text from a checkpoint folder, printed as it is sampled.")
+    p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
+    _add_sample_options(p)
+
+    p = sub.add_parser("evaluate", help="score a checkpoint on held-out text",
+                       description="Perplexity per token, bits per character and perplexity per word of a "
+                                   "checkpoint on a corpus split or a whole text file.")
+    p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
+    _add_corpus_options(p, None)
+    p.add_argument("--split", choices=["train", "validation", "test"], default="test",
+                   help="which split of --corpus to score (default: test; the corpus defaults to the "
+                        "checkpoint's own, split with its seed)")
+    p.add_argument("--text-file", default=None, help="score this whole UTF-8 text file instead of a split")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+
+    sub.add_parser("corpora", help="list the built-in corpora", description="List the built-in corpora and plays.")
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _print_metrics(title: str, metrics) -> None:
+    print(f"{title}: {metrics.num_tokens:,} tokens, {metrics.num_chars:,} characters, {metrics.num_words:,} words")
+    print(f"  perplexity per token  {metrics.ppl_token:10.2f}")
+    print(f"  bits per character    {metrics.bits_per_char:10.3f}")
+    print(f"  perplexity per word   {metrics.ppl_word:10.2f}")
+    if metrics.num_unk:
+        print(f"  <unk> rate            {metrics.unk_rate:10.2%}   (unseen words share one <unk>: "
+              "the figures above are optimistic)")
+
+
+def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False):
+    from wordgen.train import train  # imported late: `wordgen corpora --help` stays instant
+
+    result = train(config, resume=resume, overwrite=overwrite, progress=not quiet)
+    model = result.bundle.model
+    print(f"trained {result.steps} steps, {result.tokens_seen:,} tokens in {result.seconds:.0f} s "
+          f"({result.tokens_per_second:,.0f} tokens/s); {model.num_parameters():,} parameters, "
+          f"vocabulary {result.bundle.tokenizer.vocab_size:,}")
+    return result
+
+
+def cmd_train(args) -> None:
+    if args.resume:
+        from wordgen.checkpoint import load_config
+
+        config = load_config(Path(args.resume))
+        for name in ("time_budget", "epochs", "max_steps"):
+            if getattr(args, name) is not None:
+                setattr(config, name, getattr(args, name))
+        config.out = args.resume
+        _run_training(config, resume=True, quiet=args.quiet)
+    elif not args.out:
+        raise WordgenError("say where to write the checkpoint: --out DIR (or continue one with --resume DIR)")
+    else:
+        _run_training(_train_config(args), overwrite=args.overwrite, quiet=args.quiet)
+    print(f"checkpoint: {args.resume or args.out}")
+
+
+def cmd_lab(args) -> None:
+    from wordgen.evaluate import evaluate_split
+    from wordgen.generate import generate
+
+    start = time.perf_counter()
+    config = _train_config(args)
+    result = _run_training(config, overwrite=True)
+    bundle = result.bundle
+    metrics = evaluate_split(bundle.model, bundle.tokenizer, result.dataset["validation"])
+    print()
+    _print_metrics("validation (whole split, best checkpoint)", metrics)
+    for sample in LAB_SAMPLERS:
+        (text,) = generate(bundle.model, bundle.tokenizer, args.prompt, max_tokens=args.max_tokens,
+                           sample=sample, seed=args.seed)
+        print(f"\n--- {sample.describe()} ---\n{text.strip()}")
+    print(f"\ncheckpoint: {config.out}   (wordgen generate {config.out} --prompt ...)")
+    print(f"lab finished in {time.perf_counter() - start:.0f} s")
+
+
+def cmd_generate(args) -> None:
+    from wordgen.checkpoint import Bundle
+    from wordgen.generate import stream
+
+    sample = SampleConfig(greedy=args.greedy, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    sample.validate()  # before loading anything: bad settings fail fast
+    if args.max_tokens < 0:
+        raise WordgenError(f"--max-tokens must be >= 0, got {args.max_tokens}")
+    if args.num_samples < 1:
+        raise WordgenError(f"--num-samples must be at least 1, got {args.num_samples}")
+    bundle = Bundle.load(args.checkpoint, device=args.device)
+    for i in range(args.num_samples):
+        # One sample at a time so each is printed as it is drawn; sample i uses
+        # seed + i, so `--num-samples 3` repeats `--seed S`, `S+1`, `S+2`.
+        if args.num_samples > 1:
+            print(f"--- sample {i + 1} ---")
+        sys.stdout.write(args.prompt)
+        for (piece,) in stream(bundle.model, bundle.tokenizer, args.prompt, max_tokens=args.max_tokens,
+                               sample=sample, seed=args.seed + i):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+
+
+def cmd_evaluate(args) -> None:
+    from wordgen.checkpoint import Bundle
+    from wordgen.corpora import load_corpus
+    from wordgen.evaluate import evaluate_split, evaluate_text
+
+    bundle = Bundle.load(args.checkpoint, device=args.device)
+    if args.text_file:
+        from wordgen.corpora import read_text_file
+
+        text = read_text_file(Path(args.text_file))
+        metrics = evaluate_text(bundle.model, bundle.tokenizer, text)
+        title = args.text_file
+    else:
+        corpus = args.corpus or bundle.config.corpus
+        stage = args.stage_directions or bundle.config.stage_directions
+        dataset = load_corpus(corpus, seed=bundle.config.seed, stage_directions=stage)
+        metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[args.split])
+        title = f"{corpus} [{args.split}]"
+    if args.json:
+        print(json.dumps({"text": title, **metrics.to_dict()}, indent=2))
+    else:
+        _print_metrics(title, metrics)
+
+
+def cmd_corpora(args) -> None:
+    from wordgen.corpora import list_builtin_corpora, list_shakespeare_plays
+
+    for name, description in list_builtin_corpora():
+        print(f"{name:14} {description}")
+    print("\nplays (use as shakespeare:SLUG):")
+    for slug in list_shakespeare_plays():
+        print(f"  {slug}")
+    print("\nalso: a path to a .txt file, a folder or a glob; or hf:NAME[:CONFIG] for a Hugging Face dataset")
+
+
+COMMANDS = {"lab": cmd_lab, "train": cmd_train, "generate": cmd_generate,
+            "evaluate": cmd_evaluate, "corpora": cmd_corpora}
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"wordgen: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        COMMANDS[args.command](args)
+    except WordgenError as err:
+        print(f"wordgen: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wordgen: interrupted; files already saved are intact", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `wordgen generate ... | head`
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Settings as plain dataclasses, with their defaults commented where they are set.
+
+`ModelConfig` describes the network (it is what `config.json` in a checkpoint
+holds, with the tokenizer spec and the corpus beside it), `TrainConfig` a
+training run, `SampleConfig` one way of drawing text. Each validates itself
+(`validate()` raises `ConfigError` with a one-line message) and round-trips
+through JSON-friendly dicts. Nothing here imports torch or reads files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from wordgen.errors import ConfigError
+
+
+def _from_dict(cls, d: dict):
+    """Build dataclass `cls` from a dict, refusing keys it does not know."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} setting(s): {', '.join(unknown)}")
+    return cls(**d)
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 0  # filled in from the tokenizer
+    embedding_dim: int = 256  # = hidden_size by default so the weights can be tied
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.2  # between layers and before the output layer
+    rnn_type: str = "lstm"  # "lstm" or "gru"
+    tie_weights: bool = True  # share input embedding and output matrix (Press & Wolf 2017)
+
+    def validate(self) -> None:
+        if self.vocab_size < 1:
+            raise ConfigError(f"vocab_size must be at least 1, got {self.vocab_size}")
+        for name in ("embedding_dim", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.rnn_type not in ("lstm", "gru"):
+            raise ConfigError(f"rnn_type must be 'lstm' or 'gru', got {self.rnn_type!r}")
+        if self.tie_weights and self.embedding_dim != self.hidden_size:
+            raise ConfigError(
+                f"tied weights need embedding_dim == hidden_size "
+                f"({self.embedding_dim} != {self.hidden_size}); pass --no-tie-weights"
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return _from_dict(cls, d)
+
+
+@dataclass
+class TrainConfig:
+    corpus: str = "shakespeare"  # built-in name, a path, or hf:NAME[:CONFIG]
+    tokenizer: str = "word"  # char, word, bpe[:VOCAB], hf:PATH or a registered name
+    out: str = "runs/word"  # checkpoint folder
+    model: ModelConfig = field(default_factory=ModelConfig)
+    batch_size: int = 32  # B parallel token streams
+    seq_len: int = 64  # T: tokens per truncated-BPTT window
+    lr: float = 3e-3  # AdamW peak learning rate
+    weight_decay: float = 0.01
+    warmup_steps: int = 50  # linear warm-up, then cosine decay to lr_min_ratio * lr
+    lr_min_ratio: float = 0.1
+    grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
+    epochs: float | None = None  # stop after this many passes over the training stream
+    max_steps: int | None = None  # ...or after this many optimizer steps
+    time_budget: float | None = None  # ...or after this many seconds of training
+    eval_interval: int = 100  # steps between validations (and checkpoints)
+    eval_tokens: int | None = 200_000  # cap on validation tokens per periodic check (None: all)
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
+    stage_directions: bool = False  # keep Shakespeare's stage directions in the text
+
+    def validate(self) -> None:
+        if self.batch_size < 1 or self.seq_len < 1:
+            raise ConfigError("batch size and sequence length must be at least 1")
+        if self.lr <= 0 or not math.isfinite(self.lr):
+            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ConfigError(f"--epochs must be positive, got {self.epochs}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"--max-steps must be at least 1, got {self.max_steps}")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ConfigError(f"--time-budget must be positive seconds, got {self.time_budget}")
+        if self.epochs is None and self.max_steps is None and self.time_budget is None:
+            raise ConfigError("say when to stop: give --epochs, --max-steps or --time-budget")
+        if self.eval_interval < 1:
+            raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
+        if self.grad_clip <= 0:
+            raise ConfigError(f"gradient clip must be positive, got {self.grad_clip}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["model"] = ModelConfig.from_dict(d.get("model", {}))
+        return _from_dict(cls, d)
+
+
+@dataclass
+class SampleConfig:
+    """How the next token is drawn. greedy wins over everything else.
+
+    temperature 0 also means greedy; top_k and top_p filter the distribution
+    *after* the temperature is applied and can be combined.
+    """
+
+    greedy: bool = False
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def validate(self) -> None:
+        if not (self.temperature >= 0 and math.isfinite(self.temperature)):
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ConfigError(f"top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ConfigError(f"top-p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def is_greedy(self) -> bool:
+        return self.greedy or self.temperature == 0
+
+    def describe(self) -> str:
+        if self.is_greedy:
+            return "greedy"
+        parts = [f"temperature {self.temperature:g}"]
+        if self.top_k is not None:
+            parts.append(f"top-k {self.top_k}")
+        if self.top_p is not None:
+            parts.append(f"top-p {self.top_p:g}")
+        return ", ".join(parts)

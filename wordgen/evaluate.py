@@ -1,0 +1,142 @@
+"""Score a model on held-out text in units that compare across tokenizations.
+
+One number is measured -- the total negative log-likelihood (NLL, in nats) of
+the text under the model -- and three are derived from it:
+
+* perplexity per token  = exp(NLL / tokens)     only comparable within one tokenizer;
+* bits per character    = NLL / ln 2 / characters of the original text;
+* perplexity per word   = exp(NLL / whitespace-separated words of the original text).
+
+Per-token perplexity of a 65-symbol character model and of a 10 000-word model
+measure different things; the per-character and per-word figures divide the
+same total by a count that does not depend on the tokenizer (nanochat reports
+bits per byte for the same reason). A word tokenizer maps every unseen word to
+one `<unk>` token whose probability covers all of them at once, which makes its
+figures optimistic: the `<unk>` rate is reported beside them.
+
+Every token except the first is predicted from all the tokens before it in its
+column; the first token of the text has no context and is charged a uniform
+ln(V), so the total covers every token of the text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from wordgen.data import TokenStream, encode_split
+from wordgen.model import LSTMLanguageModel, detach_state
+from wordgen.tokenization import Tokenizer
+
+IGNORE = -100  # cross_entropy skips targets with this value (padding)
+
+
+@dataclass
+class Metrics:
+    nll: float  # total negative log-likelihood in nats
+    num_tokens: int
+    num_chars: int
+    num_words: int
+    num_unk: int = 0
+
+    @property
+    def loss(self) -> float:
+        """Mean NLL per token in nats (the training loss)."""
+        return self.nll / max(1, self.num_tokens)
+
+    @property
+    def ppl_token(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.nll / math.log(2) / max(1, self.num_chars)
+
+    @property
+    def ppl_word(self) -> float:
+        return math.exp(min(self.nll / max(1, self.num_words), 700.0))
+
+    @property
+    def unk_rate(self) -> float:
+        return self.num_unk / max(1, self.num_tokens)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(
+            loss=self.loss,
+            ppl_token=self.ppl_token,
+            bits_per_char=self.bits_per_char,
+            ppl_word=self.ppl_word,
+            unk_rate=self.unk_rate,
+        )
+        return d
+
+
+@torch.inference_mode()
+def total_nll(
+    model: LSTMLanguageModel, ids: torch.Tensor, batch_size: int = 16, seq_len: int = 256
+) -> float:
+    """Sum of -log p(token | previous tokens) in nats over a stream ids (N,).
+
+    The N - 1 predictions are cut into `batch_size` contiguous columns that run
+    in parallel (each with its own carried state); the last column is padded
+    with ignored targets. The first token is charged ln(V).
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    n = ids.numel() - 1
+    nll = math.log(model.config.vocab_size) if ids.numel() else 0.0
+    if n <= 0:
+        model.train(was_training)
+        return nll
+    batch_size = max(1, min(batch_size, n))
+    length = -(-n // batch_size)  # ceil(n / B)
+    inputs = torch.zeros(batch_size * length, dtype=torch.long)
+    targets = torch.full((batch_size * length,), IGNORE, dtype=torch.long)
+    inputs[:n], targets[:n] = ids[:-1], ids[1:]
+    inputs = inputs.view(batch_size, length).to(device)  # (B, L)
+    targets = targets.view(batch_size, length).to(device)  # (B, L)
+    state = None
+    for pos in range(0, length, seq_len):
+        logits, state = model(inputs[:, pos : pos + seq_len], state)  # (B, T, V)
+        state = detach_state(state)
+        nll += F.cross_entropy(
+            logits.flatten(0, 1).float(),
+            targets[:, pos : pos + seq_len].flatten(),
+            ignore_index=IGNORE,
+            reduction="sum",
+        ).item()
+    model.train(was_training)
+    return nll
+
+
+def evaluate_stream(model: LSTMLanguageModel, stream: TokenStream, **kwargs) -> Metrics:
+    """Metrics over a whole encoded split (see `wordgen.data.encode_split`)."""
+    return Metrics(
+        nll=total_nll(model, stream.ids, **kwargs),
+        num_tokens=len(stream),
+        num_chars=stream.num_chars,
+        num_words=stream.num_words,
+        num_unk=stream.num_unk,
+    )
+
+
+def evaluate_split(model: LSTMLanguageModel, tokenizer: Tokenizer, split, **kwargs) -> Metrics:
+    """Metrics over a `datasets.Dataset` split with a `text` column."""
+    return evaluate_stream(model, encode_split(split, tokenizer), **kwargs)
+
+
+def evaluate_text(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, **kwargs) -> Metrics:
+    """Metrics over one string, counted exactly as given (no newline added)."""
+    ids = tokenizer.encode(text)
+    return Metrics(
+        nll=total_nll(model, torch.tensor(ids, dtype=torch.long), **kwargs),
+        num_tokens=len(ids),
+        num_chars=len(text),
+        num_words=len(text.split()),
+        num_unk=tokenizer.count_unk(ids),
+    )
