@@ -62,3 +62,18 @@ def test_same_seed_same_tokens_and_temperature_spreads():
 def test_bad_sampling_settings(settings):
     with pytest.raises(ConfigError):
         SampleConfig(**settings).validate()
+
+
+def test_generation_never_draws_unk():
+    from wordgen.config import ModelConfig
+    from wordgen.generate import generate
+    from wordgen.model import LSTMLanguageModel
+    from wordgen.tokenization import train_tokenizer
+
+    tokenizer = train_tokenizer("word", ["a b c d e f g\n"])
+    model = LSTMLanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
+    with torch.no_grad():  # make <unk> by far the most likely token everywhere
+        model.head.bias[tokenizer.unk_id] = 50.0
+    for sample in (SampleConfig(greedy=True), SampleConfig(temperature=1.5)):
+        (text,) = generate(model, tokenizer, "a", max_tokens=20, sample=sample)
+        assert "<unk>" not in text and len(text.split()) > 5

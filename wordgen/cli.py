@@ -53,9 +53,10 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
     d = TrainConfig()
     m = ModelConfig()
     _add_corpus_options(p, "shakespeare")
-    p.add_argument("--tokenizer", default="word",
+    p.add_argument("--tokenizer", default="word:max_vocab=10000" if lab else "word",
                    help="char, word (word:min_freq=2,max_vocab=10000), bpe (bpe:VOCAB, e.g. bpe:2000), "
-                        "hf:PATH/tokenizer.json, or a name given to register_tokenizer (default: word)")
+                        "hf:PATH/tokenizer.json, or a name given to register_tokenizer"
+                        + (" (default: word:max_vocab=10000)" if lab else " (default: word)"))
     p.add_argument("--out", default="runs/lab" if lab else None,
                    help="checkpoint folder to write" + (" (default: runs/lab, replaced on each run)" if lab else ""))
     p.add_argument("--time-budget", type=float, default=150.0 if lab else None, metavar="SECONDS",
@@ -73,6 +74,10 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
     p.add_argument("--rnn", choices=["lstm", "gru"], default=m.rnn_type, help="recurrent cell (default: lstm)")
     p.add_argument("--no-tie-weights", action="store_true",
                    help="use a separate output matrix instead of reusing the input embedding")
+    p.add_argument("--softmax", choices=["full", "adaptive"], default=m.softmax,
+                   help="output layer: full softmax, or the exact adaptive softmax (Grave et al. 2017), "
+                        "several times faster for word vocabularies of 10 000+; adaptive needs "
+                        "--no-tie-weights (default: full)")
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
                    help=f"steps between validations and checkpoints (default: {d.eval_interval})")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
@@ -83,7 +88,7 @@ def _train_config(args) -> TrainConfig:
         corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
         model=ModelConfig(
             embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, num_layers=args.num_layers,
-            dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights,
+            dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
         ),
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
         epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget,
@@ -147,6 +152,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
 
     sub.add_parser("corpora", help="list the built-in corpora", description="List the built-in corpora and plays.")
+
+    # "resolve": the shared training options are reused, and the two that mean
+    # something else here (--tokenizer, --out) are replaced.
+    p = sub.add_parser("compare", conflict_handler="resolve",
+                       help="train one model per tokenizer and compare them fairly",
+                       description="Train the same model on the same split under the same budget once per "
+                                   "tokenizer, evaluate each on the test split, and write report.md, "
+                                   "results.csv, results.json, comparison.png and one checkpoint per "
+                                   "tokenizer (OUT/runs/NAME). Bits per character and perplexity per word "
+                                   "compare across tokenizations; perplexity per token does not.")
+    _add_train_options(p, lab=False)
+    p.add_argument("--tokenizers", "--tokenizer", dest="tokenizers", default="char,word,bpe:500,bpe:2000,bpe:8000",
+                   help="tokenizer specs separated by commas; a comma followed by key=value stays inside the "
+                        "spec before it (char,word:min_freq=2,max_vocab=10000,bpe:2000); with ';' in the "
+                        "list only ';' separates (for paths with commas). Default: char,word,bpe:500,bpe:2000,bpe:8000")
+    p.add_argument("--out", required=True, help="report folder; checkpoints go to OUT/runs/NAME")
+    p.add_argument("--match", choices=["size", "params"], default="size",
+                   help="size: every model gets --embedding-dim/--hidden-size (default); params: the hidden "
+                        "size is scaled so every model has about the same number of parameters")
+    p.add_argument("--params", type=int, default=None, metavar="N",
+                   help="parameter target for --match params (default: the default-size model with the "
+                        "median vocabulary of the list)")
+    p.add_argument("--unk-penalty", action="store_true",
+                   help="charge every <unk> the cost of spelling its word with the char model of the "
+                        "comparison (uniform over the training characters when there is none)")
+    p.add_argument("--eval-corpus", default=None, metavar="PATH",
+                   help="also evaluate every model on this text file (e.g. another book)")
+    # Short runs need frequent, cheap checks to draw learning curves; the checks
+    # count against --time-budget, so each reads only --eval-chars characters.
+    p.add_argument("--eval-interval", type=int, default=20,
+                   help="steps between validations and checkpoints (default: 20)")
+    p.add_argument("--eval-chars", type=int, default=10_000,
+                   help="characters of validation text per periodic check, the same stretch for every "
+                        "tokenizer (default: 10000; 0: the whole split)")
+    p.add_argument("--prompt", default="", help="common prompt of the samples (default: start a new line)")
+    p.add_argument("--sample-chars", type=int, default=160, help="characters per sample (default: 160; 0: none)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
+    p.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -269,8 +313,26 @@ def cmd_corpora(args) -> None:
     print("\nalso: a path to a .txt file, a folder or a glob; or hf:NAME[:CONFIG] for a Hugging Face dataset")
 
 
+def cmd_compare(args) -> None:
+    from wordgen.compare import CompareSettings, compare, parse_tokenizer_list, summary
+
+    settings = CompareSettings(
+        base=_train_config(argparse.Namespace(**{**vars(args), "tokenizer": None})),
+        tokenizers=parse_tokenizer_list(args.tokenizers), out=args.out,
+        match="params" if args.params is not None else args.match, params=args.params,
+        unk_penalty=args.unk_penalty, eval_corpus=args.eval_corpus, eval_chars=args.eval_chars or None,
+        prompt=args.prompt, sample_chars=args.sample_chars, temperature=args.temperature, overwrite=args.overwrite,
+    )
+    comparison = compare(settings, progress=not args.quiet, log=lambda line: print(line, flush=True))
+    print()
+    print(summary(comparison))
+    print(f"\nfinished in {comparison.seconds:.0f} s; report: {comparison.files['report.md']}")
+    for key in ("results.csv", "results.json", "comparison.png"):
+        print(f"        {comparison.files[key]}")
+
+
 COMMANDS = {"lab": cmd_lab, "train": cmd_train, "generate": cmd_generate,
-            "evaluate": cmd_evaluate, "corpora": cmd_corpora}
+            "evaluate": cmd_evaluate, "corpora": cmd_corpora, "compare": cmd_compare}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -3,7 +3,14 @@
 The prompt passes through the model a single time to build the recurrent
 state; after that each step feeds only the token just drawn and carries the
 state, so a step costs the same however long the text already is (the text is
-never re-fed). Several samples are drawn together as one batch.
+never re-fed). Several samples are drawn together as one batch. An LSTM
+steps through `model.LSTMStepper` (one matrix-vector product per weight
+matrix, state updated in place, no allocation per token); a GRU goes through
+the module itself.
+
+`<unk>` is never drawn: it stands for "some word the model never learned",
+and printing it only adds noise (the greedy path of a word model otherwise
+often settles on it). Everything else is left to the sampler.
 
 `stream` is the iterator form (what a CLI or a browser playground prints as it
 comes); `generate` collects it into strings. Randomness comes from one
@@ -20,7 +27,7 @@ import torch
 
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError
-from wordgen.model import LSTMLanguageModel
+from wordgen.model import LSTMLanguageModel, LSTMStepper
 from wordgen.sampling import next_token
 from wordgen.tokenization import Tokenizer
 
@@ -49,8 +56,9 @@ def sample_ids(
     sample: SampleConfig,
     num_samples: int = 1,
     seed: int | None = 0,
+    banned: list[int] | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Yield the next token ids (num_samples,) for `max_tokens` steps."""
+    """Yield the next token ids (num_samples,) for `max_tokens` steps; `banned` ids are never drawn."""
     sample.validate()
     if max_tokens < 0:
         raise ConfigError(f"max tokens must be >= 0, got {max_tokens}")
@@ -66,6 +74,8 @@ def sample_ids(
     logits, state = model(prompt)  # (N, P, V): the prompt, once
     logits = logits[:, -1]  # (N, V)
     for _ in range(max_tokens):
+        if banned:
+            logits[:, banned] = float("-inf")
         ids = next_token(logits, sample, generator)  # (N,)
         yield ids
         logits, state = model(ids.unsqueeze(1), state)  # (N, 1, V)
@@ -93,7 +103,8 @@ def stream(
     context_text = tokenizer.decode(prompt_ids)
     generated: list[list[int]] = [[] for _ in range(num_samples)]
     emitted = [0] * num_samples  # characters of continuation already yielded
-    for ids in sample_ids(model, prompt_ids, max_tokens, sample, num_samples, seed):
+    banned = [tokenizer.unk_id] if tokenizer.unk_id is not None else None
+    for ids in sample_ids(model, prompt_ids, max_tokens, sample, num_samples, seed, banned):
         pieces = []
         for i, token in enumerate(ids.tolist()):
             generated[i].append(token)

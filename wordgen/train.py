@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from wordgen import checkpoint as ckpt
@@ -157,8 +156,11 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     train_tokens_per_char = 1 / train_stream.chars_per_token
 
     bar_total = total_steps if total_steps < math.inf else config.time_budget
-    bar = tqdm(total=bar_total, disable=not progress, unit="step" if total_steps < math.inf else "s",
-               dynamic_ncols=True, desc="training")
+    by_time = total_steps == math.inf  # the bar then counts seconds of the budget
+    bar = tqdm(total=bar_total, disable=not progress, unit="step" if not by_time else "s", dynamic_ncols=True,
+               desc="training",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+               if by_time else None)
     bar.update(min(step, bar_total) if total_steps < math.inf else 0)
     start = time.perf_counter()
     budget = config.time_budget or math.inf
@@ -209,9 +211,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
             progress_frac = max(step / total_steps if total_steps < math.inf else 0.0, elapsed / budget)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * lr_factor(step, progress_frac, config)
-            logits, hidden = model(x, hidden)  # (B, T, V)
+            loss, hidden = model.loss(x, y, hidden)  # mean nats per target token
             hidden = detach_state(hidden)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
