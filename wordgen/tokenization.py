@@ -39,6 +39,7 @@ This is the only module in wordgen that imports Hugging Face ``tokenizers``; it 
 from __future__ import annotations
 
 import abc
+import importlib.metadata
 import inspect
 import json
 import operator
@@ -711,6 +712,24 @@ def register_tokenizer(name: str, cls: type) -> None:
     _REGISTRY[name] = cls
 
 
+ENTRY_POINT_GROUP = "wordgen.tokenizers"
+
+
+def _is_known(name: str) -> bool:
+    """True if `name` is registered, registering it first from an installed plugin.
+
+    A package can offer tokenizers without any import by the user: it declares
+    `[project.entry-points."wordgen.tokenizers"] mine = "mypkg.tok:MyTokenizer"`
+    and `--tokenizer mine` then works in every wordgen command.
+    """
+    if name in _REGISTRY:
+        return True
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name):
+        register_tokenizer(name, entry.load())
+        return True
+    return False
+
+
 def available_tokenizers() -> list[str]:
     """Spec names that `train_tokenizer` accepts: the built-ins, then registered ones."""
     return list(_REGISTRY)
@@ -763,7 +782,7 @@ def parse_tokenizer_spec(spec: str) -> tuple[str, dict]:
         raise TokenizerError(
             f"cannot read tokenizer spec {spec!r}: expected NAME or NAME:key=value,... such as 'word:min_freq=2'"
         )
-    if name not in _REGISTRY:
+    if not _is_known(name):
         raise _unknown_name(name)
     if not colon:
         return name, {}
@@ -820,10 +839,11 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         raise TokenizerError(f"a tokenizer file must hold a JSON object, not a {type(d).__name__}")
     if "wordgen_tokenizer" in d:
         kind = d["wordgen_tokenizer"]
-        if not isinstance(kind, str) or kind not in _REGISTRY:
+        if not isinstance(kind, str) or not _is_known(kind):
             raise TokenizerError(
                 f"this tokenizer was saved by a tokenizer class registered as {kind!r}; "
-                f"call register_tokenizer({kind!r}, YourClass) before loading it"
+                f"call register_tokenizer({kind!r}, YourClass) before loading it "
+                f"(on the command line: wordgen --plugin YOUR_MODULE ...)"
             )
         return _REGISTRY[kind].from_dict(d)
     if "model" in d:
