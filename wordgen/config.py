@@ -34,6 +34,16 @@ class ModelConfig:
     dropout: float = 0.2  # between layers and before the output layer
     rnn_type: str = "lstm"  # "lstm" or "gru"
     tie_weights: bool = True  # share input embedding and output matrix (Press & Wolf 2017)
+    # "full": one linear layer over the whole vocabulary, then softmax. "adaptive": the
+    # exact, normalised adaptive softmax of Grave et al. 2017 ("Efficient softmax
+    # approximation for GPUs"): frequent tokens in a small head, rare ones in smaller
+    # tail clusters -- several times cheaper for word vocabularies of 10 000+. It has its
+    # own output matrices, so it cannot be tied to the embedding.
+    softmax: str = "full"
+    # Ids where the adaptive clusters start (ids must be sorted by frequency, as the word
+    # and BPE tokenizers give them). None: 2000 and 10000 where below vocab_size - 1, else
+    # a quarter of the vocabulary (tiny vocabularies, e.g. in tests).
+    adaptive_cutoffs: list[int] | None = None
 
     def validate(self) -> None:
         if self.vocab_size < 1:
@@ -45,11 +55,35 @@ class ModelConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.rnn_type not in ("lstm", "gru"):
             raise ConfigError(f"rnn_type must be 'lstm' or 'gru', got {self.rnn_type!r}")
+        if self.softmax not in ("full", "adaptive"):
+            raise ConfigError(f"softmax must be 'full' or 'adaptive', got {self.softmax!r}")
+        if self.softmax == "adaptive":
+            self.check_adaptive_tie()
+            cutoffs = self.resolved_cutoffs()
+            if not cutoffs or any(b <= a for a, b in zip([0, *cutoffs], cutoffs)) or cutoffs[-1] >= self.vocab_size:
+                raise ConfigError(
+                    f"adaptive softmax needs increasing cutoffs between 1 and vocab_size - 1 "
+                    f"({self.vocab_size - 1}), got {cutoffs}; a vocabulary this small needs no adaptive softmax"
+                )
+            if self.hidden_size // 4 ** len(cutoffs) < 1:  # each tail cluster projects 4x narrower
+                raise ConfigError(f"hidden size {self.hidden_size} is too small for {len(cutoffs)} adaptive "
+                                  f"clusters; it must be at least {4 ** len(cutoffs)}")
         if self.tie_weights and self.embedding_dim != self.hidden_size:
             raise ConfigError(
                 f"tied weights need embedding_dim == hidden_size "
                 f"({self.embedding_dim} != {self.hidden_size}); pass --no-tie-weights"
             )
+
+    def check_adaptive_tie(self) -> None:
+        """Checked before the vocabulary is known, so a bad flag fails before training."""
+        if self.softmax == "adaptive" and self.tie_weights:
+            raise ConfigError("the adaptive softmax has its own output matrices and cannot share the "
+                              "embedding; pass --no-tie-weights with --softmax adaptive")
+
+    def resolved_cutoffs(self) -> list[int]:
+        if self.adaptive_cutoffs is not None:
+            return list(self.adaptive_cutoffs)
+        return [c for c in (2000, 10000) if c < self.vocab_size - 1] or [max(1, self.vocab_size // 4)]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -98,6 +132,7 @@ class TrainConfig:
             raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
         if self.grad_clip <= 0:
             raise ConfigError(f"gradient clip must be positive, got {self.grad_clip}")
+        self.model.check_adaptive_tie()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -25,13 +25,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 
 from wordgen.data import TokenStream, encode_split
-from wordgen.model import LSTMLanguageModel, detach_state
+from wordgen.model import IGNORE, LSTMLanguageModel, detach_state
 from wordgen.tokenization import Tokenizer
-
-IGNORE = -100  # cross_entropy skips targets with this value (padding)
 
 
 @dataclass
@@ -102,14 +99,11 @@ def total_nll(
     targets = targets.view(batch_size, length).to(device)  # (B, L)
     state = None
     for pos in range(0, length, seq_len):
-        logits, state = model(inputs[:, pos : pos + seq_len], state)  # (B, T, V)
+        # model.loss, not model(...): the adaptive softmax never builds (B, T, V) scores there.
+        loss, state = model.loss(inputs[:, pos : pos + seq_len], targets[:, pos : pos + seq_len], state,
+                                 reduction="sum")
         state = detach_state(state)
-        nll += F.cross_entropy(
-            logits.flatten(0, 1).float(),
-            targets[:, pos : pos + seq_len].flatten(),
-            ignore_index=IGNORE,
-            reduction="sum",
-        ).item()
+        nll += loss.item()
     model.train(was_training)
     return nll
 

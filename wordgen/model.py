@@ -1,15 +1,26 @@
-"""The one language model every tokenizer shares: embedding -> LSTM (or GRU) -> linear.
+"""The one language model every tokenizer shares: embedding -> LSTM (or GRU) -> output layer.
 
 It maps token ids to next-token logits and knows nothing about tokenizers,
 text or files; only torch is imported. The recurrent state is passed in and
 returned explicitly, so callers decide when to carry it (truncated BPTT,
 generation) and when to reset it. `resolve_device` is the one place that picks
 the device for training and generation.
+
+The output layer is a full linear layer over the vocabulary, or (softmax =
+"adaptive") torch's AdaptiveLogSoftmaxWithLoss, which is exact and normalised
+but computes the rare-word clusters only for the targets that fall in them.
+`forward` always returns full (B, T, V) scores (log-probabilities for the
+adaptive layer, which are valid logits); `loss` is the cheap path training and
+evaluation use. `LSTMStepper` runs one token at a time for generation.
+
+Not here: sampling, tokenizers, mixed precision or compilation (the benchmarks
+measured those; see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from wordgen.config import ModelConfig
@@ -17,6 +28,8 @@ from wordgen.errors import ConfigError
 
 # LSTM state is a pair (h, c), GRU state a single h; each (num_layers, B, H).
 State = tuple[torch.Tensor, torch.Tensor] | torch.Tensor
+
+IGNORE = -100  # a target with this id is skipped by `loss` (padding), as in F.cross_entropy
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -47,7 +60,15 @@ class LSTMLanguageModel(nn.Module):
             batch_first=True,
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden_size, config.vocab_size)
+        self.adaptive = config.softmax == "adaptive"
+        if self.adaptive:
+            # div_value 4: each cluster's projection is 4x narrower than the one before,
+            # the setting of Grave et al. 2017 and torch's default.
+            self.head = nn.AdaptiveLogSoftmaxWithLoss(
+                config.hidden_size, config.vocab_size, config.resolved_cutoffs(), div_value=4.0
+            )
+        else:
+            self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
             # Using the input embedding as the output matrix saves V*H parameters and
             # usually lowers perplexity (Press & Wolf 2017, "Using the Output Embedding
@@ -59,6 +80,8 @@ class LSTMLanguageModel(nn.Module):
         # Small uniform embeddings and a zero output bias make the initial logits
         # nearly equal, so the first loss is close to ln(vocab_size).
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        if self.adaptive:
+            return  # torch's own initialisation of the adaptive layer
         nn.init.zeros_(self.head.bias)
         if not self.config.tie_weights:
             nn.init.uniform_(self.head.weight, -0.1, 0.1)
@@ -72,12 +95,46 @@ class LSTMLanguageModel(nn.Module):
             return (h, torch.zeros_like(h))
         return h
 
-    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """ids (B, T) -> logits (B, T, V) and the state after the last step."""
+    def features(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """ids (B, T) -> the (dropped-out) top LSTM outputs (B, T, H) and the last state."""
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         out, state = self.rnn(x, state)  # (B, T, H)
-        logits = self.head(self.dropout(out))  # (B, T, V)
-        return logits, state
+        return self.dropout(out), state
+
+    def scores(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Top LSTM outputs (..., H) -> logits (..., V) (log-probabilities if adaptive)."""
+        if self.adaptive:
+            flat = hidden.reshape(-1, hidden.size(-1))  # (N, H)
+            return self.head.log_prob(flat).view(*hidden.shape[:-1], -1)  # (..., V)
+        return self.head(hidden)
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """ids (B, T) -> logits (B, T, V) and the state after the last step."""
+        out, state = self.features(ids, state)  # (B, T, H)
+        return self.scores(out), state  # (B, T, V)
+
+    def loss(
+        self, ids: torch.Tensor, targets: torch.Tensor, state: State | None = None, *, reduction: str = "mean"
+    ) -> tuple[torch.Tensor, State]:
+        """Cross-entropy (nats) of targets (B, T) after ids (B, T), and the last state.
+
+        reduction "mean" or "sum" over the targets that are not IGNORE. The
+        adaptive layer never builds the (B, T, V) scores here, which is where
+        its speed comes from.
+        """
+        out, state = self.features(ids, state)  # (B, T, H)
+        flat, y = out.flatten(0, 1), targets.flatten()  # (N, H), (N,)
+        if not self.adaptive:
+            logits = self.head(flat).float()  # (N, V)
+            return F.cross_entropy(logits, y, ignore_index=IGNORE, reduction=reduction), state
+        keep = y != IGNORE
+        if not bool(keep.all()):
+            flat, y = flat[keep], y[keep]  # (N', H), (N',): the layer has no ignore_index
+        if y.numel() == 0:
+            return flat.new_zeros(()), state
+        target_logprob = self.head(flat, y).output  # (N',) log p(target)
+        nll = -target_logprob.float().sum()
+        return (nll if reduction == "sum" else nll / y.numel()), state
 
     def num_parameters(self) -> int:
         """Trainable parameters, counting tied weights once."""
@@ -89,3 +146,62 @@ def detach_state(state: State) -> State:
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
+
+
+class LSTMStepper:
+    """Advance an LSTM language model one token at a time, in preallocated buffers.
+
+    `nn.LSTM` called with one time step per token pays, every call, for its
+    general sequence machinery (argument checks, a new output and state, on
+    the CPU a oneDNN primitive set up for the shapes). A generation step needs
+    only, per layer, gates = b + x W_ih^T + h W_hh^T (N, 4H) and the cell
+    update -- two matrix-vector products that read every weight once (the
+    memory-bandwidth floor of a step) and a handful of in-place pointwise
+    operations on buffers allocated once here. The gate order i, f, g, o is
+    nn.LSTM's (see its documentation). Eval mode only: no dropout.
+    """
+
+    def __init__(self, model: LSTMLanguageModel, state: tuple[torch.Tensor, torch.Tensor]):
+        if model.config.rnn_type != "lstm":
+            raise ConfigError("LSTMStepper steps LSTM models only")
+        self.model = model
+        rnn = model.rnn
+        self.layers = []
+        for i in range(model.config.num_layers):
+            bias = getattr(rnn, f"bias_ih_l{i}") + getattr(rnn, f"bias_hh_l{i}")  # (4H,), summed once
+            self.layers.append((getattr(rnn, f"weight_ih_l{i}").t(), getattr(rnn, f"weight_hh_l{i}").t(), bias))
+        h, c = state  # (L, N, H) each
+        self.h, self.c = h.clone().contiguous(), c.clone().contiguous()
+        n, hidden = h.shape[1], h.shape[2]
+        self.gates = h.new_empty(n, 4 * hidden)  # (N, 4H)
+        self.tanh_c = h.new_empty(n, hidden)  # (N, H)
+        if not model.adaptive:
+            self.logits = h.new_empty(n, model.config.vocab_size)  # (N, V)
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (N,) -> next-token logits (N, V); the state moves on in place.
+
+        The logits buffer is reused by the next call: consume it first.
+        """
+        hidden = self.h.size(2)
+        g = self.gates
+        x = self.model.embedding.weight.index_select(0, ids)  # (N, E)
+        for layer, (w_ih_t, w_hh_t, bias) in enumerate(self.layers):
+            h, c = self.h[layer], self.c[layer]  # (N, H) views of the state
+            torch.addmm(bias, x, w_ih_t, out=g)  # (N, 4H)
+            g.addmm_(h, w_hh_t)
+            g[:, : 2 * hidden].sigmoid_()  # input and forget gates
+            g[:, 3 * hidden :].sigmoid_()  # output gate
+            cell = g[:, 2 * hidden : 3 * hidden].tanh_()  # candidate
+            c.mul_(g[:, hidden : 2 * hidden]).addcmul_(g[:, :hidden], cell)  # c = f*c + i*g
+            torch.tanh(c, out=self.tanh_c)
+            torch.mul(g[:, 3 * hidden :], self.tanh_c, out=h)  # h = o * tanh(c)
+            x = h
+        if self.model.adaptive:
+            return self.model.head.log_prob(x)  # (N, V)
+        head = self.model.head
+        return torch.addmm(head.bias, x, head.weight.t(), out=self.logits)  # (N, V)
+
+    @property
+    def state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.h, self.c

@@ -1,0 +1,90 @@
+"""The speed paths of issue #5: adaptive softmax, the generation stepper, the data cache.
+
+Each fast path must compute what the plain path computes (same loss, same
+logits, same tokens), and every new option must survive a checkpoint round trip.
+"""
+
+import json
+
+import pytest
+import torch
+
+from wordgen.checkpoint import Bundle
+from wordgen.cli import main
+from wordgen.config import ModelConfig, TrainConfig
+from wordgen.errors import ConfigError
+from wordgen.model import IGNORE, LSTMLanguageModel, LSTMStepper
+from wordgen.train import train
+
+from conftest import tiny_train_config
+
+
+def _model(softmax="full", rnn="lstm", vocab=300):
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=vocab, embedding_dim=16, hidden_size=16, num_layers=2, dropout=0.0,
+                         rnn_type=rnn, softmax=softmax, tie_weights=softmax == "full",
+                         adaptive_cutoffs=[20, 100] if softmax == "adaptive" else None)
+    return LSTMLanguageModel(config).eval()
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_loss_equals_cross_entropy_of_the_forward_scores(softmax):
+    model = _model(softmax)
+    ids = torch.randint(0, 300, (3, 9))
+    targets = torch.randint(0, 300, (3, 9))
+    targets[2, 5:] = IGNORE
+    logits, _ = model(ids)  # (3, 9, V)
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                                                 reduction="sum")
+    loss, _ = model.loss(ids, targets, reduction="sum")
+    assert torch.allclose(loss, expected, rtol=1e-5)
+    if softmax == "adaptive":  # scores are normalised log-probabilities
+        assert torch.allclose(logits.exp().sum(-1), torch.ones(3, 9), atol=1e-4)
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_stepper_gives_the_logits_of_the_whole_sequence(softmax):
+    model = _model(softmax)
+    ids = torch.randint(0, 300, (2, 8))
+    with torch.inference_mode():
+        logits, _ = model(ids)  # (2, 8, V)
+        _, state = model.features(ids[:, :3])
+        step = LSTMStepper(model, state)
+        for t in range(3, 8):
+            out = step(ids[:, t])  # (2, V), the prediction after token t
+            assert torch.allclose(out, logits[:, t], atol=1e-5), t
+
+
+def test_adaptive_softmax_refuses_tied_weights_and_tiny_cutoffs():
+    with pytest.raises(ConfigError, match="--no-tie-weights"):
+        ModelConfig(vocab_size=100, softmax="adaptive").validate()
+    with pytest.raises(ConfigError, match="--no-tie-weights"):
+        TrainConfig(model=ModelConfig(softmax="adaptive"), max_steps=1).validate()
+    with pytest.raises(ConfigError, match="cutoffs"):
+        ModelConfig(vocab_size=100, softmax="adaptive", tie_weights=False, adaptive_cutoffs=[50, 100]).validate()
+    with pytest.raises(ConfigError, match="softmax"):
+        ModelConfig(vocab_size=100, softmax="sparse").validate()
+
+
+def test_softmax_adaptive_flows_through_the_cli_and_config_json(tmp_path, book, capsys):
+    out = tmp_path / "adaptive"
+    tiny = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8"]
+    code = main(["train", "--corpus", str(book), "--out", str(out), "--max-steps", "4", "--eval-interval", "2",
+                 "--quiet", "--softmax", "adaptive", "--no-tie-weights", *tiny])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["model"]["softmax"] == "adaptive"
+    bundle = Bundle.load(out, device="cpu")
+    assert bundle.model.adaptive
+    assert main(["generate", str(out), "--prompt", "ROMEO", "--max-tokens", "5"]) == 0
+    assert main(["train", "--corpus", str(book), "--out", str(tmp_path / "x"), "--max-steps", "1",
+                 "--softmax", "adaptive"]) == 2
+    assert "--no-tie-weights" in capsys.readouterr().err
+
+
+def test_a_checkpoint_without_the_new_fields_still_loads(trained):
+    out = trained.bundle.config.out
+    doc = json.loads(open(f"{out}/config.json").read())
+    for key in ("softmax", "adaptive_cutoffs"):
+        doc["model"].pop(key)
+    open(f"{out}/config.json", "w").write(json.dumps(doc))
+    assert Bundle.load(out, device="cpu").model.config.softmax == "full"
