@@ -78,10 +78,6 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                    help="output layer: full softmax, or the exact adaptive softmax (Grave et al. 2017), "
                         "several times faster for word vocabularies of 10 000+; adaptive needs "
                         "--no-tie-weights (default: full)")
-    p.add_argument("--softmax", choices=["full", "adaptive"], default=m.softmax,
-                   help="output layer: full softmax, or the exact adaptive softmax (Grave et al. 2017), "
-                        "several times faster for word vocabularies of 10 000+; adaptive needs "
-                        "--no-tie-weights (default: full)")
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
                    help=f"steps between validations and checkpoints (default: {d.eval_interval})")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
@@ -92,7 +88,7 @@ def _train_config(args) -> TrainConfig:
         corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
         model=ModelConfig(
             embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, num_layers=args.num_layers,
-            dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax, softmax=args.softmax,
+            dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
         ),
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
         epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget,
