@@ -71,15 +71,19 @@ def sample_ids(
         generator.manual_seed(seed)
     prompt = torch.tensor(prompt_ids, dtype=torch.long, device=device)
     prompt = prompt.unsqueeze(0).expand(num_samples, -1)  # (N, P)
-    logits, state = model(prompt)  # (N, P, V): the prompt, once
-    logits = logits[:, -1]  # (N, V)
+    hidden, state = model.features(prompt)  # (N, P, H): the prompt, once
+    logits = model.scores(hidden[:, -1])  # (N, V)
+    step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
     for _ in range(max_tokens):
         if banned:
             logits[:, banned] = float("-inf")
         ids = next_token(logits, sample, generator)  # (N,)
         yield ids
-        logits, state = model(ids.unsqueeze(1), state)  # (N, 1, V)
-        logits = logits[:, -1]  # (N, V)
+        if step is not None:
+            logits = step(ids)  # (N, V), a buffer the stepper reuses
+        else:
+            logits, state = model(ids.unsqueeze(1), state)  # (N, 1, V)
+            logits = logits[:, -1]  # (N, V)
 
 
 def stream(
