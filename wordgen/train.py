@@ -47,12 +47,19 @@ class TrainResult:
     steps: int = 0
     tokens_seen: int = 0
     seconds: float = 0.0  # training time of this call (validation included)
+    eval_seconds: float = 0.0  # of which validating and writing checkpoints
     best_val_loss: float = math.inf
     dataset: object = None  # the DatasetDict trained on, for evaluation after training
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens_seen / self.seconds if self.seconds else 0.0
+
+    @property
+    def loop_tokens_per_second(self) -> float:
+        """Training tokens per second of the loop alone, validation and checkpoints left out."""
+        loop = self.seconds - self.eval_seconds
+        return self.tokens_seen / loop if loop > 0 else 0.0
 
 
 def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
@@ -169,6 +176,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
 
     def checkpoint_now(train_loss: float) -> None:
         nonlocal best, last_val
+        began = time.perf_counter()
         val = _validate(model, val_stream, config)
         last_val = val
         row = {
@@ -198,6 +206,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         with open(out / ckpt.METRICS_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         result.history.append(row)
+        result.eval_seconds += time.perf_counter() - began
         bar.set_postfix(loss=f"{train_loss:.3f}", bpc=f"{row['train_bpc']:.3f}", val_bpc=f"{val.bits_per_char:.3f}")
 
     loss_sum, loss_count = 0.0, 0

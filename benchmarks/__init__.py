@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks for wordgen, each against a plain-PyTorch reference run beside it."""
