@@ -1,0 +1,187 @@
+"""The lab as runnable scripts: `python -m tasks.NAME --help` for each.
+
+    word_level_book     the lab itself: train on a book, greedy loop vs temperature, top-k, top-p
+    char_vs_word        the lesson's character model against the lab's word model, same budget
+    tokenizer_sweep     BPE vocabulary size against bits per character and tokens per character
+    embeddings          nearest neighbours and a 2-D map of the learned word embeddings
+    temperature_study   loops, diversity, invented words and likelihood from T = 0.1 to 2.0
+
+Each task finishes in under five minutes on two CPU cores with its defaults,
+prints what it found, and writes its outputs (checkpoints, report.txt,
+results.json, plots) under `runs/TASK/`. Tasks that train take
+`--checkpoint DIR` to reuse a trained model instead.
+
+This package holds what the tasks share: the training options, training or
+loading a model, error handling, and the report that is printed and saved.
+Everything a task computes comes from `wordgen` (the analysis in
+`wordgen.analysis` and `wordgen.embeddings`); none of it lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wordgen import Bundle, ModelConfig, TrainConfig, WordgenError, load_corpus, train
+
+DEFAULT_BOOK = "shakespeare"
+WORD_TOKENIZER = "word:max_vocab=10000"
+
+
+# ---------------------------------------------------------------- options
+
+
+def add_book_option(parser: argparse.ArgumentParser, default: str | None = DEFAULT_BOOK) -> None:
+    parser.add_argument(
+        "--book", default=default,
+        help="the text to learn from: a built-in corpus (shakespeare, shakespeare:macbeth, ...; see "
+             "`wordgen corpora`) or any .txt file -- a Project Gutenberg e-book works as downloaded"
+             + (f" (default: {default})" if default else " (default: the checkpoint's own corpus, else "
+                f"{DEFAULT_BOOK})"),
+    )
+
+
+def add_training_options(
+    parser: argparse.ArgumentParser,
+    *,
+    time_budget: float,
+    model: ModelConfig | None = None,
+    checkpoint: bool = True,
+) -> None:
+    """The options of every task that trains: budget, model size, batching, seed, progress bar."""
+    m = model or ModelConfig()
+    t = TrainConfig()
+    g = parser.add_argument_group("training")
+    if checkpoint:
+        g.add_argument("--checkpoint", metavar="DIR", default=None,
+                       help="reuse the model in this checkpoint folder (from `wordgen train` or another task) "
+                            "instead of training one")
+    g.add_argument("--time-budget", type=float, default=time_budget, metavar="SECONDS",
+                   help=f"seconds of training per model (default: {time_budget:g})")
+    g.add_argument("--max-steps", type=int, default=None,
+                   help="also stop after this many optimizer steps (default: only the time budget)")
+    g.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help=f"default: {m.embedding_dim}")
+    g.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"default: {m.hidden_size}")
+    g.add_argument("--num-layers", type=int, default=m.num_layers, help=f"default: {m.num_layers}")
+    g.add_argument("--dropout", type=float, default=m.dropout, help=f"default: {m.dropout}")
+    g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"default: {t.batch_size}")
+    g.add_argument("--seq-len", type=int, default=t.seq_len, help=f"default: {t.seq_len}")
+    g.add_argument("--seed", type=int, default=0, help="seeds the split, the model and the sampling (default: 0)")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_out_option(parser: argparse.ArgumentParser, task: str) -> None:
+    parser.add_argument("--out", default=f"runs/{task}",
+                        help=f"folder for this task's outputs; models it trains are replaced on each run "
+                             f"(default: runs/{task})")
+
+
+# ---------------------------------------------------------------- models
+
+
+@dataclass
+class Model:
+    """A model ready for the task, with the corpus it is judged on."""
+
+    bundle: Bundle
+    dataset: object  # the DatasetDict: train / validation / test
+    book: str
+    trained: object = None  # the TrainResult when this run trained it, None when loaded
+
+    def describe(self) -> str:
+        cfg = self.bundle.config
+        size = f"{cfg.model.num_layers}x{cfg.model.hidden_size} {cfg.model.rnn_type.upper()}"
+        text = (f"{cfg.tokenizer} model ({self.bundle.tokenizer.vocab_size:,} tokens, {size}, "
+                f"{self.bundle.model.num_parameters():,} parameters)")
+        if self.trained is not None:
+            r = self.trained
+            text += (f": trained {r.steps} steps, {r.tokens_seen:,} tokens in {r.seconds:.0f} s "
+                     f"({r.tokens_per_second:,.0f} tokens/s)")
+        return text
+
+
+def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> TrainConfig:
+    return TrainConfig(
+        corpus=book, tokenizer=tokenizer, out=str(out),
+        model=ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
+                          num_layers=args.num_layers, dropout=args.dropout,
+                          # Tying needs equal sizes; untie rather than refuse a student's choice.
+                          tie_weights=args.embedding_dim == args.hidden_size),
+        batch_size=args.batch_size, seq_len=args.seq_len, time_budget=args.time_budget,
+        max_steps=args.max_steps, seed=args.seed, device=args.device,
+    )
+
+
+def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpoint: str | None = None) -> Model:
+    """Load `checkpoint` if one is given, else train `tokenizer`'s model on --book into `out`.
+
+    A loaded model is judged on --book when given, else on the corpus it was
+    trained on, split with its own seed (so its validation text is the one it
+    never saw).
+    """
+    if checkpoint:
+        bundle = Bundle.load(checkpoint, device=args.device)
+        book = args.book or bundle.config.corpus
+        dataset = load_corpus(book, seed=bundle.config.seed, stage_directions=bundle.config.stage_directions)
+        return Model(bundle=bundle, dataset=dataset, book=book)
+    book = args.book or DEFAULT_BOOK
+    result = train(train_config(args, book=book, tokenizer=tokenizer, out=out), overwrite=True, progress=not args.quiet)
+    return Model(bundle=result.bundle, dataset=result.dataset, book=book, trained=result)
+
+
+# ---------------------------------------------------------------- reporting
+
+
+class Report:
+    """Lines printed as they come and kept, saved at the end as `report.txt` beside the results."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def save(self, results: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "report.txt").write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+        (self.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
+                                              encoding="utf-8")
+
+
+def show_text(text: str, indent: str = "  ") -> str:
+    """A sample indented as a block, so it stands apart from the report around it."""
+    return "\n".join(indent + line for line in text.strip("\n").splitlines())
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], None],
+             argv: list[str] | None) -> int:
+    """Parse argv, run body(args); bad input -> `prog: error: ...` on one line and status 2."""
+    args = parser.parse_args(argv)
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    previous = warnings.showwarning
+    warnings.showwarning = one_line_warning
+    try:
+        body(args)
+    except WordgenError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; files already saved are intact", file=sys.stderr)
+        return 130
+    finally:
+        warnings.showwarning = previous
+    return 0

@@ -1,0 +1,153 @@
+"""Every task of the lab runs end to end at a tiny budget, writes its outputs, and refuses bad input in one line.
+
+One tiny word model is trained once (by the word_level_book task itself) and
+reused by the tasks that take --checkpoint, which keeps the file fast.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import VERSE
+
+# tasks/ sits beside wordgen/ but is not installed with it; `python -m pytest`
+# from the repository root finds it anyway, a bare `pytest` needs the root here.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TASKS = ["word_level_book", "char_vs_word", "tokenizer_sweep", "embeddings", "temperature_study"]
+TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--dropout", "0",
+        "--batch-size", "4", "--seq-len", "8", "--quiet"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run faster on one thread: hand-offs between threads cost more than they
+    save, and on a busy 2-core machine two threads made a 30-step run 20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(capsys, task: str, *argv: str):
+    code = importlib.import_module(f"tasks.{task}").main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    path = tmp_path_factory.mktemp("book") / "book.txt"
+    path.write_text(VERSE * 40, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(book, tmp_path_factory):
+    """The word_level_book task run once at a tiny budget: (exit code, stdout, output folder)."""
+    out = tmp_path_factory.mktemp("word_level_book")
+    code = importlib.import_module("tasks.word_level_book").main(
+        ["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30",
+         "--prompt", "ROMEO:\\n", *TINY])
+    return code, out
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_explains_itself(task, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, task, "--help")
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert f"python -m tasks.{task}" in text and "--out" in text and len(text) > 500
+
+
+def test_word_level_book(lab):
+    code, out = lab
+    assert code == 0
+    report = (out / "report.txt").read_text(encoding="utf-8")
+    for expected in ("bits per character", "perplexity per word", "<unk> rate", "--- greedy ---",
+                     *(f"--- temperature {t} ---" for t in ("0.3", "0.8", "1", "1.3", "1.8")),
+                     "--- top-k 40", "--- top-p 0.9"):
+        assert expected in report
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [s["sampler"] for s in results["samples"]][:2] == ["greedy", "temperature 0.3"]
+    assert all(s["text"].startswith("ROMEO:\n") for s in results["samples"])
+    greedy = results["samples"][0]
+    if greedy["loop"] is not None:  # the loop is pointed out in the text and explained below it
+        assert "⟦loop⟧" in report and "LOOP from token" in report
+    assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_char_vs_word_reusing_the_word_model(lab, book, tmp_path, capsys):
+    out = tmp_path / "cvw"
+    code, stdout, err = run(capsys, "char_vs_word", "--book", str(book), "--out", str(out),
+                            "--word-checkpoint", str(lab[1] / "model"), "--max-steps", "10",
+                            "--samples", "2", "--sample-chars", "60", *TINY)
+    assert code == 0, err
+    assert "validation bits per character" in stdout and "Bits per character divide" in stdout
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["char"]["vocab_size"] < results["word"]["vocab_size"]
+    assert results["char"]["sample_tokens"] == 60  # one token per character
+    assert (out / "char" / "model.safetensors").is_file() and not (out / "word").exists()
+
+
+def test_tokenizer_sweep(book, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code, stdout, err = run(capsys, "tokenizer_sweep", "--book", str(book), "--out", str(out),
+                            "--sizes", "300", "258", "--max-steps", "4", *TINY)
+    assert code == 0, err
+    rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
+    assert [r["vocab_size"] for r in rows] == [258, 300]
+    assert rows[0]["tokens_per_char"] > rows[1]["tokens_per_char"]  # more merges, fewer tokens
+    assert (out / "sweep.png").stat().st_size > 5000
+    assert "bits/char" in stdout
+
+
+def test_embeddings(lab, tmp_path, capsys):
+    out = tmp_path / "emb"
+    code, stdout, err = run(capsys, "embeddings", "--checkpoint", str(lab[1] / "model"), "--out", str(out),
+                            "--words", "Romeo", "sun", "dragon", "--neighbours", "3", "--map-words", "20")
+    assert code == 0, err
+    assert "not in the vocabulary, skipped: dragon" in stdout
+    neighbours = json.loads((out / "results.json").read_text(encoding="utf-8"))["neighbours"]
+    assert set(neighbours) == {"Romeo", "sun"} and all(len(v) == 3 for v in neighbours.values())
+    assert "Romeo" not in [w for w, _ in neighbours["Romeo"]]
+    assert (out / "embeddings.png").stat().st_size > 5000 and "TSNE" in stdout
+
+
+def test_temperature_study(lab, tmp_path, capsys):
+    out = tmp_path / "temp"
+    code, stdout, err = run(capsys, "temperature_study", "--checkpoint", str(lab[1] / "model"), "--out", str(out),
+                            "--temperatures", "1.5", "0.5", "--samples", "2", "--max-tokens", "12")
+    assert code == 0, err
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [r["temperature"] for r in results["rows"]] == [0.5, 1.5]
+    for row in [*results["rows"], results["reference"]]:
+        assert 0 <= row["distinct_2"] <= 1 and 0 <= row["seen_words"] <= 1 and row["log_likelihood"] < 0
+    assert (out / "temperature.png").stat().st_size > 5000 and "book" in stdout
+
+
+@pytest.mark.parametrize("task, argv, message", [
+    ("word_level_book", ["--book", "no/such/book.txt"], "does not exist"),
+    ("word_level_book", ["--book", "shakespeare", "--top-p", "1.5"], "top-p"),
+    ("char_vs_word", ["--samples", "0"], "--samples"),
+    ("tokenizer_sweep", ["--sizes", "256", "1000"], "at least 258"),
+    ("embeddings", ["--checkpoint", "no/such/folder"], "does not exist"),
+    ("temperature_study", ["--temperatures", "-1"], "temperature"),
+])
+def test_bad_input_is_one_line_and_status_2(task, argv, message, tmp_path, capsys):
+    code, _, err = run(capsys, task, *argv, "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"python -m tasks.{task}: error:") and message in err
+
+
+def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
+    code, _, err = run(capsys, "embeddings", "--checkpoint", str(lab[1] / "model"), "--out", str(tmp_path),
+                       "--words", "dragon", "wyvern")
+    assert code == 2 and "none of the words" in err
