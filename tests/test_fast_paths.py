@@ -88,3 +88,25 @@ def test_a_checkpoint_without_the_new_fields_still_loads(trained):
         doc["model"].pop(key)
     open(f"{out}/config.json", "w").write(json.dumps(doc))
     assert Bundle.load(out, device="cpu").model.config.softmax == "full"
+
+
+def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path, book, monkeypatch):
+    from wordgen.train import prepare
+
+    monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
+    config = TrainConfig(corpus=str(book), tokenizer="word", max_steps=1)
+    _, tok, train_a, val_a = prepare(config)
+    files = sorted((tmp_path / "cache").rglob("*.*"))
+    assert len(files) == 3  # one tokenizer, two streams
+    _, tok_b, train_b, val_b = prepare(config)
+    assert tok_b.to_dict() == tok.to_dict() and torch.equal(train_a.ids, train_b.ids)
+    assert (train_b.num_chars, train_b.num_words, train_b.num_unk) == (train_a.num_chars, train_a.num_words,
+                                                                       train_a.num_unk)
+    assert sorted((tmp_path / "cache").rglob("*.*")) == files  # a hit writes nothing
+    prepare(TrainConfig(corpus=str(book), tokenizer="word:max_vocab=20", max_steps=1))  # other settings
+    assert len(list((tmp_path / "cache").rglob("*.*"))) == 6
+    book.write_text(book.read_text() + "A new line of text.\n")  # other text
+    _, _, train_c, _ = prepare(config)
+    assert len(list((tmp_path / "cache").rglob("*.*"))) > 6 and len(train_c) > len(train_a)
+    monkeypatch.setenv("WORDGEN_CACHE", "off")
+    assert torch.equal(prepare(config)[2].ids, train_c.ids)

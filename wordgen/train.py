@@ -33,8 +33,9 @@ from wordgen import checkpoint as ckpt
 from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.corpora import load_corpus
-from wordgen.data import TokenStream, batchify, encode_split, windows, windows_per_epoch
-from wordgen.errors import CheckpointError, ConfigError
+from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir, encode_split, split_text, windows,
+                          windows_per_epoch)
+from wordgen.errors import CheckpointError, ConfigError, WordgenError
 from wordgen.evaluate import Metrics, evaluate_stream, total_nll
 from wordgen.model import LSTMLanguageModel, detach_state, resolve_device
 from wordgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
@@ -99,13 +100,35 @@ def _validate(model, stream: TokenStream, config: TrainConfig) -> Metrics:
 
 
 def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None):
-    """Load the corpus, train (or reuse) the tokenizer, encode train and validation."""
+    """Load the corpus, train (or reuse) the tokenizer, encode train and validation.
+
+    Trained tokenizers and encoded streams are cached (wordgen.data.default_cache_dir),
+    keyed by the training text and the tokenizer spec / the tokenizer itself, so a
+    second run on the same text starts in well under a second.
+    """
     dataset = load_corpus(config.corpus, seed=config.seed, stage_directions=config.stage_directions)
+    cache = default_cache_dir()
     if tokenizer is None:
-        tokenizer = train_tokenizer(config.tokenizer, dataset["train"]["text"])
-    train_stream = encode_split(dataset["train"], tokenizer)
-    val_stream = encode_split(dataset["validation"], tokenizer)
+        tokenizer = _cached_tokenizer(config.tokenizer, dataset["train"], cache)
+    train_stream = encode_split(dataset["train"], tokenizer, cache_dir=cache)
+    val_stream = encode_split(dataset["validation"], tokenizer, cache_dir=cache)
     return dataset, tokenizer, train_stream, val_stream
+
+
+def _cached_tokenizer(spec: str, split, cache) -> Tokenizer:
+    # hf:PATH loads a file that may change under the same spec: never cached.
+    if cache is None or spec.startswith("hf:"):
+        return train_tokenizer(spec, split["text"])
+    path = Path(cache) / "tokenizers" / f"{content_key(split_text(split), spec)}.json"
+    if path.is_file():
+        try:
+            return load_tokenizer(path)
+        except WordgenError:  # damaged: train again and overwrite
+            pass
+    tokenizer = train_tokenizer(spec, split["text"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(path)  # written through a temporary file and a rename
+    return tokenizer
 
 
 def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = False) -> TrainResult:
