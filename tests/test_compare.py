@@ -1,0 +1,294 @@
+"""`wordgen compare`: the fairness arithmetic by hand, then one tiny comparison end to end.
+
+Everything runs on a small text written into a temporary folder, with 16-unit
+one-layer models and a few steps; no network, nothing outside tmp_path.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+from wordgen.cli import main
+from wordgen.compare import (
+    Speller,
+    count_parameters,
+    match_hidden_size,
+    parse_tokenizer_list,
+    run_name,
+    score_text,
+    spelling_costs,
+    uniform_spelling_cost,
+    unk_pieces,
+)
+from wordgen.config import ModelConfig
+from wordgen.errors import WordgenError
+from wordgen.model import LSTMLanguageModel
+from wordgen.tokenization import train_tokenizer
+
+SONNET = """Shall I compare thee to a summer's day?
+Thou art more lovely and more temperate:
+Rough winds do shake the darling buds of May,
+And summer's lease hath all too short a date;
+Sometime too hot the eye of heaven shines,
+And often is his gold complexion dimm'd;
+"""
+# Words, and characters (Z, q, x, 4, 2, !), that the sonnet never uses.
+OTHER_BOOK = "Zounds! The quixotic knave hath 42 horses.\nThou art more lovely than the sea.\n"
+TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8",
+        "--dropout", "0"]
+SPECS = "char,word:min_freq=1,max_vocab=30,bpe:300"  # the word spec has a comma of its own
+EXPECTED = ["char", "word:min_freq=1,max_vocab=30", "bpe:300"]
+
+
+def uniform_model(vocab_size: int) -> LSTMLanguageModel:
+    """Logits forced to zero: every one of the V symbols has probability 1/V."""
+    model = LSTMLanguageModel(ModelConfig(vocab_size=vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
+    with torch.no_grad():
+        model.head.weight.zero_()  # tied: the embedding too, which does not matter here
+        model.head.bias.zero_()
+    return model
+
+
+# ---------------------------------------------------------------- by hand
+
+
+@pytest.mark.parametrize("spec", ["char", "word", "bpe:270"])
+def test_uniform_model_costs_exactly_log2_v_bits_per_token(spec):
+    text = SONNET * 2
+    tokenizer = train_tokenizer(spec, [text])
+    v = tokenizer.vocab_size
+    score = score_text(uniform_model(v), tokenizer, text)
+    m = score.metrics
+    tokens = len(tokenizer.encode(text))
+    assert m.num_tokens == tokens and m.num_chars == len(text)
+    # rel=1e-6: the model computes each token's log-probability in float32.
+    assert m.nll / math.log(2) / tokens == pytest.approx(math.log2(v), rel=1e-6)  # bits per token
+    assert m.bits_per_char == pytest.approx(math.log2(v) * tokens / len(text), rel=1e-6)
+    assert m.ppl_word == pytest.approx(v ** (tokens / len(text.split())), rel=1e-5)
+    assert score.to_dict()["tokens_per_char"] == pytest.approx(tokens / len(text))
+
+
+def test_uniform_spelling_cost_is_length_times_log_c():
+    assert uniform_spelling_cost("thou", 30) == pytest.approx(4 * math.log(30))
+    assert uniform_spelling_cost("", 30) == 0.0
+    assert Speller(num_symbols=30).cost(["thou", "art", "thou"]) == pytest.approx(11 * math.log(30))
+
+
+def test_spelling_cost_is_the_char_model_nll_after_one_space():
+    torch.manual_seed(0)
+    tokenizer = train_tokenizer("char", [SONNET])
+    model = LSTMLanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embedding_dim=8, hidden_size=8,
+                                          num_layers=1, dropout=0.0))
+    words = ["summer", "May", "temperate", "Zounds"]  # Z was never seen: it costs p(<unk>)
+    costs = spelling_costs(model, tokenizer, words)
+    for word, cost in zip(words, costs):
+        ids = tokenizer.encode(" " + word)
+        logits, _ = model(torch.tensor([ids[:-1]]))  # (1, T, V), fresh state
+        by_hand = -torch.log_softmax(logits[0], -1)[range(len(ids) - 1), ids[1:]].sum().item()
+        assert cost == pytest.approx(by_hand, rel=1e-5)
+    # Padding in a batch never changes a word's own cost.
+    assert spelling_costs(model, tokenizer, ["May"])[0] == pytest.approx(costs[1], rel=1e-6)
+    with pytest.raises(WordgenError, match="character-level"):
+        spelling_costs(model, train_tokenizer("word", [SONNET]), ["May"])
+
+
+def test_unk_pieces_name_the_hidden_text():
+    word = train_tokenizer("word", [SONNET])
+    assert unk_pieces(word, "Thou art a quixotic knave\n") == ["quixotic", "knave"]
+    assert unk_pieces(word, "Thou art more lovely\n") == []
+    assert unk_pieces(train_tokenizer("char", [SONNET]), "Zounds!") == ["Z", "!"]
+    assert unk_pieces(train_tokenizer("bpe:270", [SONNET]), "a <unk> day") == ["<unk>"]  # bpe knows every byte
+
+
+@pytest.mark.parametrize("speller", ["uniform", "char model"])
+def test_unk_penalty_adds_cost_exactly_when_unk_occurs(speller):
+    word = train_tokenizer("word", [SONNET])
+    model = uniform_model(word.vocab_size)
+    if speller == "uniform":
+        spell = Speller(num_symbols=40)
+    else:
+        char = train_tokenizer("char", [SONNET])
+        spell = Speller(char.vocab_size, uniform_model(char.vocab_size), char, "char")
+    with_unk, without_unk = "Thou art a quixotic knave\n", "Thou art more lovely\n"
+    plain, charged = score_text(model, word, with_unk), score_text(model, word, with_unk, spell)
+    assert charged.raw.num_unk == 2
+    assert charged.metrics.nll > plain.metrics.nll == charged.raw.nll
+    assert charged.penalty == pytest.approx(spell.cost(["quixotic", "knave"]))
+    plain, charged = score_text(model, word, without_unk), score_text(model, word, without_unk, spell)
+    assert charged.raw.num_unk == 0 and charged.penalty == 0.0
+    assert charged.metrics.nll == plain.metrics.nll
+
+
+# ---------------------------------------------------------------- lists and sizes
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("char,word,bpe:500,bpe:2000,bpe:8000", ["char", "word", "bpe:500", "bpe:2000", "bpe:8000"]),
+    ("char,word:min_freq=2,max_vocab=10000,bpe:2000", ["char", "word:min_freq=2,max_vocab=10000", "bpe:2000"]),
+    (" word:max_vocab=50 , char ", ["word:max_vocab=50", "char"]),
+    ("hf:/data/a,b/tokenizer.json;char", ["hf:/data/a,b/tokenizer.json", "char"]),
+    ("word:min_freq=2,max_vocab=10;bpe:300", ["word:min_freq=2,max_vocab=10", "bpe:300"]),
+])
+def test_tokenizer_lists(text, expected):
+    assert parse_tokenizer_list(text) == expected
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "at least one"), ("char,,word", "empty tokenizer"), ("char,char", "twice"),
+    ("char,nope", "unknown tokenizer 'nope'"), ("word;", "empty tokenizer"),
+])
+def test_bad_tokenizer_lists(text, message):
+    with pytest.raises(WordgenError, match=message):
+        parse_tokenizer_list(text)
+
+
+def test_run_names_are_safe_and_short():
+    assert run_name("bpe:500") == "bpe-500"
+    assert run_name("word:min_freq=2,max_vocab=10000") == "word-min_freq-2-max_vocab-10000"
+    long = run_name("hf:" + "/very/long/path" * 10 + "/tokenizer.json")
+    assert len(long) <= 48 and "/" not in long
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(vocab_size=77), ModelConfig(vocab_size=500, num_layers=1, rnn_type="gru"),
+    ModelConfig(vocab_size=300, embedding_dim=32, hidden_size=48, num_layers=3, tie_weights=False),
+])
+def test_parameter_count_matches_the_model(config):
+    assert count_parameters(config) == LSTMLanguageModel(config).num_parameters()
+
+
+def test_parameter_count_of_other_output_layers_asks_the_model():
+    if not hasattr(ModelConfig(), "softmax"):
+        pytest.skip("this model has a single output layer")
+    config = ModelConfig(vocab_size=30_000, embedding_dim=32, hidden_size=32, tie_weights=False, softmax="adaptive")
+    assert count_parameters(config) == LSTMLanguageModel(config).num_parameters()
+
+
+def test_match_params_scales_hidden_size_to_the_target():
+    base = ModelConfig(embedding_dim=64, hidden_size=64, num_layers=2)
+    target = count_parameters(ModelConfig(vocab_size=2000, embedding_dim=64, hidden_size=64, num_layers=2))
+    sizes = {}
+    for v in (80, 2000, 8000):
+        c = match_hidden_size(base, v, target)
+        assert c.vocab_size == v and c.embedding_dim == c.hidden_size  # tied weights stay tied
+        # The nearest count any hidden size reaches: one unit more or less is farther.
+        gap = abs(count_parameters(c) - target)
+        for h in (c.hidden_size - 1, c.hidden_size + 1):
+            other = dataclasses.replace(c, hidden_size=h, embedding_dim=h)
+            assert gap <= abs(count_parameters(other) - target)
+        assert gap / target < 0.05
+        sizes[v] = c.hidden_size
+    assert sizes[2000] == 64 and sizes[80] > 64 > sizes[8000]
+    untied = match_hidden_size(ModelConfig(embedding_dim=32, hidden_size=64, tie_weights=False), 500, 100_000)
+    assert untied.embedding_dim * 2 == pytest.approx(untied.hidden_size, abs=1)
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def texts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("texts")
+    (folder / "book.txt").write_text(SONNET * 30, encoding="utf-8")
+    (folder / "other.txt").write_text(OTHER_BOOK, encoding="utf-8")
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def comparison(texts, tmp_path_factory):
+    """One tiny comparison of three tokenizers, with the <unk> penalty and an extra text."""
+    out = tmp_path_factory.mktemp("cmp") / "report"
+    argv = ["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", SPECS, "--out", str(out),
+            "--max-steps", "3", "--eval-interval", "2", "--unk-penalty", "--eval-corpus", str(texts / "other.txt"),
+            "--sample-chars", "30", "--quiet", *TINY]
+    code = main(argv)
+    assert code == 0
+    return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def test_report_files_exist_parse_and_have_a_row_per_tokenizer(comparison, capsys):
+    out, results = comparison
+    assert [r["tokenizer"] for r in results["rows"]] == EXPECTED
+    with open(out / "results.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["tokenizer"] for r in rows if r["text"] == "test"] == EXPECTED
+    assert [r["tokenizer"] for r in rows if r["text"] == "eval_text"] == EXPECTED
+    for r in rows:
+        assert float(r["bits_per_char"]) > 0 and float(r["ppl_word"]) > 1 and int(r["vocab_size"]) > 1
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for spec in EXPECTED:
+        assert sum(line.startswith(f"| {spec}") for line in report.splitlines()) == 2  # test + extra text
+    assert "test split" in report and "optimistic" in report and "comparison.png" in report
+    png = (out / "comparison.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(png) < 300_000
+    import matplotlib.image
+
+    assert matplotlib.image.imread(out / "comparison.png").shape[:2] > (300, 800)
+    for row in results["rows"]:
+        assert (out / "runs" / run_name(row["tokenizer"]) / "model.safetensors").is_file()
+        assert row["sample"] and row["history"] and row["history"][-1]["val_bpc"] > 0
+
+
+def test_compare_bits_per_char_equal_wordgen_evaluate(comparison, texts, capsys):
+    out, results = comparison
+    capsys.readouterr()
+    for row in results["rows"]:
+        assert main(["evaluate", row["checkpoint"], "--split", "test", "--json"]) == 0
+        metrics = json.loads(capsys.readouterr().out)
+        assert metrics["bits_per_char"] == pytest.approx(row["test"]["raw_bits_per_char"], rel=1e-9)
+        assert metrics["num_tokens"] == row["test"]["num_tokens"]
+        assert main(["evaluate", row["checkpoint"], "--text-file", str(texts / "other.txt"), "--json"]) == 0
+        metrics = json.loads(capsys.readouterr().out)
+        assert metrics["bits_per_char"] == pytest.approx(row["eval_text"]["raw_bits_per_char"], rel=1e-9)
+
+
+def test_unk_penalty_in_the_report(comparison):
+    _, results = comparison
+    by_spec = {r["tokenizer"]: r for r in results["rows"]}
+    assert "spelled by the `char` model" in results["unk_penalty_by"]
+    for spec, which in [(s, w) for s in EXPECTED for w in ("test", "eval_text")]:
+        score = by_spec[spec][which]
+        if score["num_unk"]:
+            assert score["nll"] > score["raw_nll"] and score["bits_per_char"] > score["raw_bits_per_char"]
+        else:
+            assert score["nll"] == score["raw_nll"]
+    assert by_spec[EXPECTED[1]]["test"]["num_unk"] > 0  # max_vocab=30 leaves words out
+    assert by_spec["char"]["eval_text"]["num_unk"] > 0  # Z, q, x, digits, '!'
+    assert by_spec["bpe:300"]["eval_text"]["num_unk"] == 0
+
+
+def test_existing_comparison_is_not_replaced(comparison, texts, capsys):
+    out, _ = comparison
+    code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out", str(out),
+                 "--max-steps", "1", "--quiet", *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--tokenizers", "char,nope"], "unknown tokenizer 'nope'"),
+    (["--tokenizers", "char,word,bpe:0"], "bpe vocab_size must be"),
+    (["--eval-corpus", "{texts}/empty.txt"], "empty"),
+    (["--time-budget", "0"], "--time-budget must be positive"),
+    (["--max-steps", "-3"], "--max-steps must be at least 1"),
+    (["--match", "params", "--params", "0"], "--params must be"),
+    (["--tokenizers", "word", "--unk-penalty", "--temperature", "-1"], "temperature"),
+])
+def test_bad_input_is_one_line_and_exit_2_before_any_training(extra, message, texts, tmp_path, capsys):
+    out = tmp_path / "report"
+    extra = [e.replace("{texts}", str(texts)) for e in extra]
+    argv = ["compare", "--corpus", str(texts / "book.txt"), "--out", str(out), "--tokenizers", "char,word",
+            "--max-steps", "2", "--quiet", *TINY, *extra]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("wordgen: error: ") and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert not (out / "runs").exists()  # nothing was trained
