@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -114,6 +115,11 @@ def _add_sample_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wordgen", description="Word-level text generation lab: train, sample, evaluate and compare."
+    )
+    parser.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE",
+        help="import MODULE first (a .py file in the current folder, or an installed module), so the "
+             "tokenizers it registers with wordgen.register_tokenizer can be named by --tokenizer; repeatable",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -339,10 +345,23 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"wordgen: warning: {message}", file=sys.stderr)
 
 
+def _import_plugins(modules: list[str]) -> None:
+    import importlib
+
+    if modules and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `--plugin mytok` finds ./mytok.py, as `python -m` would
+    for name in modules:
+        try:
+            importlib.import_module(name.removesuffix(".py"))
+        except ImportError as err:
+            raise WordgenError(f"cannot import plugin {name!r}: {err}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
     try:
+        _import_plugins(args.plugin)
         COMMANDS[args.command](args)
     except WordgenError as err:
         print(f"wordgen: error: {err}", file=sys.stderr)
