@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from wordgen.config import ModelConfig, TrainConfig
@@ -19,6 +21,18 @@ Deny thy father and refuse thy name;
 Or, if thou wilt not, be but sworn my love,
 And I'll no longer be a Capulet.
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Keep the tokenizer/stream cache of the test run out of ~/.cache and away from older runs."""
+    previous = os.environ.get("WORDGEN_CACHE")
+    os.environ["WORDGEN_CACHE"] = str(tmp_path_factory.mktemp("wordgen-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("WORDGEN_CACHE", None)
+    else:
+        os.environ["WORDGEN_CACHE"] = previous
 
 
 @pytest.fixture
