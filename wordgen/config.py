@@ -103,7 +103,7 @@ class TrainConfig:
     seq_len: int = 64  # T: tokens per truncated-BPTT window
     lr: float = 3e-3  # AdamW peak learning rate
     weight_decay: float = 0.01
-    warmup_steps: int = 50  # linear warm-up (at most 5 % of the run), then cosine decay to lr_min_ratio * lr
+    warmup_steps: int = 50  # linear warm-up, then cosine decay to lr_min_ratio * lr
     lr_min_ratio: float = 0.1
     grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
     epochs: float | None = None  # stop after this many passes over the training stream

@@ -64,13 +64,8 @@ class TrainResult:
 
 
 def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
-    """Multiplier of the peak learning rate: linear warm-up, then cosine decay.
-
-    The warm-up ends after `warmup_steps` steps or 5 % of the run, whichever
-    comes first, so a short or slow run (a big vocabulary on a busy CPU) still
-    spends most of its budget at the full learning rate.
-    """
-    warmup = min(1.0, max((step + 1) / max(1, config.warmup_steps), progress / 0.05))
+    """Multiplier of the peak learning rate: linear warm-up, then cosine decay."""
+    warmup = min(1.0, (step + 1) / max(1, config.warmup_steps))
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return warmup * (config.lr_min_ratio + (1 - config.lr_min_ratio) * cosine)
 
