@@ -1,4 +1,5 @@
 import json
+import math
 import shutil
 
 import pytest
@@ -115,3 +116,14 @@ def test_a_crash_while_saving_keeps_the_previous_file(tmp_path):
         ckpt.atomic_write(target, crash)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temp file left behind
+
+
+def test_learning_rate_schedule():
+    from wordgen.config import TrainConfig
+    from wordgen.train import lr_factor
+
+    config = TrainConfig(warmup_steps=10, lr_min_ratio=0.1, max_steps=1000)
+    assert lr_factor(0, 0.0, config) == pytest.approx(0.1)  # step 1 of a 10-step warm-up
+    assert lr_factor(9, 0.01, config) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.01)))
+    assert lr_factor(500, 0.5, config) == pytest.approx(0.55)  # half way down the cosine
+    assert lr_factor(999, 1.0, config) == pytest.approx(0.1)  # the floor
