@@ -27,10 +27,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wordgen import Bundle, ModelConfig, TrainConfig, WordgenError, load_corpus, train
+from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, evaluate_text, load_corpus, train
+from wordgen.analysis import token_offsets
+from wordgen.data import split_text
 
 DEFAULT_BOOK = "shakespeare"
 WORD_TOKENIZER = "word:max_vocab=10000"
+# "The" opens sentences in every English book, so it is in any word vocabulary, and the
+# lesson's loops show up right after it ("The king of the king of the ...").
+DEFAULT_PROMPT = "The"
+# Validation during training only picks the best weights, so a slice of the split is
+# enough; the tasks report their own measurement on --eval-chars characters.
+PERIODIC_EVAL_TOKENS = 20_000
+# Evaluation columns: wider than evaluate's default 16, so long texts run in fewer,
+# larger steps. 64 tokens of the text lose their context, which does not show.
+EVAL_COLUMNS = 64
 
 
 # ---------------------------------------------------------------- options
@@ -52,8 +63,14 @@ def add_training_options(
     time_budget: float,
     model: ModelConfig | None = None,
     checkpoint: bool = True,
+    epochs: float | None = None,
+    seq_len: int | None = None,
 ) -> None:
-    """The options of every task that trains: budget, model size, batching, seed, progress bar."""
+    """The options of every task that trains: budget, model size, batching, seed, progress bar.
+
+    With `epochs`, a model stops after that many passes over the book or at the
+    time budget, whichever comes first (the budget then only guards a slow machine).
+    """
     m = model or ModelConfig()
     t = TrainConfig()
     g = parser.add_argument_group("training")
@@ -63,6 +80,10 @@ def add_training_options(
                             "instead of training one")
     g.add_argument("--time-budget", type=float, default=time_budget, metavar="SECONDS",
                    help=f"seconds of training per model (default: {time_budget:g})")
+    if epochs is not None:
+        g.add_argument("--epochs", type=float, default=epochs,
+                       help=f"passes over the book per model, unless the time budget ends it first "
+                            f"(default: {epochs:g})")
     g.add_argument("--max-steps", type=int, default=None,
                    help="also stop after this many optimizer steps (default: only the time budget)")
     g.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help=f"default: {m.embedding_dim}")
@@ -70,10 +91,25 @@ def add_training_options(
     g.add_argument("--num-layers", type=int, default=m.num_layers, help=f"default: {m.num_layers}")
     g.add_argument("--dropout", type=float, default=m.dropout, help=f"default: {m.dropout}")
     g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"default: {t.batch_size}")
-    g.add_argument("--seq-len", type=int, default=t.seq_len, help=f"default: {t.seq_len}")
+    seq_len = seq_len or t.seq_len
+    g.add_argument("--seq-len", type=int, default=seq_len, help=f"default: {seq_len}")
     g.add_argument("--seed", type=int, default=0, help="seeds the split, the model and the sampling (default: 0)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--eval-chars", type=int, default=100_000,
+                   help="measure on the first this many characters of the validation split, cut at a line "
+                        "end; 0 means all of it (default: 100000)")
+
+
+def add_prompt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT,
+                        help=f"text every sample continues; write \\n for a line break, '' to start at a new "
+                             f"line (default: {DEFAULT_PROMPT})")
+
+
+def prompt_text(args: argparse.Namespace) -> str:
+    """--prompt with a typed backslash-n turned into a line break ("ROMEO:\\n" on a command line)."""
+    return args.prompt.replace("\\n", "\n")
 
 
 def add_out_option(parser: argparse.ArgumentParser, task: str) -> None:
@@ -114,7 +150,8 @@ def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Pa
                           # Tying needs equal sizes; untie rather than refuse a student's choice.
                           tie_weights=args.embedding_dim == args.hidden_size),
         batch_size=args.batch_size, seq_len=args.seq_len, time_budget=args.time_budget,
-        max_steps=args.max_steps, seed=args.seed, device=args.device,
+        epochs=getattr(args, "epochs", None),
+        max_steps=args.max_steps, seed=args.seed, device=args.device, eval_tokens=PERIODIC_EVAL_TOKENS,
     )
 
 
@@ -133,6 +170,21 @@ def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpo
     book = args.book or DEFAULT_BOOK
     result = train(train_config(args, book=book, tokenizer=tokenizer, out=out), overwrite=True, progress=not args.quiet)
     return Model(bundle=result.bundle, dataset=result.dataset, book=book, trained=result)
+
+
+def validation_text(dataset, max_chars: int) -> str:
+    """The validation split as one text (as training encodes it), cut to `max_chars` at a line end."""
+    text = split_text(dataset["validation"])
+    if max_chars <= 0 or len(text) <= max_chars:
+        return text
+    end = text.rfind("\n", 0, max_chars)
+    return text[: end + 1] if end > 0 else text[:max_chars]
+
+
+def evaluate_validation(model: Model, max_chars: int) -> Metrics:
+    """Metrics of `model` on the same stretch of validation text, whatever its tokenizer."""
+    text = validation_text(model.dataset, max_chars)
+    return evaluate_text(model.bundle.model, model.bundle.tokenizer, text, batch_size=EVAL_COLUMNS)
 
 
 # ---------------------------------------------------------------- reporting
@@ -154,6 +206,25 @@ class Report:
         (self.out / "report.txt").write_text("\n".join(self.lines) + "\n", encoding="utf-8")
         (self.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
                                               encoding="utf-8")
+
+
+LOOP_MARK = "⟦loop⟧ "
+
+
+def mark_loop(continuation: str, loop, cycles: int = 3) -> str:
+    """The continuation with LOOP_MARK where `loop` (a `find_text_loop` result) begins.
+
+    A loop that runs to the end of the text is shown for `cycles` turns and then
+    cut: three turns make the point, eighty fill a screen.
+    """
+    if loop is None:
+        return continuation
+    shown = continuation[: loop.char_start] + LOOP_MARK + continuation[loop.char_start:]
+    offsets = token_offsets(continuation)
+    last = loop.start + cycles * loop.period
+    if loop.end == len(offsets) and last < len(offsets):
+        shown = shown[: offsets[last] + len(LOOP_MARK)].rstrip(" ") + " ...(and so on)"
+    return shown
 
 
 def show_text(text: str, indent: str = "  ") -> str:

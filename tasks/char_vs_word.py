@@ -1,6 +1,6 @@
 """The lesson's character-level model against the lab's word-level model: same book, same budget.
 
-    python -m tasks.char_vs_word                       # Shakespeare, 100 s of training per model
+    python -m tasks.char_vs_word                       # Shakespeare, 90 s of training per model
     python -m tasks.char_vs_word --book alice.txt
 
 Both models have the same size and the same training time; only the tokenizer
@@ -20,20 +20,16 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import SampleConfig, evaluate_split, generate
+from wordgen import SampleConfig, generate
 from wordgen.analysis import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
 from wordgen.errors import ConfigError
 
 from tasks import (
-    DEFAULT_BOOK, WORD_TOKENIZER, Report, add_book_option, add_out_option, add_training_options, obtain_model,
-    run_task, show_text,
+    DEFAULT_BOOK, WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
+    evaluate_validation, mark_loop, obtain_model, prompt_text, run_task, show_text,
 )
 
 PROG = "python -m tasks.char_vs_word"
-# Evaluation columns: wider than evaluate's default 16, so the character model's
-# long validation stream runs in fewer, larger steps; 64 tokens out of the
-# whole split lose their context, which does not show in three decimals.
-EVAL_COLUMNS = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,13 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--word-tokenizer", default=WORD_TOKENIZER, help=f"default: {WORD_TOKENIZER}")
     p.add_argument("--char-checkpoint", metavar="DIR", default=None, help="reuse this character model")
     p.add_argument("--word-checkpoint", metavar="DIR", default=None, help="reuse this word model")
-    p.add_argument("--prompt", default="", help="prompt for every sample (default: empty, a new line)")
+    add_prompt_option(p)
     p.add_argument("--temperature", type=float, default=0.8, help="temperature of the compared samples (default: 0.8)")
     p.add_argument("--samples", type=int, default=5, help="samples per model for the statistics (default: 5)")
     p.add_argument("--sample-chars", type=int, default=400,
                    help="length of each sample in characters; the word model gets as many words as make "
                         "about that many characters (default: 400)")
-    add_training_options(p, time_budget=100.0, checkpoint=False)
+    add_training_options(p, time_budget=90.0, checkpoint=False)
     add_out_option(p, "char_vs_word")
     return p
 
@@ -69,6 +65,7 @@ def sample_stats(model, prompt: str, max_tokens: int, args, index: NgramIndex) -
     loop = find_text_loop(greedy[len(prompt):])
     return {
         "greedy": greedy,
+        "greedy_shown": prompt + mark_loop(greedy[len(prompt):], loop),
         "greedy_loop": None if loop is None else {"ngram": list(loop.ngram), "start_token": loop.start,
                                                   "repeats": loop.repeats},
         "samples": texts,
@@ -92,7 +89,7 @@ def explain(char: dict, word: dict, budget: str) -> str:
         f"spelling before it can learn grammar, and it can spell anything -- which is why "
         f"{1 - char['real_words']:.0%} of the words in its samples are not in the book at all. "
         f"The word model chooses among {word['vocab_size']:,} whole words, so every word it writes is real "
-        f"({word['real_words']:.0%}; the rest is its <unk>), its steps cover about "
+        f"({word['real_words']:.0%}), its steps cover about "
         f"{word['chars_per_token']:.1f} characters each, and it sees whole phrases within one short window; "
         f"but it sees each rare word only a few times and cannot write a word outside its vocabulary"
         + (f", and it lumps {word['validation']['unk_rate']:.1%} of the validation words into <unk>, which "
@@ -123,12 +120,12 @@ def body(args: argparse.Namespace) -> None:
     }
     say(f"book: {args.book}")
     index = NgramIndex.from_texts(models["word"].dataset["train"]["text"])
-    prompt = args.prompt.replace("\\n", "\n")
+    prompt = prompt_text(args)
     results = {}
     for name, model in models.items():
         bundle = model.bundle
         say(f"{name}: {model.describe()}")
-        metrics = evaluate_split(bundle.model, bundle.tokenizer, model.dataset["validation"], batch_size=EVAL_COLUMNS)
+        metrics = evaluate_validation(model, args.eval_chars)  # the same text for both
         chars_per_token = metrics.num_chars / metrics.num_tokens
         max_tokens = max(1, round(args.sample_chars / chars_per_token))
         results[name] = {
@@ -159,7 +156,7 @@ def body(args: argparse.Namespace) -> None:
     for name, r in results.items():
         loop = r["greedy_loop"]
         say(f"\n--- {name} model, greedy ---")
-        say(show_text(r["greedy"]))
+        say(show_text(r["greedy_shown"]))
         if loop:
             say(f"  -> loops from token {loop['start_token'] + 1}: \"{describe_ngram(loop['ngram'])}\" "
                 f"x {loop['repeats']:.1f}")

@@ -1,6 +1,6 @@
 """What a word model learns about words: nearest neighbours and a 2-D map of its input embeddings.
 
-    python -m tasks.embeddings                                   # Shakespeare, 150 s of training
+    python -m tasks.embeddings                                   # Shakespeare, 150 s, a 128-wide model
     python -m tasks.embeddings --checkpoint runs/word_level_book/model --words king love night
 
 After word-level training (or with a reused model), every word has a vector
@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from wordgen import ModelConfig
 from wordgen.embeddings import (
     embedding_matrix, frequent_tokens, map_figure, nearest_neighbours, project_2d, token_label,
 )
@@ -28,6 +29,12 @@ from tasks import (
 )
 
 PROG = "python -m tasks.embeddings"
+# Smaller than the other tasks' model on purpose: the 256-wide network spends most of a
+# CPU step in its 10,000-way output layer, and in 150 s it took ~270 steps whose embedding
+# rows were still mostly their random start (neighbours with cosine ~0.2 and no pattern).
+# At 128 wide, one layer and 32-token windows the rows get several times more updates
+# and pronouns, possessives and auxiliaries already group together.
+EMBEDDINGS_MODEL = ModelConfig(embedding_dim=128, hidden_size=128, num_layers=1, dropout=0.1)
 DEFAULT_WORDS = ("king", "queen", "love", "death", "night", "sword", "father", "eyes", "good", "three",
                  "thee", "said", "go")
 
@@ -47,11 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--among", type=int, default=3000,
                    help="search neighbours among this many most frequent words; rarer words have barely "
                         "trained vectors (default: 3000)")
-    p.add_argument("--map-words", type=int, default=300, help="most frequent words on the map (default: 300)")
+    p.add_argument("--map-words", type=int, default=250, help="most frequent words on the map (default: 250)")
     p.add_argument("--tsne-max-words", type=int, default=1500,
                    help="draw the t-SNE map only up to this many words, since its time grows faster than "
                         "PCA's; 0 turns it off (default: 1500)")
-    add_training_options(p, time_budget=150.0)
+    add_training_options(p, time_budget=150.0, model=EMBEDDINGS_MODEL, seq_len=32)
     add_out_option(p, "embeddings")
     return p
 
@@ -107,11 +114,12 @@ def body(args: argparse.Namespace) -> None:
     fig = map_figure({titles[m]: p for m, p in points.items()}, labels,
                      title=f"Input embeddings of the {len(mapped)} most frequent words "
                            f"({bundle.config.tokenizer} model on {model.book})")
-    fig.savefig(out / "embeddings.png", dpi=80)
+    fig.savefig(out / "embeddings.png", dpi=90)
     say(f"\nmap of the {len(mapped)} most frequent words: "
         + ", ".join(f"{m.upper()} {timings[m]:.1f} s" for m in methods) + f" -> {out / 'embeddings.png'}")
-    say("What to look for: function words used alike (thee/thou/him, my/his/your, shall/will/would) land "
-        "together early in training; content words (king/duke, night/day) follow as training goes on.")
+    say("What to look for: after minutes of training, words that play the same part in a sentence sit "
+        "together -- pronouns (me, him, thee, you), possessives (my, thy, his, your), auxiliaries (shall, "
+        "will); words that share a meaning (king and duke, night and day) need far longer training.")
     say(f"\noutputs: {out}/  (embeddings.png, report.txt, results.json); "
         f"finished in {time.perf_counter() - start:.0f} s")
     say.save({"book": model.book, "neighbours": neighbours, "missing": missing,

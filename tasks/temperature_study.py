@@ -16,17 +16,19 @@ temperature.png, report.txt, results.json}.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from wordgen import SampleConfig, evaluate_split, generate
+from wordgen import SampleConfig, generate
 from wordgen.analysis import NgramIndex, continuation_log_likelihood, distinct_n, find_loop, text_tokens
 from wordgen.errors import ConfigError
 
 from tasks import (
-    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_training_options, obtain_model, run_task,
+    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
+    evaluate_validation, obtain_model, prompt_text, run_task, validation_text,
 )
 
 PROG = "python -m tasks.temperature_study"
@@ -47,28 +49,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="temperatures to try (default: 0.1 0.2 ... 2.0)")
     p.add_argument("--samples", type=int, default=10, help="samples per temperature (default: 10)")
     p.add_argument("--max-tokens", type=int, default=100, help="tokens per sample (default: 100)")
-    p.add_argument("--prompt", default="", help="prompt of every sample (default: empty, a new line)")
+    add_prompt_option(p)
     p.add_argument("--tokenizer", default=WORD_TOKENIZER, help=f"tokenizer when training (default: {WORD_TOKENIZER})")
     add_training_options(p, time_budget=150.0)
     add_out_option(p, "temperature_study")
     return p
 
 
+def mean(values) -> float:
+    """Mean of the values that are numbers: a sample without a single word has no share of words."""
+    numbers = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(numbers) if numbers else math.nan
+
+
 def measure(texts: list[str], index: NgramIndex) -> dict:
     """Mean statistics of some texts, each measured on its own."""
     tokens = [text_tokens(t) for t in texts]
     return {
-        "loop_share": statistics.fmean(find_loop(t) is not None for t in tokens),
-        "distinct_2": statistics.fmean(distinct_n(t, 2) for t in tokens),
-        "distinct_3": statistics.fmean(distinct_n(t, 3) for t in tokens),
-        "seen_words": statistics.fmean(index.seen_share(t, 1) for t in texts),
-        "seen_bigrams": statistics.fmean(index.seen_share(t, 2) for t in texts),
+        "loop_share": mean(float(find_loop(t) is not None) for t in tokens),
+        "distinct_2": mean(distinct_n(t, 2) for t in tokens),
+        "distinct_3": mean(distinct_n(t, 3) for t in tokens),
+        "seen_words": mean(index.seen_share(t, 1) for t in texts),
+        "seen_bigrams": mean(index.seen_share(t, 2) for t in texts),
     }
 
 
-def reference_pieces(validation_texts: list[str], length: int) -> list[str]:
-    """Consecutive pieces of the validation text, `length` tokens each, as text."""
-    tokens = [t for text in validation_texts for t in text_tokens(text)]
+def cells(row: dict) -> str:
+    """One line of the table; a share that could not be measured prints as '-'."""
+    def pct(value, width, digits=0):
+        return f"{'-':>{width}}" if math.isnan(value) else f"{value:>{width}.{digits}%}"
+
+    return (f"{pct(row['loop_share'], 6)} {pct(row['distinct_2'], 7)} {pct(row['distinct_3'], 7)} "
+            f"{pct(row['seen_words'], 14, 1)} {pct(row['seen_bigrams'], 14, 1)} {row['log_likelihood']:>14.2f}")
+
+
+def reference_pieces(text: str, length: int) -> list[str]:
+    """Consecutive pieces of `text`, `length` tokens each, as text."""
+    tokens = text_tokens(text)
     pieces = [tokens[i : i + length] for i in range(0, len(tokens) - length + 1, length)][:REFERENCE_PIECES]
     return [" ".join(p) for p in pieces]
 
@@ -80,15 +97,16 @@ def plot(rows: list[dict], reference: dict, path: Path, title: str) -> None:
     fig = Figure(figsize=(11, 8), layout="constrained")
     axes = fig.subplots(2, 2)
     panels = [
-        (axes[0, 0], "share of samples that loop", [("loop_share", "loops")]),
+        (axes[0, 0], "share of samples that loop", [("loop_share", "samples with a loop")]),
         (axes[0, 1], "distinct n-grams / all n-grams", [("distinct_2", "distinct-2"), ("distinct_3", "distinct-3")]),
         (axes[1, 0], "share found in the training text", [("seen_words", "words"), ("seen_bigrams", "word pairs")]),
-        (axes[1, 1], "model's mean log-likelihood per token (nats)", [("log_likelihood", "samples")]),
+        (axes[1, 1], "model's mean log-likelihood per token (nats)", [("log_likelihood", "the model's samples")]),
     ]
     for ax, ylabel, series in panels:
         for (key, label), color in zip(series, ("tab:blue", "tab:orange")):
             ax.plot(temps, [r[key] for r in rows], "o-", ms=3, color=color, label=label)
-            ax.axhline(reference[key], ls="--", lw=1, color=color, label=f"{label}: the book's own text")
+            own = "the book's own text" if len(series) == 1 else f"{label}, the book's own text"
+            ax.axhline(reference[key], ls="--", lw=1, color=color, label=own)
         ax.set_xlabel("temperature")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
@@ -116,7 +134,7 @@ def body(args: argparse.Namespace) -> None:
     say(f"book: {model.book}")
     say(model.describe())
     index = NgramIndex.from_texts(model.dataset["train"]["text"])
-    prompt = args.prompt.replace("\\n", "\n")
+    prompt = prompt_text(args)
     say(f"{args.samples} samples of {args.max_tokens} tokens per temperature, prompt {prompt!r}\n")
     say(f"{'T':>5} {'loops':>6} {'dist-2':>7} {'dist-3':>7} {'words in book':>14} {'pairs in book':>14} "
         f"{'log-lik/token':>14}")
@@ -127,20 +145,17 @@ def body(args: argparse.Namespace) -> None:
         continuations = [text[len(prompt):] for text in texts]
         lengths += [len(text_tokens(c)) for c in continuations]
         row = {"temperature": t, **measure(continuations, index)}
-        row["log_likelihood"] = statistics.fmean(
+        row["log_likelihood"] = mean(
             continuation_log_likelihood(bundle.model, bundle.tokenizer, prompt, text) for text in texts)
         row["example"] = texts[0]
         rows.append(row)
-        say(f"{t:>5.2g} {row['loop_share']:>6.0%} {row['distinct_2']:>7.0%} {row['distinct_3']:>7.0%} "
-            f"{row['seen_words']:>14.1%} {row['seen_bigrams']:>14.1%} {row['log_likelihood']:>14.2f}")
+        say(f"{t:>5.2g} {cells(row)}")
 
     # The reference: the book's own held-out text, in pieces as long as the samples.
-    validation = model.dataset["validation"]["text"]
+    validation = validation_text(model.dataset, args.eval_chars)
     reference = measure(reference_pieces(validation, max(3, round(statistics.fmean(lengths)))), index)
-    reference["log_likelihood"] = -evaluate_split(bundle.model, bundle.tokenizer, model.dataset["validation"]).loss
-    say(f"{'book':>5} {reference['loop_share']:>6.0%} {reference['distinct_2']:>7.0%} "
-        f"{reference['distinct_3']:>7.0%} {reference['seen_words']:>14.1%} {reference['seen_bigrams']:>14.1%} "
-        f"{reference['log_likelihood']:>14.2f}   <- the validation text, measured the same way")
+    reference["log_likelihood"] = -evaluate_validation(model, args.eval_chars).loss
+    say(f"{'book':>5} {cells(reference)}   <- the validation text, measured the same way")
 
     cold, hot = rows[0], rows[-1]
     say(f"\nexample at T={cold['temperature']:g}:\n  {cold['example'].strip()[:300]!r}")

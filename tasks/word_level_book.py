@@ -17,17 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import SampleConfig, evaluate_split, generate
+from wordgen import SampleConfig, generate
 from wordgen.analysis import describe_ngram, distinct_n, find_text_loop, text_tokens
 
 from tasks import (
-    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_training_options, obtain_model, run_task,
-    show_text,
+    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
+    evaluate_validation, mark_loop, obtain_model, prompt_text, run_task, show_text,
 )
 
 PROG = "python -m tasks.word_level_book"
 TEMPERATURES = (0.3, 0.8, 1.0, 1.3, 1.8)
-LOOP_MARK = "⟦loop⟧ "
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_book_option(p, default=None)
     p.add_argument("--tokenizer", default=WORD_TOKENIZER,
                    help=f"the tokenizer to train with (default: {WORD_TOKENIZER})")
-    p.add_argument("--prompt", default="",
-                   help="text every sampler continues (default: empty, i.e. start at a new line)")
+    add_prompt_option(p)
     p.add_argument("--max-tokens", type=int, default=80, help="words (tokens) per sample (default: 80)")
     p.add_argument("--top-k", type=int, default=40, help="k for the top-k sample (default: 40)")
     p.add_argument("--top-p", type=float, default=0.9, help="p for the top-p sample (default: 0.9)")
@@ -74,16 +72,17 @@ def body(args: argparse.Namespace) -> None:
     bundle = model.bundle
     say(f"book: {model.book}")
     say(model.describe())
-    metrics = evaluate_split(bundle.model, bundle.tokenizer, model.dataset["validation"])
-    say(f"validation: {metrics.num_words:,} words, {metrics.num_chars:,} characters")
+    metrics = evaluate_validation(model, args.eval_chars)
+    say(f"validation text: {metrics.num_words:,} words, {metrics.num_chars:,} characters")
     say(f"  bits per character   {metrics.bits_per_char:8.3f}")
     say(f"  perplexity per word  {metrics.ppl_word:8.1f}")
     say(f"  perplexity per token {metrics.ppl_token:8.1f}")
     say(f"  <unk> rate           {metrics.unk_rate:8.2%}   (all unknown words share one <unk>, "
         "which flatters the two perplexities)")
 
-    prompt = args.prompt.replace("\\n", "\n")
-    say(f"\nprompt: {prompt!r}" + ("  (a new line)" if not prompt else ""))
+    prompt = prompt_text(args)
+    say(f"\nprompt: {prompt!r}" + ("  (a new line)" if not prompt else "")
+        + f"; every sampler draws with seed {args.seed}, so where samples differ, the sampler made the difference")
     samples = []
     for name, sample in samplers:
         (text,) = generate(bundle.model, bundle.tokenizer, prompt, max_tokens=args.max_tokens,
@@ -91,11 +90,8 @@ def body(args: argparse.Namespace) -> None:
         continuation = text[len(prompt):]
         loop = find_text_loop(continuation)
         tokens = text_tokens(continuation)
-        shown = continuation
-        if loop is not None:  # mark where the loop begins, so a student sees the point it turns
-            shown = continuation[: loop.char_start] + LOOP_MARK + continuation[loop.char_start:]
         say(f"\n--- {name} ---")
-        say(show_text(prompt + shown))
+        say(show_text(prompt + mark_loop(continuation, loop)))  # the point where it turns, marked
         say(f"  -> {describe_loop(loop, len(tokens))}; distinct bigrams {distinct_n(tokens, 2):.0%}")
         samples.append({
             "sampler": name, "text": text, "distinct_2": distinct_n(tokens, 2),
@@ -111,10 +107,10 @@ def body(args: argparse.Namespace) -> None:
         ((" -- here from its very first token." if greedy_loop["start_token"] == 0 else
           f" -- here after {greedy_loop['start_token']} tokens of the continuation.") if greedy_loop else
          " (this sample did not loop within its length; try --max-tokens 200).") +
-        " Low temperatures stay close to that; around 0.8-1.0 the text is varied and still mostly "
-        "grammatical; at 1.8 rare words get as likely as common ones and the text falls apart. "
-        "Top-k and top-p sample at temperature 1 but cut off the unlikely tail, which keeps variety "
-        "without the nonsense.")
+        " Low temperatures stay close to that; around 0.8-1.0 the text varies and reads most like the "
+        "book; at 1.8 rare words become almost as likely as common ones and the text falls apart. "
+        "Top-k and top-p sample at temperature 1 but cut off the unlikely tail: variety with fewer "
+        "wild words.")
     say(f"\noutputs: {out}/  (model/, report.txt, results.json); finished in {time.perf_counter() - start:.0f} s")
     say.save({
         "book": model.book, "checkpoint": str(out / "model") if model.trained else args.checkpoint,

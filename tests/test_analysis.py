@@ -8,7 +8,7 @@ import torch
 
 from wordgen.analysis import (
     Loop, NgramIndex, continuation_log_likelihood, describe_ngram, distinct_n, find_loop, find_text_loop,
-    ngrams, text_tokens, words,
+    ngrams, text_tokens, token_offsets, words,
 )
 from wordgen.embeddings import (
     embedding_matrix, frequent_tokens, map_figure, nearest_neighbours, project_2d, token_label,
@@ -92,6 +92,7 @@ def test_distinct_n():
 def test_words_are_case_folded_and_skip_punctuation():
     assert text_tokens("O Romeo, Romeo!\n") == ["O", "Romeo", ",", "Romeo", "!", "\n"]
     assert words("O Romeo, ROMEO!\n<unk> 'tis") == ["o", "romeo", "romeo", "<unk>", "'tis"]
+    assert token_offsets("O  Romeo,\nhi") == [0, 3, 8, 9, 10]
 
 
 def test_ngram_index_shares():

@@ -151,3 +151,13 @@ def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
     code, _, err = run(capsys, "embeddings", "--checkpoint", str(lab[1] / "model"), "--out", str(tmp_path),
                        "--words", "dragon", "wyvern")
     assert code == 2 and "none of the words" in err
+
+
+def test_a_loop_is_marked_and_cut_after_three_turns():
+    from tasks import LOOP_MARK, mark_loop
+    from wordgen.analysis import find_text_loop
+
+    text = "so it goes and goes and goes and goes and goes"
+    shown = mark_loop(text, find_text_loop(text))
+    assert shown == f"so it {LOOP_MARK}goes and goes and goes and ...(and so on)"
+    assert mark_loop("no loop here", None) == "no loop here"

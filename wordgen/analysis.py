@@ -47,6 +47,18 @@ def text_tokens(text: str) -> list[str]:
     return WordTokenizer.split(text)
 
 
+def token_offsets(text: str) -> list[int]:
+    """The character offset where each token of `text_tokens(text)` starts."""
+    # Between two tokens there is only whitespace (newlines are tokens themselves),
+    # so searching each token from the end of the previous one finds its own place.
+    offsets, pos = [], 0
+    for token in text_tokens(text):
+        pos = text.index(token, pos)
+        offsets.append(pos)
+        pos += len(token)
+    return offsets
+
+
 def is_word(token: str) -> bool:
     """True for a token with a letter or digit in it (so not punctuation or a newline)."""
     return any(ch.isalnum() for ch in token)
@@ -139,18 +151,10 @@ def find_loop(tokens: Sequence[str], min_repeats: float = 3.0, max_period: int |
 
 def find_text_loop(text: str, min_repeats: float = 3.0, max_period: int | None = None) -> Loop | None:
     """`find_loop` on the tokens of `text`, with the character offset where the loop starts."""
-    tokens = text_tokens(text)
-    loop = find_loop(tokens, min_repeats=min_repeats, max_period=max_period)
+    loop = find_loop(text_tokens(text), min_repeats=min_repeats, max_period=max_period)
     if loop is None:
         return None
-    # Between two tokens there is only whitespace (newlines are tokens themselves),
-    # so searching each token from the end of the previous one finds its own place.
-    pos = 0
-    for token in tokens[: loop.start + 1]:
-        pos = text.index(token, pos)
-        start_char = pos
-        pos += len(token)
-    return Loop(ngram=loop.ngram, start=loop.start, length=loop.length, char_start=start_char)
+    return Loop(ngram=loop.ngram, start=loop.start, length=loop.length, char_start=token_offsets(text)[loop.start])
 
 
 def describe_ngram(ngram: Iterable[str]) -> str:
