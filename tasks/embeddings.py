@@ -1,6 +1,6 @@
 """What a word model learns about words: nearest neighbours and a 2-D map of its input embeddings.
 
-    python -m tasks.embeddings                                   # Shakespeare, 150 s, a 128-wide model
+    python -m tasks.embeddings                                   # Shakespeare, 150 s of training
     python -m tasks.embeddings --checkpoint runs/word_level_book/model --words king love night
 
 After word-level training (or with a reused model), every word has a vector
@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import ModelConfig
 from wordgen.embeddings import (
     embedding_matrix, frequent_tokens, map_figure, nearest_neighbours, project_2d, token_label,
 )
@@ -29,12 +28,6 @@ from tasks import (
 )
 
 PROG = "python -m tasks.embeddings"
-# Smaller than the other tasks' model on purpose: the 256-wide network spends most of a
-# CPU step in its 10,000-way output layer, and in 150 s it took ~270 steps whose embedding
-# rows were still mostly their random start (neighbours with cosine ~0.2 and no pattern).
-# At 128 wide, one layer and 32-token windows the rows get several times more updates
-# and pronouns, possessives and auxiliaries already group together.
-EMBEDDINGS_MODEL = ModelConfig(embedding_dim=128, hidden_size=128, num_layers=1, dropout=0.1)
 DEFAULT_WORDS = ("king", "queen", "love", "death", "night", "sword", "father", "eyes", "good", "three",
                  "thee", "said", "go")
 
@@ -58,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tsne-max-words", type=int, default=1500,
                    help="draw the t-SNE map only up to this many words, since its time grows faster than "
                         "PCA's; 0 turns it off (default: 1500)")
-    add_training_options(p, time_budget=150.0, model=EMBEDDINGS_MODEL, seq_len=32)
+    add_training_options(p, time_budget=150.0)
     add_out_option(p, "embeddings")
     return p
 

@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import ModelConfig
 from wordgen.errors import ConfigError
 
 from tasks import (
@@ -32,8 +31,6 @@ PROG = "python -m tasks.tokenizer_sweep"
 DEFAULT_BOOK = "shakespeare:hamlet"  # about the size of Alice in Wonderland: a book, not a library
 DEFAULT_SIZES = (258, 500, 1000, 2000, 4000, 8000, 16000)
 MIN_BPE = 258  # 256 byte symbols + <unk> + at least one merge
-# Seven models share five minutes, so each is smaller than the other tasks' models.
-SWEEP_MODEL = ModelConfig(embedding_dim=128, hidden_size=128, num_layers=1, dropout=0.1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_book_option(p, default=DEFAULT_BOOK)
     p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
                    help=f"BPE vocabulary sizes (default: {' '.join(map(str, DEFAULT_SIZES))})")
-    add_training_options(p, time_budget=30.0, epochs=6.0, model=SWEEP_MODEL, checkpoint=False)
+    add_training_options(p, time_budget=30.0, epochs=6.0, checkpoint=False)
     add_out_option(p, "tokenizer_sweep")
     return p
 
