@@ -469,15 +469,6 @@ def test_special_file_is_refused(tmp_path):
     assert_corpus_error(excinfo, str(fifo), "not a regular file")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_file(tmp_path):
-    path = write(tmp_path / "secret.txt", lines_text("s", 5))
-    path.chmod(0)
-    with pytest.raises(CorpusError) as excinfo:
-        load_corpus(str(path))
-    assert_corpus_error(excinfo, str(path), "cannot read")
-
-
 def test_folder_without_txt_files(tmp_path):
     write(tmp_path / "notes.md", "# notes")
     with pytest.raises(CorpusError) as excinfo:
