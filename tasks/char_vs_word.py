@@ -65,7 +65,7 @@ def sample_stats(model, prompt: str, max_tokens: int, args, index: NgramIndex) -
     loop = find_text_loop(greedy[len(prompt):])
     return {
         "greedy": greedy,
-        "greedy_shown": prompt + mark_loop(greedy[len(prompt):], loop),
+        "greedy_shown": "..." + mark_loop(greedy[len(prompt):], loop),
         "greedy_loop": None if loop is None else {"ngram": list(loop.ngram), "start_token": loop.start,
                                                   "repeats": loop.repeats},
         "samples": texts,
@@ -120,7 +120,8 @@ def body(args: argparse.Namespace) -> None:
     }
     say(f"book: {args.book}")
     index = NgramIndex.from_texts(models["word"].dataset["train"]["text"])
-    prompt = prompt_text(args)
+    prompt = prompt_text(args, models["word"].dataset)
+    say("prompt:\n" + (show_text(prompt) if prompt.strip() else "  (none: a new line)"))
     results = {}
     for name, model in models.items():
         bundle = model.bundle
@@ -161,7 +162,7 @@ def body(args: argparse.Namespace) -> None:
             say(f"  -> loops from token {loop['start_token'] + 1}: \"{describe_ngram(loop['ngram'])}\" "
                 f"x {loop['repeats']:.1f}")
         say(f"--- {name} model, temperature {args.temperature:g} ---")
-        say(show_text(r["samples"][0]))
+        say(show_text("..." + r["samples"][0][len(prompt):]))
     if char["invented"]:
         say(f"\nwords the character model made up: {', '.join(char['invented'])}")
 

@@ -134,8 +134,8 @@ def body(args: argparse.Namespace) -> None:
     say(f"book: {model.book}")
     say(model.describe())
     index = NgramIndex.from_texts(model.dataset["train"]["text"])
-    prompt = prompt_text(args)
-    say(f"{args.samples} samples of {args.max_tokens} tokens per temperature, prompt {prompt!r}\n")
+    prompt = prompt_text(args, model.dataset)
+    say(f"{args.samples} samples of {args.max_tokens} tokens per temperature, all continuing {prompt!r}\n")
     say(f"{'T':>5} {'loops':>6} {'dist-2':>7} {'dist-3':>7} {'words in book':>14} {'pairs in book':>14} "
         f"{'log-lik/token':>14}")
     rows, lengths = [], []
@@ -147,7 +147,7 @@ def body(args: argparse.Namespace) -> None:
         row = {"temperature": t, **measure(continuations, index)}
         row["log_likelihood"] = mean(
             continuation_log_likelihood(bundle.model, bundle.tokenizer, prompt, text) for text in texts)
-        row["example"] = texts[0]
+        row["example"] = texts[0][len(prompt):]
         rows.append(row)
         say(f"{t:>5.2g} {cells(row)}")
 
@@ -158,8 +158,8 @@ def body(args: argparse.Namespace) -> None:
     say(f"{'book':>5} {cells(reference)}   <- the validation text, measured the same way")
 
     cold, hot = rows[0], rows[-1]
-    say(f"\nexample at T={cold['temperature']:g}:\n  {cold['example'].strip()[:300]!r}")
-    say(f"example at T={hot['temperature']:g}:\n  {hot['example'].strip()[:300]!r}")
+    say(f"\nexample at T={cold['temperature']:g}:\n  ...{cold['example'][:300]!r}")
+    say(f"example at T={hot['temperature']:g}:\n  ...{hot['example'][:300]!r}")
     say(f"\nAs diverse as the book (distinct-2) at T = {nearest_temperature(rows, 'distinct_2', reference['distinct_2']):g}; "
         f"as likely to the model as the book's own text at T = "
         f"{nearest_temperature(rows, 'log_likelihood', reference['log_likelihood']):g}. "

@@ -80,9 +80,11 @@ def body(args: argparse.Namespace) -> None:
     say(f"  <unk> rate           {metrics.unk_rate:8.2%}   (all unknown words share one <unk>, "
         "which flatters the two perplexities)")
 
-    prompt = prompt_text(args)
-    say(f"\nprompt: {prompt!r}" + ("  (a new line)" if not prompt else "")
-        + f"; every sampler draws with seed {args.seed}, so where samples differ, the sampler made the difference")
+    prompt = prompt_text(args, model.dataset)
+    opening = " (the opening of the validation text)" if args.prompt is None else ""
+    say(f"\nprompt{opening}:\n" + (show_text(prompt) if prompt.strip() else "  (none: a new line)"))
+    say(f"every sampler continues it with seed {args.seed}, so where two samples differ, the sampler made "
+        "the difference")
     samples = []
     for name, sample in samplers:
         (text,) = generate(bundle.model, bundle.tokenizer, prompt, max_tokens=args.max_tokens,
@@ -91,7 +93,7 @@ def body(args: argparse.Namespace) -> None:
         loop = find_text_loop(continuation)
         tokens = text_tokens(continuation)
         say(f"\n--- {name} ---")
-        say(show_text(prompt + mark_loop(continuation, loop)))  # the point where it turns, marked
+        say(show_text("..." + mark_loop(continuation, loop)))  # the point where it turns, marked
         say(f"  -> {describe_loop(loop, len(tokens))}; distinct bigrams {distinct_n(tokens, 2):.0%}")
         samples.append({
             "sampler": name, "text": text, "distinct_2": distinct_n(tokens, 2),
