@@ -232,15 +232,16 @@ LOOP_MARK = "⟦loop⟧ "
 def mark_loop(continuation: str, loop, cycles: int = 3) -> str:
     """The continuation with LOOP_MARK where `loop` (a `find_text_loop` result) begins.
 
-    A loop that runs to the end of the text is shown for `cycles` turns and then
-    cut: three turns make the point, eighty fill a screen.
+    A loop that runs to the end of the text (or into its last, cut-off cycle) is
+    shown for `cycles` turns and then cut: three turns make the point, eighty
+    fill a screen.
     """
     if loop is None:
         return continuation
     shown = continuation[: loop.char_start] + LOOP_MARK + continuation[loop.char_start:]
     offsets = token_offsets(continuation)
     last = loop.start + cycles * loop.period
-    if loop.end == len(offsets) and last < len(offsets):
+    if len(offsets) - loop.end < loop.period and last < len(offsets):
         shown = shown[: offsets[last] + len(LOOP_MARK)].rstrip(" ") + " ...(and so on)"
     return shown
 

@@ -161,3 +161,6 @@ def test_a_loop_is_marked_and_cut_after_three_turns():
     shown = mark_loop(text, find_text_loop(text))
     assert shown == f"so it {LOOP_MARK}goes and goes and goes and ...(and so on)"
     assert mark_loop("no loop here", None) == "no loop here"
+    # A sample cut in the middle of a word still ends inside the loop's last cycle.
+    text = "so it goes and goes and goes and goes and go"
+    assert mark_loop(text, find_text_loop(text)).endswith("goes and ...(and so on)")
