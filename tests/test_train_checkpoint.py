@@ -127,3 +127,12 @@ def test_learning_rate_schedule():
     assert lr_factor(9, 0.01, config) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.01)))
     assert lr_factor(500, 0.5, config) == pytest.approx(0.55)  # half way down the cosine
     assert lr_factor(999, 1.0, config) == pytest.approx(0.1)  # the floor
+
+
+def test_train_leaves_the_callers_config_alone(tmp_path, book):
+    shared = tiny_model_config()
+    char = train(tiny_train_config(book, tmp_path / "c", tokenizer="char", model=shared, max_steps=2))
+    word = train(tiny_train_config(book, tmp_path / "w", tokenizer="word", model=shared, max_steps=2))
+    assert shared.vocab_size == 0  # untouched
+    assert char.bundle.config.model.vocab_size == char.bundle.tokenizer.vocab_size
+    assert word.bundle.config.model.vocab_size == word.bundle.tokenizer.vocab_size != char.bundle.tokenizer.vocab_size

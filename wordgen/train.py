@@ -23,7 +23,7 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -139,6 +139,9 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     already in `config.out`; without it an existing one is never touched.
     """
     config.validate()
+    # Work on a copy: the vocabulary size is filled in below, and a caller's
+    # ModelConfig shared between two runs must not carry one run's size into the other.
+    config = replace(config, model=replace(config.model))
     out = Path(config.out)
     if resume:
         state = ckpt.load_trainer_state(out)
