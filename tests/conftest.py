@@ -35,6 +35,18 @@ def private_cache(tmp_path_factory):
         os.environ["WORDGEN_CACHE"] = previous
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread: hand-offs between threads cost more than they
+    save, and on a busy 2-core machine two threads made a 30-step run 20x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def book(tmp_path):
     """A small plain-text book on disk (the verse repeated, so every split has text)."""

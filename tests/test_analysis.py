@@ -17,14 +17,7 @@ from wordgen.errors import ConfigError
 from wordgen.tokenization import WordTokenizer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread: hand-offs between threads cost more than they
-    save, and on a busy 2-core machine two threads made a 30-step run 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ---------------------------------------------------------------- loops
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from conftest import VERSE
 
@@ -25,14 +24,7 @@ TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--
         "--batch-size", "4", "--seq-len", "8", "--quiet"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread: hand-offs between threads cost more than they
-    save, and on a busy 2-core machine two threads made a 30-step run 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(capsys, task: str, *argv: str):

@@ -140,6 +140,12 @@ def load_config(path: Path) -> TrainConfig:
         raise CheckpointError(f"{file} is damaged: {err}") from None
 
 
+def _first_line(err: Exception) -> str:
+    """The first line of an error message (at most 200 characters), or the error's type."""
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
 def load_weights(path: Path, model: LSTMLanguageModel) -> None:
     file = Path(path) / WEIGHTS_FILE
     if not file.is_file():
@@ -147,8 +153,7 @@ def load_weights(path: Path, model: LSTMLanguageModel) -> None:
     try:
         missing, unexpected = load_model(model, file, strict=False)
     except (SafetensorError, RuntimeError, OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{file} is truncated or corrupted ({first})") from None
+        raise CheckpointError(f"{file} is truncated or corrupted ({_first_line(err)})") from None
     if missing or unexpected:
         raise CheckpointError(
             f"{file} does not fit config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
@@ -167,5 +172,4 @@ def load_trainer_state(path: Path) -> dict:
         # weights_only=True: only tensors and plain Python containers, never code.
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several unrelated types for a bad file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{file} is truncated or corrupted ({first[:200]})") from None
+        raise CheckpointError(f"{file} is truncated or corrupted ({_first_line(err)})") from None
