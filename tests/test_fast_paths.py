@@ -43,15 +43,16 @@ def test_loss_equals_cross_entropy_of_the_forward_scores(softmax):
 
 
 @pytest.mark.parametrize("softmax", ["full", "adaptive"])
-def test_stepper_gives_the_logits_of_the_whole_sequence(softmax):
-    model = _model(softmax)
-    ids = torch.randint(0, 300, (2, 8))
+@pytest.mark.parametrize("batch, vocab", [(2, 300), (1, 301)])  # 301 splits unevenly over the threads
+def test_stepper_gives_the_logits_of_the_whole_sequence(softmax, batch, vocab):
+    model = _model(softmax, vocab=vocab)
+    ids = torch.randint(0, vocab, (batch, 8))
     with torch.inference_mode():
-        logits, _ = model(ids)  # (2, 8, V)
+        logits, _ = model(ids)  # (N, 8, V)
         _, state = model.features(ids[:, :3])
         step = LSTMStepper(model, state)
         for t in range(3, 8):
-            out = step(ids[:, t])  # (2, V), the prediction after token t
+            out = step(ids[:, t])  # (N, V), the prediction after token t
             assert torch.allclose(out, logits[:, t], atol=1e-5), t
 
 
@@ -110,3 +111,46 @@ def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path,
     assert len(list((tmp_path / "cache").rglob("*.*"))) > 6 and len(train_c) > len(train_a)
     monkeypatch.setenv("WORDGEN_CACHE", "off")
     assert torch.equal(prepare(config)[2].ids, train_c.ids)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize("batch", [1, 4])
+def test_split_linear_equals_one_linear_layer(parts, batch):
+    # 301 outputs do not divide into 2 or 3 blocks: the padded last block must not leak.
+    from wordgen.model import _SplitLinear
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(24, 301)
+    split = _SplitLinear(layer.weight, layer.bias, parts)
+    x = torch.randn(batch, 24)
+    with torch.no_grad():
+        out = split(x, split.new_out(batch))
+        assert out.shape == (batch, 301)
+        assert torch.allclose(out, layer(x), atol=1e-5)
+
+
+def test_stepper_weights_are_reused_until_a_parameter_changes():
+    model = _model()
+    ids = torch.tensor([3, 7])
+    with torch.inference_mode():
+        first = LSTMStepper(model, model.init_state(2))
+        second = LSTMStepper(model, model.init_state(2))
+        assert second.layers is first.layers  # packed once, shared
+        logits_before = second(ids).clone()
+    with torch.no_grad():
+        model.head.bias.add_(1.0)  # what an optimizer step does in place
+    with torch.inference_mode():
+        third = LSTMStepper(model, model.init_state(2))
+        assert third.layers is not first.layers
+        assert torch.allclose(third(ids), logits_before + 1.0, atol=1e-5)
+
+
+def test_two_steppers_of_one_model_keep_their_own_buffers():
+    model = _model()
+    with torch.inference_mode():
+        a = LSTMStepper(model, model.init_state(1))
+        b = LSTMStepper(model, model.init_state(1))
+        out_a = a(torch.tensor([3]))
+        expected = out_a.clone()
+        b(torch.tensor([9]))  # must not overwrite a's logits or state
+        assert torch.equal(out_a, expected)
