@@ -306,6 +306,19 @@ def test_word_splitting_keeps_inner_apostrophes_and_hyphens():
     ]
 
 
+def test_word_encode_equals_the_regex_on_every_kind_of_whitespace():
+    # encode cuts at whitespace before running the regex; that must never change a token.
+    texts = [
+        "Lord, lord.\n\nLORD! lord;\r\n\tthe\x0bend\x0c \u00a0non\u2028breaking\u3000wide\x1cfs",
+        "\n", "", "   ", "<unk><unk> <un k> x\n", "don’t-stop’s 'tis\u2029日本語 ½ café\n\n",
+    ]
+    tok = WordTokenizer.train_from_texts(["lord the end 'tis x café\n"])
+    for text in texts:
+        expected = [tok.token_to_id(t) or 0 for t in WordTokenizer.split(text)]
+        assert tok.encode(text) == expected, repr(text)
+    assert tok.encode_batch(texts) == [tok.encode(t) for t in texts]
+
+
 def test_word_decode_keeps_elisions_and_quotes_readable():
     text = "Whether 'tis nobler, 'gainst the kings' crowns. He said 'Oh dear' and left.\n"
     tok = WordTokenizer.train_from_texts([text])

@@ -262,7 +262,7 @@ def _opens_direction(line: str) -> bool:
         return True
     if line.startswith("*") and not line.startswith("**"):
         return True
-    return bool(_BROKEN_DIRECTION.fullmatch(line))
+    return "[" in line and bool(_BROKEN_DIRECTION.fullmatch(line))
 
 
 def _closes_direction(direction: list[str]) -> bool:
@@ -292,11 +292,13 @@ def _strip_inline_directions(line: str, keep: bool) -> str:
         # `_\[ ]_` marks a gap in the source text, not a direction: drop it always.
         return f" [{text}]" if keep and text else ""
 
-    return _unescape(_INLINE_DIRECTION.sub(replace, line)).strip()
+    if "[" in line:  # every inline direction has a bracket; most lines have none
+        line = _INLINE_DIRECTION.sub(replace, line)
+    return _unescape(line).strip()
 
 
 def _unescape(text: str) -> str:
-    return _ESCAPE.sub(r"\1", text)
+    return _ESCAPE.sub(r"\1", text) if "\\" in text else text
 
 
 # --------------------------------------------------------------------------- Gutenberg
