@@ -62,3 +62,19 @@ def test_suite_runs_at_tiny_sizes(book, tmp_path, monkeypatch, capsys):
     assert all(r["value"] is None or r["value"] == r["value"] for r in doc["rows"])  # no NaN
     saved = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert saved["rows"] == doc["rows"] and "table" not in capsys.readouterr().err
+
+
+def test_tune_char_parses_trials_and_logs_one_line_per_run(book, tmp_path, monkeypatch, capsys):
+    from benchmarks import tune_char
+
+    assert tune_char.parse_trial("w:hidden_size=32,lr=6e-3,precision=bf16") == (
+        "w", {"lr": 6e-3, "precision": "bf16"}, {"hidden_size": 32})
+    monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
+    log = tmp_path / "tune.jsonl"
+    code = tune_char.main(["--seconds", "0.5", "--corpus", str(book), "--log", str(log),
+                           "--trial", "a:hidden_size=16,embedding_dim=16,num_layers=1,batch_size=4,seq_len=8"])
+    assert code == 0
+    row = json.loads(log.read_text())
+    assert row["name"] == "a" and row["model"] == {"hidden_size": 16, "embedding_dim": 16, "num_layers": 1}
+    assert row["steps"] >= 1 and 0 < row["val_bpc"] < 20
+    assert "val" in capsys.readouterr().out

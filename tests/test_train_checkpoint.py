@@ -8,7 +8,7 @@ import torch
 from wordgen import checkpoint as ckpt
 from wordgen.checkpoint import Bundle, atomic_write_text
 from wordgen.config import SampleConfig
-from wordgen.errors import CheckpointError
+from wordgen.errors import CheckpointError, ConfigError
 from wordgen.generate import generate
 from wordgen.train import train
 
@@ -136,3 +136,18 @@ def test_train_leaves_the_callers_config_alone(tmp_path, book):
     assert shared.vocab_size == 0  # untouched
     assert char.bundle.config.model.vocab_size == char.bundle.tokenizer.vocab_size
     assert word.bundle.config.model.vocab_size == word.bundle.tokenizer.vocab_size != char.bundle.tokenizer.vocab_size
+
+
+def test_bf16_autocast_trains_close_to_float32(tmp_path, book):
+    # Same seed and steps: bfloat16 rounds the forward pass (8 bits of mantissa), so the
+    # losses differ a little, but training must still work and keep float32 weights.
+    results = {}
+    for precision in ("fp32", "bf16"):
+        cfg = tiny_train_config(book, tmp_path / precision, max_steps=20, precision=precision)
+        results[precision] = train(cfg)
+        assert json.loads((tmp_path / precision / "config.json").read_text())["precision"] == precision
+    fp32, bf16 = (results[p].history[-1]["val_loss"] for p in ("fp32", "bf16"))
+    assert abs(bf16 - fp32) / fp32 < 0.05, (fp32, bf16)
+    assert all(p.dtype == torch.float32 for p in results["bf16"].bundle.model.parameters())
+    with pytest.raises(ConfigError, match="precision"):
+        tiny_train_config(book, tmp_path / "x", precision="fp8").validate()

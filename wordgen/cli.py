@@ -82,6 +82,9 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
                    help=f"steps between validations and checkpoints (default: {d.eval_interval})")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default=d.precision,
+                   help=f"bf16: train under bfloat16 autocast, faster on CPUs and GPUs with bfloat16 units "
+                        f"(default: {d.precision})")
 
 
 def _train_config(args) -> TrainConfig:
@@ -93,7 +96,7 @@ def _train_config(args) -> TrainConfig:
         ),
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
         epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget,
-        eval_interval=args.eval_interval, seed=args.seed, device=args.device,
+        eval_interval=args.eval_interval, seed=args.seed, device=args.device, precision=args.precision,
         stage_directions=args.stage_directions,
     )
 

@@ -113,6 +113,9 @@ class TrainConfig:
     eval_tokens: int | None = 200_000  # cap on validation tokens per periodic check (None: all)
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
+    # "fp32", or "bf16": the forward pass and loss under torch.autocast in bfloat16 (weights,
+    # optimizer and evaluation stay float32). What it gave on a CPU: benchmarks/README.md.
+    precision: str = "fp32"
     stage_directions: bool = False  # keep Shakespeare's stage directions in the text
 
     def validate(self) -> None:
@@ -130,6 +133,8 @@ class TrainConfig:
             raise ConfigError("say when to stop: give --epochs, --max-steps or --time-budget")
         if self.eval_interval < 1:
             raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.grad_clip <= 0:
             raise ConfigError(f"gradient clip must be positive, got {self.grad_clip}")
         self.model.check_adaptive_tie()

@@ -235,6 +235,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         result.eval_seconds += time.perf_counter() - began
         bar.set_postfix(loss=f"{train_loss:.3f}", bpc=f"{row['train_bpc']:.3f}", val_bpc=f"{val.bits_per_char:.3f}")
 
+    # bfloat16 needs no loss scaling (it has float32's exponent range), unlike float16.
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     loss_sum, loss_count = 0.0, 0
     stopped = False
     while not stopped:
@@ -246,7 +248,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
             progress_frac = max(step / total_steps if total_steps < math.inf else 0.0, elapsed / budget)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * lr_factor(step, progress_frac, config)
-            loss, hidden = model.loss(x, y, hidden)  # mean nats per target token
+            with autocast:
+                loss, hidden = model.loss(x, y, hidden)  # mean nats per target token
             hidden = detach_state(hidden)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
