@@ -153,13 +153,14 @@ def _prepared(corpus: str, tokenizer: str):
     return _PREPARED[key]
 
 
-def _wordgen_train(corpus, tokenizer, model_config, sizes, steps, out_dir, **extra):
+def _wordgen_train(corpus, tokenizer, model_config, sizes, steps, out_dir, precision="fp32", **extra):
+    """wordgen's train() for `steps` steps; float32 unless asked, like the references."""
     from wordgen.config import TrainConfig
     from wordgen.train import train
 
     config = TrainConfig(corpus=corpus, tokenizer=tokenizer, out=str(out_dir), model=model_config,
                          batch_size=sizes["batch"], seq_len=sizes["seq_len"], max_steps=steps,
-                         eval_interval=10**9, eval_tokens=sizes["eval_tokens"], **extra)
+                         eval_interval=10**9, eval_tokens=sizes["eval_tokens"], precision=precision, **extra)
     result = train(config, overwrite=True)
     return result
 
@@ -192,15 +193,19 @@ def ModelConfigCopy(c):
     return ModelConfig.from_dict(c.to_dict())
 
 
-def section_train(table: Table, sizes: dict, corpus: str, tmp: str, peak: float) -> None:
+def train_configs() -> list:
+    """(label, tokenizer, ModelConfig) of the training section; the tests swap in a tiny one."""
     from wordgen.config import ModelConfig
 
-    configs = [
+    return [
         ("word H256 (default)", "word", ModelConfig()),
         ("char H256", "char", ModelConfig(embedding_dim=256, hidden_size=256)),
         ("char H512", "char", ModelConfig(embedding_dim=512, hidden_size=512)),
     ]
-    for label, tokenizer, mc in configs:
+
+
+def section_train(table: Table, sizes: dict, corpus: str, tmp: str, peak: float) -> None:
+    for label, tokenizer, mc in train_configs():
         ours, ref, result, shape = _train_pair(table, label.split()[0] + label.split()[1], corpus, tokenizer, mc,
                                                sizes, tmp, peak)
         c = mc
@@ -216,6 +221,16 @@ def section_train(table: Table, sizes: dict, corpus: str, tmp: str, peak: float)
         with_eval = result.tokens_per_second
         table.add("train", f"{label}: wordgen tokens/s incl. final validation", with_eval, "tok/s",
                   f"{sizes['train_steps']} steps + one validation of {sizes['eval_tokens']} tokens")
+        # bfloat16 autocast (--precision bf16, what "auto" picks on a CPU with avx512_bf16):
+        # timed against float32 wordgen runs interleaved with it, not against the first ones.
+        fp32, bf16 = [], []
+        for _ in range(sizes["repeats"]):
+            for precision, runs in (("fp32", fp32), ("bf16", bf16)):
+                run = _wordgen_train(corpus, tokenizer, ModelConfigCopy(c), sizes, sizes["train_steps"],
+                                     Path(tmp) / f"{precision}-{tokenizer}", precision=precision)
+                runs.append(run.loop_tokens_per_second)
+        table.add("train", f"{label}: bf16 autocast / float32 wordgen", statistics.median(bf16) / statistics.median(fp32),
+                  "x", f"bf16 {statistics.median(bf16):,.0f} tok/s")
 
 
 def section_adaptive(table: Table, sizes: dict, corpus: str, tmp: str, peak: float) -> None:

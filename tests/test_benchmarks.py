@@ -53,12 +53,12 @@ def test_flop_count_from_shapes():
 
 def test_suite_runs_at_tiny_sizes(book, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(bench, "section_train", lambda table, sizes, corpus, tmp, peak: bench._train_pair(
-        table, "tiny", corpus, "word", ModelConfig(embedding_dim=16, hidden_size=16, num_layers=1), sizes, tmp, peak))
+    monkeypatch.setattr(bench, "train_configs", lambda: [
+        ("word tiny", "word", ModelConfig(embedding_dim=16, hidden_size=16, num_layers=1))])
     doc = bench.run(["train", "tokenizers", "dataprep", "quality"], TINY, corpus=str(book), out=tmp_path)
     figures = {r["figure"] for r in doc["rows"]}
     assert any("peak float32" in f for f in figures) and any("warm" in f for f in figures)
-    assert any("bits/char" in f for f in figures)
+    assert any("bits/char" in f for f in figures) and "word tiny: bf16 autocast / float32 wordgen" in figures
     assert all(r["value"] is None or r["value"] == r["value"] for r in doc["rows"])  # no NaN
     saved = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert saved["rows"] == doc["rows"] and "table" not in capsys.readouterr().err

@@ -51,3 +51,14 @@ def test_tied_weights_are_one_tensor_and_counted_once():
 def test_bad_model_config(settings):
     with pytest.raises(ConfigError):
         LSTMLanguageModel(ModelConfig(**settings))
+
+
+def test_precision_auto_picks_bf16_only_where_the_device_has_it(monkeypatch):
+    from wordgen import model as model_module
+
+    cpu = torch.device("cpu")
+    assert model_module.resolve_precision("fp32", cpu) == "fp32"
+    assert model_module.resolve_precision("bf16", cpu) == "bf16"
+    for fast, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(model_module, "bf16_is_fast", lambda device, fast=fast: fast)
+        assert model_module.resolve_precision("auto", cpu) == expected

@@ -151,3 +151,7 @@ def test_bf16_autocast_trains_close_to_float32(tmp_path, book):
     assert all(p.dtype == torch.float32 for p in results["bf16"].bundle.model.parameters())
     with pytest.raises(ConfigError, match="precision"):
         tiny_train_config(book, tmp_path / "x", precision="fp8").validate()
+    # "auto" is resolved before the run and config.json records the choice.
+    auto = train(tiny_train_config(book, tmp_path / "auto", max_steps=1, precision="auto"))
+    assert auto.bundle.config.precision in ("fp32", "bf16")
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["precision"] == auto.bundle.config.precision

@@ -25,6 +25,11 @@ from wordgen.config import ModelConfig, SampleConfig, TrainConfig
 from wordgen.errors import WordgenError
 
 LAB_PROMPT = "ROMEO:\n"
+# `wordgen lab` trains a word model for 150 s: a smaller network than the 10-minute character
+# runs the defaults were tuned for, and a lower learning rate (lr 6e-3 gave 2.17 bits/char
+# there, 3e-3 gave 1.83; see the README's "Speed").
+LAB_SIZE = 256  # embedding and hidden size
+LAB_LR = 3e-3
 LAB_SAMPLERS = [
     SampleConfig(greedy=True),
     SampleConfig(temperature=0.5),
@@ -67,9 +72,11 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, initialisation and dropout (default: {d.seed})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"parallel token streams B (default: {d.batch_size})")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per BPTT window T (default: {d.seq_len})")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate (default: {d.lr})")
-    p.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help=f"token embedding size (default: {m.embedding_dim})")
-    p.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"LSTM hidden size (default: {m.hidden_size})")
+    lr = LAB_LR if lab else d.lr
+    p.add_argument("--lr", type=float, default=lr, help=f"peak AdamW learning rate (default: {lr})")
+    size = LAB_SIZE if lab else m.hidden_size
+    p.add_argument("--embedding-dim", type=int, default=size, help=f"token embedding size (default: {size})")
+    p.add_argument("--hidden-size", type=int, default=size, help=f"LSTM hidden size (default: {size})")
     p.add_argument("--num-layers", type=int, default=m.num_layers, help=f"stacked recurrent layers (default: {m.num_layers})")
     p.add_argument("--dropout", type=float, default=m.dropout, help=f"dropout probability (default: {m.dropout})")
     p.add_argument("--rnn", choices=["lstm", "gru"], default=m.rnn_type, help="recurrent cell (default: lstm)")
@@ -82,9 +89,9 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
                    help=f"steps between validations and checkpoints (default: {d.eval_interval})")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default=d.precision,
-                   help=f"bf16: train under bfloat16 autocast, faster on CPUs and GPUs with bfloat16 units "
-                        f"(default: {d.precision})")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
+                   help="bf16: train under bfloat16 autocast, faster where the CPU or GPU has bfloat16 units; "
+                        f"auto: bf16 where it has them, else fp32 (default: {d.precision})")
 
 
 def _train_config(args) -> TrainConfig:
@@ -223,7 +230,7 @@ def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool 
     model = result.bundle.model
     print(f"trained {result.steps} steps, {result.tokens_seen:,} tokens in {result.seconds:.0f} s "
           f"({result.tokens_per_second:,.0f} tokens/s); {model.num_parameters():,} parameters, "
-          f"vocabulary {result.bundle.tokenizer.vocab_size:,}")
+          f"vocabulary {result.bundle.tokenizer.vocab_size:,}, {result.bundle.config.precision}")
     return result
 
 

@@ -28,8 +28,10 @@ def _from_dict(cls, d: dict):
 @dataclass
 class ModelConfig:
     vocab_size: int = 0  # filled in from the tokenizer
-    embedding_dim: int = 256  # = hidden_size by default so the weights can be tied
-    hidden_size: int = 256
+    # Sizes, like TrainConfig's learning rate and precision, won a search for the best
+    # character-level bits per character after 10 minutes on 2 CPU cores (benchmarks/README.md).
+    embedding_dim: int = 384  # = hidden_size by default so the weights can be tied
+    hidden_size: int = 384
     num_layers: int = 2
     dropout: float = 0.2  # between layers and before the output layer
     rnn_type: str = "lstm"  # "lstm" or "gru"
@@ -101,7 +103,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     batch_size: int = 32  # B parallel token streams
     seq_len: int = 64  # T: tokens per truncated-BPTT window
-    lr: float = 3e-3  # AdamW peak learning rate
+    lr: float = 6e-3  # AdamW peak learning rate
     weight_decay: float = 0.01
     warmup_steps: int = 50  # linear warm-up, then cosine decay to lr_min_ratio * lr
     lr_min_ratio: float = 0.1
@@ -113,9 +115,11 @@ class TrainConfig:
     eval_tokens: int | None = 200_000  # cap on validation tokens per periodic check (None: all)
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
-    # "fp32", or "bf16": the forward pass and loss under torch.autocast in bfloat16 (weights,
-    # optimizer and evaluation stay float32). What it gave on a CPU: benchmarks/README.md.
-    precision: str = "fp32"
+    # "bf16": the forward pass and loss under torch.autocast in bfloat16 (weights, optimizer
+    # and evaluation stay float32); "fp32": none; "auto": bf16 where the device has bfloat16
+    # units (model.bf16_is_fast), else fp32. config.json records what "auto" chose. On a
+    # CPU with avx512_bf16 it trained 1.5x faster at the same loss (benchmarks/README.md).
+    precision: str = "auto"
     stage_directions: bool = False  # keep Shakespeare's stage directions in the text
 
     def validate(self) -> None:
@@ -133,8 +137,8 @@ class TrainConfig:
             raise ConfigError("say when to stop: give --epochs, --max-steps or --time-budget")
         if self.eval_interval < 1:
             raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         if self.grad_clip <= 0:
             raise ConfigError(f"gradient clip must be positive, got {self.grad_clip}")
         self.model.check_adaptive_tie()

@@ -4,7 +4,7 @@ It maps token ids to next-token logits and knows nothing about tokenizers,
 text or files; only torch is imported. The recurrent state is passed in and
 returned explicitly, so callers decide when to carry it (truncated BPTT,
 generation) and when to reset it. `resolve_device` is the one place that picks
-the device for training and generation.
+the device for training and generation, `resolve_precision` the arithmetic.
 
 The output layer is a full linear layer over the vocabulary, or (softmax =
 "adaptive") torch's AdaptiveLogSoftmaxWithLoss, which is exact and normalised
@@ -13,8 +13,8 @@ but computes the rare-word clusters only for the targets that fall in them.
 adaptive layer, which are valid logits); `loss` is the cheap path training and
 evaluation use. `LSTMStepper` runs one token at a time for generation.
 
-Not here: sampling, tokenizers, mixed precision or compilation (the benchmarks
-measured those; see benchmarks/README.md).
+Not here: sampling, tokenizers, the autocast itself (train.py) or compilation
+(tried, no gain: benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -43,6 +43,32 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for, but torch sees no CUDA GPU here")
     return device
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether this device has bfloat16 arithmetic units, so autocast to bf16 pays.
+
+    CUDA: what torch reports (Ampere and later). CPU: the avx512_bf16 or amx_bf16
+    flag in /proc/cpuinfo (Linux); on a CPU without them oneDNN emulates bf16, which
+    can be slower than float32, so anything else -- and any other OS -- says no.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' where `bf16_is_fast(device)`, else 'fp32'; explicit values pass through."""
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
 
 
 class LSTMLanguageModel(nn.Module):

@@ -37,7 +37,7 @@ from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir,
                           windows_per_epoch)
 from wordgen.errors import CheckpointError, ConfigError, WordgenError
 from wordgen.evaluate import Metrics, evaluate_stream, total_nll
-from wordgen.model import LSTMLanguageModel, detach_state, resolve_device
+from wordgen.model import LSTMLanguageModel, detach_state, resolve_device, resolve_precision
 from wordgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
 
 
@@ -151,6 +151,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
             raise CheckpointError(f"{out} already holds a checkpoint; resume it with --resume {out} or pass --overwrite")
         state, tokenizer = None, None
     device = resolve_device(config.device)
+    config.precision = resolve_precision(config.precision, device)  # saved as chosen, not "auto"
     torch.manual_seed(config.seed)
     random.seed(config.seed)
 
