@@ -6,7 +6,7 @@
 Each --trial is NAME[:KEY=VALUE,...]; the keys are TrainConfig fields (lr,
 batch_size, seq_len, precision, warmup_steps, ...) or ModelConfig fields
 (hidden_size, embedding_dim, num_layers, dropout); everything not named keeps
-its default. Every run trains the char tokenizer on the built-in corpus for
+its default, and each logged row holds the whole configuration it ran with. Every run trains the char tokenizer on the built-in corpus for
 --seconds of training, with no validation during the run (so the budget is all
 training), then scores the whole validation split. One line per run is printed
 and appended to benchmarks/results/tune-char.jsonl, with the machine and the
@@ -67,7 +67,9 @@ def run_trial(name: str, train_over: dict, model_over: dict, seconds: float, cor
     result = train(config, overwrite=True)
     val = prepare(config, result.bundle.tokenizer)[3]
     bpc = evaluate_stream(result.bundle.model, val).bits_per_char
-    return {"name": name, "train": train_over, "model": model_over, "seconds": seconds, "val_bpc": bpc,
+    # "config": every setting the run used, so a row stays readable after the defaults change.
+    return {"name": name, "train": train_over, "model": model_over, "config": result.bundle.config.to_dict(),
+            "seconds": seconds, "val_bpc": bpc,
             "steps": result.steps, "tokens": result.tokens_seen,
             "tokens_per_s": result.loop_tokens_per_second, "load_before": load,
             "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ i
 
 from benchmarks import run as bench
 from benchmarks.reference import ReferenceLM, naive_generate, reference_train
-from wordgen.config import ModelConfig
+from wordgen.config import ModelConfig, TrainConfig
 from wordgen.model import LSTMLanguageModel
 
 TINY = dict(bench.QUICK, matmul=64, copy_mb=1, train_steps=1, eval_tokens=64, gen_tokens=2, batch=4, seq_len=8,
@@ -77,4 +77,5 @@ def test_tune_char_parses_trials_and_logs_one_line_per_run(book, tmp_path, monke
     row = json.loads(log.read_text())
     assert row["name"] == "a" and row["model"] == {"hidden_size": 16, "embedding_dim": 16, "num_layers": 1}
     assert row["steps"] >= 1 and 0 < row["val_bpc"] < 20
+    assert row["config"]["model"]["hidden_size"] == 16 and row["config"]["lr"] == TrainConfig().lr
     assert "val" in capsys.readouterr().out
