@@ -54,7 +54,7 @@ def test_flop_count_from_shapes():
 def test_suite_runs_at_tiny_sizes(book, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(bench, "train_configs", lambda: [
-        ("word tiny", "word", ModelConfig(embedding_dim=16, hidden_size=16, num_layers=1))])
+        ("word tiny", "word", ModelConfig(embedding_dim=16, hidden_size=16, num_layers=1), 1)])
     doc = bench.run(["train", "tokenizers", "dataprep", "quality"], TINY, corpus=str(book), out=tmp_path)
     figures = {r["figure"] for r in doc["rows"]}
     assert any("peak float32" in f for f in figures) and any("warm" in f for f in figures)

@@ -587,7 +587,10 @@ class HFTokenizer(Tokenizer):
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         texts = [_check_text(t) for t in texts]
-        return [e.ids for e in self._hf.encode_batch(texts, add_special_tokens=False)]
+        # encode_batch_fast (tokenizers >= 0.20) skips the character offsets, which wordgen
+        # never reads; the ids are the same.
+        encode = getattr(self._hf, "encode_batch_fast", self._hf.encode_batch)
+        return [e.ids for e in encode(texts, add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int]) -> str:
         # skip_special_tokens=False: "<unk>" in the input encodes to the special token,
