@@ -225,8 +225,9 @@ def train_configs() -> list:
 
 
 def section_train(table: Table, sizes: dict, corpus: str, tmp: str, peak: float) -> None:
+    base_sizes = sizes
     for label, tokenizer, mc, factor in train_configs():
-        sizes = {**sizes, "train_steps": sizes["train_steps"] * factor}
+        sizes = {**base_sizes, "train_steps": base_sizes["train_steps"] * factor}
         ours, ref, result, shape = _train_pair(table, label.split()[0] + label.split()[1], corpus, tokenizer, mc,
                                                sizes, tmp, peak)
         c = mc
