@@ -6,9 +6,10 @@
 Each --trial is NAME[:KEY=VALUE,...]; the keys are TrainConfig fields (lr,
 batch_size, seq_len, precision, warmup_steps, ...) or ModelConfig fields
 (hidden_size, embedding_dim, num_layers, dropout); everything not named keeps
-its default, and each logged row holds the whole configuration it ran with. Every run trains the char tokenizer on the built-in corpus for
---seconds of training, with no validation during the run (so the budget is all
-training), then scores the whole validation split. One line per run is printed
+its default, and each logged row holds the whole configuration it ran with.
+Every run trains the char tokenizer on the built-in corpus for --seconds of
+training, with no validation during the run (so the budget is all training);
+the one validation at the end scores the whole validation split. One line per run is printed
 and appended to benchmarks/results/tune-char.jsonl, with the machine and the
 load average, so a search can be continued across sessions and read later.
 
@@ -55,18 +56,17 @@ def parse_trial(text: str) -> tuple[str, dict, dict]:
 
 
 def run_trial(name: str, train_over: dict, model_over: dict, seconds: float, corpus: str, tmp: str) -> dict:
-    from wordgen.evaluate import evaluate_stream
-    from wordgen.train import prepare, train
+    from wordgen.train import train
 
     model = dataclasses.replace(ModelConfig(), **model_over)
     if "tie_weights" not in model_over:
         model.tie_weights = model.embedding_dim == model.hidden_size
+    # eval_tokens=None: train()'s final validation (after the budget) covers the whole split.
     config = TrainConfig(corpus=corpus, tokenizer="char", out=str(Path(tmp) / name), model=model,
-                         time_budget=seconds, eval_interval=10**9, eval_tokens=4096, **train_over)
+                         time_budget=seconds, eval_interval=10**9, eval_tokens=None, **train_over)
     load = os.getloadavg()[0]
     result = train(config, overwrite=True)
-    val = prepare(config, result.bundle.tokenizer)[3]
-    bpc = evaluate_stream(result.bundle.model, val).bits_per_char
+    bpc = result.history[-1]["val_bpc"]
     # "config": every setting the run used, so a row stays readable after the defaults change.
     return {"name": name, "train": train_over, "model": model_over, "config": result.bundle.config.to_dict(),
             "seconds": seconds, "val_bpc": bpc,
