@@ -13,7 +13,8 @@ from wordgen.checkpoint import Bundle
 from wordgen.cli import main
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.errors import ConfigError
-from wordgen.model import IGNORE, LSTMLanguageModel, LSTMStepper
+from wordgen.model import IGNORE, LSTMLanguageModel
+from wordgen.stepper import LSTMStepper
 from wordgen.train import train
 
 from conftest import tiny_train_config
@@ -117,7 +118,7 @@ def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path,
 @pytest.mark.parametrize("batch", [1, 4])
 def test_split_linear_equals_one_linear_layer(parts, batch):
     # 301 outputs do not divide into 2 or 3 blocks: the padded last block must not leak.
-    from wordgen.model import _SplitLinear
+    from wordgen.stepper import _SplitLinear
 
     torch.manual_seed(0)
     layer = torch.nn.Linear(24, 301)

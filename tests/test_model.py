@@ -54,7 +54,7 @@ def test_bad_model_config(settings):
 
 
 def test_precision_auto_picks_bf16_only_where_the_device_has_it(monkeypatch):
-    from wordgen import model as model_module
+    from wordgen import device as model_module
 
     cpu = torch.device("cpu")
     assert model_module.resolve_precision("fp32", cpu) == "fp32"
@@ -62,3 +62,28 @@ def test_precision_auto_picks_bf16_only_where_the_device_has_it(monkeypatch):
     for fast, expected in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(model_module, "bf16_is_fast", lambda device, fast=fast: fast)
         assert model_module.resolve_precision("auto", cpu) == expected
+
+
+@pytest.mark.parametrize("settings", [
+    dict(vocab_size=50, embedding_dim=8, hidden_size=8, num_layers=1),
+    dict(vocab_size=50, embedding_dim=6, hidden_size=10, num_layers=3, tie_weights=False),
+    dict(vocab_size=50, embedding_dim=8, hidden_size=8, num_layers=2, rnn_type="gru"),
+    dict(vocab_size=30_000, embedding_dim=32, hidden_size=32, tie_weights=False, softmax="adaptive"),
+])
+def test_count_parameters_matches_the_built_model(settings):
+    from wordgen.model import count_parameters
+
+    config = ModelConfig(**settings)
+    assert count_parameters(config) == LSTMLanguageModel(config).num_parameters()
+
+
+def test_forward_flops_worked_example():
+    from wordgen.model import forward_flops_per_token
+
+    # One LSTM layer, E = 3, H = 2, V = 5: gates 2 * 4*2 * (3+2) = 80, output 2 * 2*5 = 20.
+    config = ModelConfig(vocab_size=5, embedding_dim=3, hidden_size=2, num_layers=1, tie_weights=False)
+    assert forward_flops_per_token(config) == 100
+    assert forward_flops_per_token(config, head_flops=7) == 87
+    # A GRU has 3 gates: 2 * 3*2 * (3+2) = 60.
+    assert forward_flops_per_token(ModelConfig(vocab_size=5, embedding_dim=3, hidden_size=2, num_layers=1,
+                                               tie_weights=False, rnn_type="gru")) == 80

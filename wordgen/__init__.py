@@ -1,35 +1,48 @@
 """wordgen: word-level text generation with pluggable tokenizers.
 
-The public API in one place; see README.md for a tour.
+The public API in one place; see README.md for a tour. Names are imported lazily
+(PEP 562 module `__getattr__`): `import wordgen` costs almost nothing, and torch,
+datasets and tokenizers load only when a name that needs them is first used, so
+`wordgen --help` and `wordgen corpora` start without torch.
 """
 
-from wordgen.checkpoint import Bundle
-from wordgen.config import ModelConfig, SampleConfig, TrainConfig
-from wordgen.corpora import list_builtin_corpora, load_corpus
-from wordgen.data import TokenStream, batchify, encode_split
-from wordgen.errors import CheckpointError, ConfigError, CorpusError, TokenizerError, WordgenError
-from wordgen.evaluate import Metrics, evaluate_split, evaluate_stream, evaluate_text
-from wordgen.generate import generate, stream
-from wordgen.model import LSTMLanguageModel, resolve_device
-from wordgen.tokenization import (
-    BPETokenizer,
-    CharTokenizer,
-    HFTokenizer,
-    Tokenizer,
-    WordTokenizer,
-    load_tokenizer,
-    register_tokenizer,
-    train_tokenizer,
-)
-from wordgen.train import TrainResult, train
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BPETokenizer", "Bundle", "CharTokenizer", "CheckpointError", "ConfigError", "CorpusError",
-    "HFTokenizer", "LSTMLanguageModel", "Metrics", "ModelConfig", "SampleConfig", "TokenStream",
-    "Tokenizer", "TokenizerError", "TrainConfig", "TrainResult", "WordTokenizer", "WordgenError",
-    "batchify", "encode_split", "evaluate_split", "evaluate_stream", "evaluate_text", "generate",
-    "list_builtin_corpora", "load_corpus", "load_tokenizer", "register_tokenizer", "resolve_device",
-    "stream", "train", "train_tokenizer",
-]
+# public name -> the module that defines it
+_EXPORTS = {
+    "Bundle": "wordgen.checkpoint",
+    "ModelConfig": "wordgen.config", "SampleConfig": "wordgen.config", "TrainConfig": "wordgen.config",
+    "list_builtin_corpora": "wordgen.corpora", "load_corpus": "wordgen.corpora",
+    "TokenStream": "wordgen.data", "batchify": "wordgen.data", "encode_split": "wordgen.data",
+    "resolve_device": "wordgen.device",
+    "CheckpointError": "wordgen.errors", "ConfigError": "wordgen.errors", "CorpusError": "wordgen.errors",
+    "TokenizerError": "wordgen.errors", "WordgenError": "wordgen.errors",
+    "Metrics": "wordgen.evaluate", "evaluate_split": "wordgen.evaluate", "evaluate_stream": "wordgen.evaluate",
+    "evaluate_text": "wordgen.evaluate",
+    "generate": "wordgen.generate", "stream": "wordgen.generate",
+    "LSTMLanguageModel": "wordgen.model",
+    "BPETokenizer": "wordgen.tokenization", "CharTokenizer": "wordgen.tokenization",
+    "HFTokenizer": "wordgen.tokenization", "Tokenizer": "wordgen.tokenization",
+    "WordTokenizer": "wordgen.tokenization", "load_tokenizer": "wordgen.tokenization",
+    "register_tokenizer": "wordgen.tokenization", "train_tokenizer": "wordgen.tokenization",
+    "TrainResult": "wordgen.train", "train": "wordgen.train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wordgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -30,7 +30,8 @@ from safetensors.torch import load_model, save_model
 
 from wordgen.config import TrainConfig
 from wordgen.errors import CheckpointError, WordgenError
-from wordgen.model import LSTMLanguageModel, resolve_device
+from wordgen.device import resolve_device
+from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import Tokenizer, load_tokenizer
 
 FORMAT = "wordgen-checkpoint"

@@ -4,7 +4,7 @@ The prompt passes through the model a single time to build the recurrent
 state; after that each step feeds only the token just drawn and carries the
 state, so a step costs the same however long the text already is (the text is
 never re-fed). Several samples are drawn together as one batch. An LSTM
-steps through `model.LSTMStepper` (one matrix-vector product per weight
+steps through `stepper.LSTMStepper` (one matrix-vector product per weight
 matrix, state updated in place, no allocation per token); a GRU goes through
 the module itself.
 
@@ -27,7 +27,8 @@ import torch
 
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError
-from wordgen.model import LSTMLanguageModel, LSTMStepper
+from wordgen.model import LSTMLanguageModel
+from wordgen.stepper import LSTMStepper
 from wordgen.sampling import next_token
 from wordgen.tokenization import Tokenizer
 

@@ -37,7 +37,8 @@ from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir,
                           windows_per_epoch)
 from wordgen.errors import CheckpointError, ConfigError, WordgenError
 from wordgen.evaluate import Metrics, evaluate_stream, total_nll
-from wordgen.model import LSTMLanguageModel, detach_state, resolve_device, resolve_precision
+from wordgen.device import resolve_device, resolve_precision
+from wordgen.model import LSTMLanguageModel, detach_state
 from wordgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
 
 

@@ -1,0 +1,91 @@
+"""Where and in what arithmetic wordgen runs: the device, the precision, the machine it is on.
+
+`resolve_device` is the one place that picks the device for training, evaluation
+and generation; `resolve_precision` picks float32 or bfloat16 autocast for
+training; `machine_info` describes the machine for reports and benchmarks (CPU
+model, cores, torch threads, load average), so every report says the same things
+the same way.
+
+Not here: moving tensors (callers do `.to(device)`), the autocast itself (train.py).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+from wordgen.errors import ConfigError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> cuda if available, else cpu. An explicit device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but torch sees no CUDA GPU here")
+    return device
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether this device has bfloat16 arithmetic units, so autocast to bf16 pays.
+
+    CUDA: what torch reports (Ampere and later). CPU: the avx512_bf16 or amx_bf16
+    flag in /proc/cpuinfo (Linux); on a CPU without them oneDNN emulates bf16, which
+    can be slower than float32, so anything else -- and any other OS -- says no.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    flags, _ = _cpu_flags_and_name()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' where `bf16_is_fast(device)`, else 'fp32'; explicit values pass through."""
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
+
+
+def _cpu_flags_and_name() -> tuple[list[str], str]:
+    """The `flags` and `model name` lines of /proc/cpuinfo (Linux); empty elsewhere."""
+    flags, name = [], ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags") and not flags:
+                    flags = line.split(":", 1)[1].split()
+                elif line.startswith("model name") and not name:
+                    name = line.split(":", 1)[1].strip()
+                if flags and name:
+                    break
+    except OSError:
+        pass
+    return flags, name
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """The 1-, 5- and 15-minute load averages, or None where the OS has none (Windows)."""
+    return os.getloadavg() if hasattr(os, "getloadavg") else None
+
+
+def machine_info() -> dict:
+    """What a report or benchmark should say about the machine it ran on."""
+    _, name = _cpu_flags_and_name()
+    return {
+        "cpu": name or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average": load_average(),
+    }
