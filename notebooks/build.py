@@ -55,7 +55,7 @@ import os
 import matplotlib.pyplot as plt
 
 from wordgen import ModelConfig, SampleConfig, TrainConfig, evaluate_split, generate, load_corpus, train, train_tokenizer
-from wordgen.analysis import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
+from wordgen.textstats import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
 
 # The test suite runs this notebook with WORDGEN_FAST=1: a small play and a tiny model, so
 # that it finishes in seconds. Leave it unset for the real thing (about 5 minutes on a laptop).

@@ -14,7 +14,7 @@ results.json, plots) under `runs/TASK/`. Tasks that train take
 This package holds what the tasks share: the training options, training or
 loading a model, error handling, and the report that is printed and saved.
 Everything a task computes comes from `wordgen` (the analysis in
-`wordgen.analysis` and `wordgen.embeddings`); none of it lives here.
+`wordgen.textstats`, `wordgen.evaluate` and `wordgen.embeddings`); none of it lives here.
 """
 
 from __future__ import annotations
@@ -27,34 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, evaluate_text, load_corpus, train
-from wordgen.analysis import token_offsets
-from wordgen.cli import LAB_LR  # the lab's learning rate, also the tasks'
+from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, load_corpus, presets, train
 from wordgen.data import split_text
+from wordgen.lab import score_validation
+from wordgen.textstats import token_offsets
 
-DEFAULT_BOOK = "shakespeare"
-WORD_TOKENIZER = "word:max_vocab=10000"
+DEFAULT_BOOK = presets.LAB_CORPUS
+WORD_TOKENIZER = presets.WORD_TOKENIZER
 # The default prompt is the opening of the validation text, at least this many words: the
 # model continues a passage of the book it never saw. A one-word prompt ("The") leaves the
 # LSTM's state almost where it started, and there a briefly trained model's next word is
 # nearly uniform over the vocabulary (9.2 of at most 9.2 nats), so every sampler at T <= 1
 # began with the same rare word; a few lines in, the state is informative.
 PROMPT_WORDS = 8
-# The tasks' network: smaller than ModelConfig's default on purpose. On 2 CPU cores a
-# 256-wide, 2-layer model spends most of each step in its 10,000-way output layer: in
-# 150 s it took ~275 steps and reached 1.9-2.0 validation bits per character, its
-# embedding rows still mostly their random start. This one took 1,060 steps in the same
-# 150 s and reached 1.76, and its rows already group words by role (thee: me, him, us).
-LAB_MODEL = ModelConfig(embedding_dim=128, hidden_size=128, num_layers=1, dropout=0.1)
-LAB_SEQ_LEN = 32  # tokens per window: shorter windows, more updates in the same time
-# The learning rate is wordgen lab's LAB_LR (imported above): TrainConfig's default (6e-3)
-# was tuned for 10-minute character runs, and word models did better at 3e-3 in short runs.
-# Validation during training only picks the best weights, so a slice of the split is
-# enough; the tasks report their own measurement on --eval-chars characters.
-PERIODIC_EVAL_TOKENS = 20_000
-# Evaluation columns: wider than evaluate's default 16, so long texts run in fewer,
-# larger steps. 64 tokens of the text lose their context, which does not show.
-EVAL_COLUMNS = 64
 
 
 # ---------------------------------------------------------------- options
@@ -84,8 +69,8 @@ def add_training_options(
     With `epochs`, a model stops after that many passes over the book or at the
     time budget, whichever comes first (the budget then only guards a slow machine).
     """
-    m = model or LAB_MODEL
-    t = TrainConfig()
+    m = model or presets.lab_model()
+    t = presets.lab_train_config()
     g = parser.add_argument_group("training")
     if checkpoint:
         g.add_argument("--checkpoint", metavar="DIR", default=None,
@@ -104,7 +89,7 @@ def add_training_options(
     g.add_argument("--num-layers", type=int, default=m.num_layers, help=f"default: {m.num_layers}")
     g.add_argument("--dropout", type=float, default=m.dropout, help=f"default: {m.dropout}")
     g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"default: {t.batch_size}")
-    seq_len = seq_len or LAB_SEQ_LEN
+    seq_len = seq_len or t.seq_len
     g.add_argument("--seq-len", type=int, default=seq_len, help=f"default: {seq_len}")
     g.add_argument("--seed", type=int, default=0, help="seeds the split, the model and the sampling (default: 0)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
@@ -164,15 +149,15 @@ class Model:
 
 
 def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> TrainConfig:
-    return TrainConfig(
+    """The lab's TrainConfig (presets.lab_train_config) with this task's options."""
+    return presets.lab_train_config(
         corpus=book, tokenizer=tokenizer, out=str(out),
         model=ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
                           num_layers=args.num_layers, dropout=args.dropout,
                           # Tying needs equal sizes; untie rather than refuse a student's choice.
                           tie_weights=args.embedding_dim == args.hidden_size),
-        batch_size=args.batch_size, seq_len=args.seq_len, lr=LAB_LR, time_budget=args.time_budget,
-        epochs=getattr(args, "epochs", None),
-        max_steps=args.max_steps, seed=args.seed, device=args.device, eval_tokens=PERIODIC_EVAL_TOKENS,
+        batch_size=args.batch_size, seq_len=args.seq_len, time_budget=args.time_budget,
+        epochs=getattr(args, "epochs", None), max_steps=args.max_steps, seed=args.seed, device=args.device,
     )
 
 
@@ -193,19 +178,9 @@ def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpo
     return Model(bundle=result.bundle, dataset=result.dataset, book=book, trained=result)
 
 
-def validation_text(dataset, max_chars: int) -> str:
-    """The validation split as one text (as training encodes it), cut to `max_chars` at a line end."""
-    text = split_text(dataset["validation"])
-    if max_chars <= 0 or len(text) <= max_chars:
-        return text
-    end = text.rfind("\n", 0, max_chars)
-    return text[: end + 1] if end > 0 else text[:max_chars]
-
-
 def evaluate_validation(model: Model, max_chars: int) -> Metrics:
-    """Metrics of `model` on the same stretch of validation text, whatever its tokenizer."""
-    text = validation_text(model.dataset, max_chars)
-    return evaluate_text(model.bundle.model, model.bundle.tokenizer, text, batch_size=EVAL_COLUMNS)
+    """Metrics of `model` on the same stretch of validation text, whatever its tokenizer (0: all of it)."""
+    return score_validation(model.bundle, model.dataset, max_chars or None)
 
 
 # ---------------------------------------------------------------- reporting

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from wordgen import SampleConfig, generate
-from wordgen.analysis import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
+from wordgen.textstats import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
 from wordgen.errors import ConfigError
 
 from tasks import (

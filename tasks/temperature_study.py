@@ -23,12 +23,14 @@ import time
 from pathlib import Path
 
 from wordgen import SampleConfig, generate
-from wordgen.analysis import NgramIndex, continuation_log_likelihood, distinct_n, find_loop, text_tokens
 from wordgen.errors import ConfigError
+from wordgen.evaluate import continuation_log_likelihood
+from wordgen.lab import validation_text
+from wordgen.textstats import NgramIndex, distinct_n, find_loop, text_tokens
 
 from tasks import (
     WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
-    evaluate_validation, obtain_model, prompt_text, run_task, validation_text,
+    evaluate_validation, obtain_model, prompt_text, run_task,
 )
 
 PROG = "python -m tasks.temperature_study"

@@ -6,7 +6,8 @@
 Trains a word-level LSTM (or reuses one with --checkpoint), prints its
 validation metrics, then generates from one prompt with greedy decoding (and
 points out where it falls into a loop, and which n-gram it repeats),
-temperatures 0.3 / 0.8 / 1.0 / 1.3 / 1.8, top-k and top-p. Writes
+the lab's temperatures (wordgen.presets), top-k and top-p: the same lab as
+`wordgen lab` (both use wordgen.lab), with a longer report. Writes
 runs/word_level_book/{model/, report.txt, results.json}.
 """
 
@@ -17,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import SampleConfig, generate
-from wordgen.analysis import describe_ngram, distinct_n, find_text_loop, text_tokens
+from wordgen import presets
+from wordgen.lab import draw_samples
+from wordgen.textstats import describe_ngram, text_tokens
 
 from tasks import (
     WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
@@ -26,7 +28,6 @@ from tasks import (
 )
 
 PROG = "python -m tasks.word_level_book"
-TEMPERATURES = (0.3, 0.8, 1.0, 1.3, 1.8)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,9 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the tokenizer to train with (default: {WORD_TOKENIZER})")
     add_prompt_option(p)
     p.add_argument("--max-tokens", type=int, default=80, help="words (tokens) per sample (default: 80)")
-    p.add_argument("--top-k", type=int, default=40, help="k for the top-k sample (default: 40)")
-    p.add_argument("--top-p", type=float, default=0.9, help="p for the top-p sample (default: 0.9)")
-    add_training_options(p, time_budget=150.0)
+    p.add_argument("--top-k", type=int, default=presets.LAB_TOP_K,
+                   help=f"k for the top-k sample (default: {presets.LAB_TOP_K})")
+    p.add_argument("--top-p", type=float, default=presets.LAB_TOP_P,
+                   help=f"p for the top-p sample (default: {presets.LAB_TOP_P})")
+    add_training_options(p, time_budget=presets.LAB_TIME_BUDGET)
     add_out_option(p, "word_level_book")
     return p
 
@@ -61,12 +64,7 @@ def body(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     out = Path(args.out)
     say = Report(out)
-    samplers = [("greedy", SampleConfig(greedy=True))]
-    samplers += [(f"temperature {t:g}", SampleConfig(temperature=t)) for t in TEMPERATURES]
-    samplers += [(f"top-k {args.top_k} (temperature 1)", SampleConfig(top_k=args.top_k)),
-                 (f"top-p {args.top_p:g} (temperature 1)", SampleConfig(top_p=args.top_p))]
-    for _, s in samplers:
-        s.validate()  # bad sampler settings fail before minutes of training
+    samplers = presets.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before minutes of training
 
     model = obtain_model(args, tokenizer=args.tokenizer, out=out / "model", checkpoint=args.checkpoint)
     bundle = model.bundle
@@ -85,29 +83,18 @@ def body(args: argparse.Namespace) -> None:
     say(f"\nprompt{opening}:\n" + (show_text(prompt) if prompt.strip() else "  (none: a new line)"))
     say(f"every sampler continues it with seed {args.seed}, so where two samples differ, the sampler made "
         "the difference")
-    samples = []
-    for name, sample in samplers:
-        (text,) = generate(bundle.model, bundle.tokenizer, prompt, max_tokens=args.max_tokens,
-                           sample=sample, seed=args.seed)
-        continuation = text[len(prompt):]
-        loop = find_text_loop(continuation)
-        tokens = text_tokens(continuation)
-        say(f"\n--- {name} ---")
-        say(show_text("..." + mark_loop(continuation, loop)))  # the point where it turns, marked
-        say(f"  -> {describe_loop(loop, len(tokens))}; distinct bigrams {distinct_n(tokens, 2):.0%}")
-        samples.append({
-            "sampler": name, "text": text, "distinct_2": distinct_n(tokens, 2),
-            "loop": None if loop is None else {
-                "ngram": list(loop.ngram), "start_token": loop.start, "start_char": loop.char_start,
-                "repeats": loop.repeats,
-            },
-        })
+    samples = draw_samples(bundle, prompt, samplers, max_tokens=args.max_tokens, seed=args.seed)
+    for sample in samples:
+        say(f"\n--- {sample.sampler.describe()} ---")
+        say(show_text("..." + mark_loop(sample.continuation, sample.loop)))  # the point where it turns, marked
+        tokens = text_tokens(sample.continuation)
+        say(f"  -> {describe_loop(sample.loop, len(tokens))}; distinct bigrams {sample.distinct_2:.0%}")
 
-    greedy_loop = samples[0]["loop"]
+    greedy_loop = samples[0].loop
     say("\nWhat to notice: greedy decoding always takes the most likely word, so as soon as the model's state "
         "comes back to where it was, the same words follow again" +
-        ((" -- here from its very first token." if greedy_loop["start_token"] == 0 else
-          f" -- here after {greedy_loop['start_token']} tokens of the continuation.") if greedy_loop else
+        ((" -- here from its very first token." if greedy_loop.start == 0 else
+          f" -- here after {greedy_loop.start} tokens of the continuation.") if greedy_loop else
          " (this sample did not loop within its length; try --max-tokens 200).") +
         " Low temperatures stay close to that; around 0.8-1.0 the text varies and reads most like the "
         "book; at 1.8 rare words become almost as likely as common ones and the text falls apart. "
@@ -116,7 +103,7 @@ def body(args: argparse.Namespace) -> None:
     say(f"\noutputs: {out}/  (model/, report.txt, results.json); finished in {time.perf_counter() - start:.0f} s")
     say.save({
         "book": model.book, "checkpoint": str(out / "model") if model.trained else args.checkpoint,
-        "validation": metrics.to_dict(), "prompt": prompt, "samples": samples,
+        "validation": metrics.to_dict(), "prompt": prompt, "samples": [s.to_dict() for s in samples],
         "train_seconds": model.trained.seconds if model.trained else None,
     })
 

@@ -65,7 +65,7 @@ def test_word_level_book(lab):
     report = (out / "report.txt").read_text(encoding="utf-8")
     for expected in ("bits per character", "perplexity per word", "<unk> rate", "--- greedy ---",
                      *(f"--- temperature {t} ---" for t in ("0.3", "0.8", "1", "1.3", "1.8")),
-                     "--- top-k 40", "--- top-p 0.9"):
+                     "--- temperature 1, top-k 40 ---", "--- temperature 1, top-p 0.9 ---"):
         assert expected in report
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert [s["sampler"] for s in results["samples"]][:2] == ["greedy", "temperature 0.3"]
@@ -147,7 +147,7 @@ def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
 
 def test_a_loop_is_marked_and_cut_after_three_turns():
     from tasks import LOOP_MARK, mark_loop
-    from wordgen.analysis import find_text_loop
+    from wordgen.textstats import find_text_loop
 
     text = "so it goes and goes and goes and goes and goes"
     shown = mark_loop(text, find_text_loop(text))

@@ -9,6 +9,8 @@ datasets and tokenizers load only when a name that needs them is first used, so
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,24 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+# `train` and `generate` are both a submodule and the public function inside it. When a
+# submodule is first imported, Python sets it as an attribute of this package, which would
+# hide the function (`from wordgen import train` would hand out the module). The package
+# keeps the function under that name instead, as an eager `from wordgen.train import train`
+# in this file would have; the submodules stay reachable through `import wordgen.train`.
+_SHADOWED = {name for name, module in _EXPORTS.items() if module == f"{__name__}.{name}"}
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return  # the import system naming a submodule: __getattr__ serves the function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -19,26 +19,12 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
+from wordgen import presets
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
 from wordgen.errors import WordgenError
-
-LAB_PROMPT = "ROMEO:\n"
-# `wordgen lab` trains a word model for 150 s: a smaller network than the 10-minute character
-# runs the defaults were tuned for, and a lower learning rate (lr 6e-3 gave 2.17 bits/char
-# there, 3e-3 gave 1.83; see the README's "Speed").
-LAB_SIZE = 256  # embedding and hidden size
-LAB_LR = 3e-3
-LAB_SAMPLERS = [
-    SampleConfig(greedy=True),
-    SampleConfig(temperature=0.5),
-    SampleConfig(temperature=1.0),
-    SampleConfig(temperature=1.5),
-    SampleConfig(temperature=1.0, top_k=40),
-    SampleConfig(temperature=1.0, top_p=0.9),
-]
-
 
 # ---------------------------------------------------------------- arguments
 
@@ -56,27 +42,26 @@ def _add_corpus_options(p: argparse.ArgumentParser, default: str | None) -> None
 
 
 def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
-    d = TrainConfig()
-    m = ModelConfig()
-    _add_corpus_options(p, "shakespeare")
-    p.add_argument("--tokenizer", default="word:max_vocab=10000" if lab else "word",
+    d = presets.lab_train_config() if lab else TrainConfig()
+    m = d.model
+    _add_corpus_options(p, d.corpus)
+    p.add_argument("--tokenizer", default=d.tokenizer,
                    help="char, word (word:min_freq=2,max_vocab=10000), bpe (bpe:VOCAB, e.g. bpe:2000), "
-                        "hf:PATH/tokenizer.json, or a name given to register_tokenizer"
-                        + (" (default: word:max_vocab=10000)" if lab else " (default: word)"))
-    p.add_argument("--out", default="runs/lab" if lab else None,
-                   help="checkpoint folder to write" + (" (default: runs/lab, replaced on each run)" if lab else ""))
-    p.add_argument("--time-budget", type=float, default=150.0 if lab else None, metavar="SECONDS",
-                   help="stop training after this many seconds" + (" (default: 150)" if lab else ""))
+                        f"hf:PATH/tokenizer.json, or a name given to register_tokenizer (default: {d.tokenizer})")
+    p.add_argument("--out", default=d.out if lab else None,
+                   help="checkpoint folder to write" + (f" (default: {d.out}, replaced on each run)" if lab else ""))
+    budget = d.time_budget if lab else None
+    p.add_argument("--time-budget", type=float, default=budget, metavar="SECONDS",
+                   help="stop training after this many seconds" + (f" (default: {budget:g})" if lab else ""))
     p.add_argument("--epochs", type=float, default=None, help="stop after this many passes over the training text")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, initialisation and dropout (default: {d.seed})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"parallel token streams B (default: {d.batch_size})")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per BPTT window T (default: {d.seq_len})")
-    lr = LAB_LR if lab else d.lr
-    p.add_argument("--lr", type=float, default=lr, help=f"peak AdamW learning rate (default: {lr})")
-    size = LAB_SIZE if lab else m.hidden_size
-    p.add_argument("--embedding-dim", type=int, default=size, help=f"token embedding size (default: {size})")
-    p.add_argument("--hidden-size", type=int, default=size, help=f"LSTM hidden size (default: {size})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate (default: {d.lr})")
+    p.add_argument("--embedding-dim", type=int, default=m.embedding_dim,
+                   help=f"token embedding size (default: {m.embedding_dim})")
+    p.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"LSTM hidden size (default: {m.hidden_size})")
     p.add_argument("--num-layers", type=int, default=m.num_layers, help=f"stacked recurrent layers (default: {m.num_layers})")
     p.add_argument("--dropout", type=float, default=m.dropout, help=f"dropout probability (default: {m.dropout})")
     p.add_argument("--rnn", choices=["lstm", "gru"], default=m.rnn_type, help="recurrent cell (default: lstm)")
@@ -94,9 +79,10 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                         f"auto: bf16 where it has them, else fp32 (default: {d.precision})")
 
 
-def _train_config(args) -> TrainConfig:
-    return TrainConfig(
-        corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
+def _train_config(args, *, lab: bool = False) -> TrainConfig:
+    base = presets.lab_train_config() if lab else TrainConfig()  # fields without a flag keep these
+    return replace(
+        base, corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
         model=ModelConfig(
             embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, num_layers=args.num_layers,
             dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
@@ -134,12 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("lab", help="the lab end to end on the built-in Shakespeare corpus",
-                       description="Train a word-level LSTM (150 s by default), print validation perplexity per "
-                                   "token, bits per character and perplexity per word, then generate from the "
-                                   "same prompt with greedy decoding, temperatures 0.5/1.0/1.5, top-k and top-p.")
+                       description=f"Train a word-level LSTM ({presets.LAB_TIME_BUDGET:g} s by default), print "
+                                   "validation perplexity per token, bits per character and perplexity per word, "
+                                   "then generate from the same prompt with greedy decoding, temperatures "
+                                   + "/".join(f"{t:g}" for t in presets.LAB_TEMPERATURES) + ", top-k and top-p.")
     _add_train_options(p, lab=True)
-    p.add_argument("--prompt", default=LAB_PROMPT, help=f"prompt for every sampler (default: {LAB_PROMPT!r})")
-    p.add_argument("--max-tokens", type=int, default=60, help="tokens per sample (default: 60)")
+    p.add_argument("--prompt", default=presets.LAB_PROMPT,
+                   help=f"prompt for every sampler (default: {presets.LAB_PROMPT!r})")
+    p.add_argument("--max-tokens", type=int, default=presets.LAB_MAX_TOKENS,
+                   help=f"tokens per sample (default: {presets.LAB_MAX_TOKENS})")
+    p.add_argument("--top-k", type=int, default=presets.LAB_TOP_K,
+                   help=f"k of the top-k sample (default: {presets.LAB_TOP_K})")
+    p.add_argument("--top-p", type=float, default=presets.LAB_TOP_P,
+                   help=f"p of the top-p sample (default: {presets.LAB_TOP_P})")
 
     p = sub.add_parser("train", help="train a model and write a checkpoint folder",
                        description="Train the shared LSTM language model on a corpus with a tokenizer. Give at "
@@ -252,20 +245,18 @@ def cmd_train(args) -> None:
 
 
 def cmd_lab(args) -> None:
-    from wordgen.evaluate import evaluate_split
-    from wordgen.generate import generate
+    from wordgen.lab import draw_samples, score_validation
 
     start = time.perf_counter()
-    config = _train_config(args)
+    samplers = presets.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
+    config = _train_config(args, lab=True)
     result = _run_training(config, overwrite=True)
-    bundle = result.bundle
-    metrics = evaluate_split(bundle.model, bundle.tokenizer, result.dataset["validation"])
+    metrics = score_validation(result.bundle, result.dataset)
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)
-    for sample in LAB_SAMPLERS:
-        (text,) = generate(bundle.model, bundle.tokenizer, args.prompt, max_tokens=args.max_tokens,
-                           sample=sample, seed=args.seed)
-        print(f"\n--- {sample.describe()} ---\n{text.strip()}")
+    for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=args.seed):
+        loop = f"   [loops from token {sample.loop.start + 1}]" if sample.loop else ""
+        print(f"\n--- {sample.sampler.describe()} ---{loop}\n{sample.text.strip()}")
     print(f"\ncheckpoint: {config.out}   (wordgen generate {config.out} --prompt ...)")
     print(f"lab finished in {time.perf_counter() - start:.0f} s")
 

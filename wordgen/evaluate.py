@@ -17,6 +17,9 @@ figures optimistic: the `<unk>` rate is reported beside them.
 Every token except the first is predicted from all the tokens before it in its
 column; the first token of the text has no context and is charged a uniform
 ln(V), so the total covers every token of the text.
+
+`continuation_log_likelihood` is the model's own surprise at a continuation it
+wrote: its mean log-probability per token at temperature 1.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from wordgen.data import TokenStream, encode_split
+from wordgen.generate import START_TEXT
 from wordgen.model import IGNORE, LSTMLanguageModel, detach_state
 from wordgen.tokenization import Tokenizer
 
@@ -134,3 +138,26 @@ def evaluate_text(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, **k
         num_words=len(text.split()),
         num_unk=tokenizer.count_unk(ids),
     )
+
+
+def continuation_log_likelihood(model: LSTMLanguageModel, tokenizer: Tokenizer, prompt: str, text: str) -> float:
+    """Mean log-probability (nats per token) that `model` gives the continuation of `prompt` in `text`.
+
+    `text` is what `wordgen.generate.generate` returns: the prompt followed by
+    the continuation. The continuation is re-encoded after the prompt's own ids
+    and scored at temperature 1 (the model's real distribution, whatever
+    temperature drew it), each token given everything before it. An empty
+    prompt stands for a new line, as in generation. nan when there is no
+    continuation.
+    """
+    if not text.startswith(prompt):
+        raise ValueError("text must start with the prompt (pass what generate() returned)")
+    prompt_ids = tokenizer.encode(prompt if prompt else START_TEXT)
+    continuation_ids = tokenizer.encode(text[len(prompt) :])
+    if not continuation_ids:
+        return math.nan
+    full = torch.tensor(prompt_ids + continuation_ids, dtype=torch.long)  # (P + C,)
+    # batch_size=1: one column, so every token is scored with its whole history;
+    # the prompt's own share is the same in both sums and cancels.
+    nll = total_nll(model, full, batch_size=1) - total_nll(model, full[: len(prompt_ids)], batch_size=1)
+    return -nll / len(continuation_ids)

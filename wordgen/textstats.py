@@ -13,16 +13,15 @@ these functions turn both remarks into measurements a student can plot:
   share of a sample's words (or bigrams) the book actually contains. A character
   model at a high temperature invents words; a word model cannot, but at a high
   temperature it strings real words into pairs the book never has.
-* `continuation_log_likelihood` -- the model's mean log-probability of its own
-  continuation, per token: high when it plays safe, low when sampling wanders
-  into what the model itself finds unlikely.
 
 Text is measured in the word tokenizer's units (`WordTokenizer.split`: words,
 single punctuation marks and newlines), whatever tokenizer produced it, so a
 character model and a word model are measured with the same ruler.
 
-What this module deliberately does not do: generate text, print, plot, or judge
-grammar or meaning -- the numbers are about repetition and novelty only.
+What this module deliberately does not do: run a model (the model's own view of
+a text, `continuation_log_likelihood`, is in evaluate.py; no torch here), generate
+text, print, plot, or judge grammar or meaning -- the numbers are about repetition
+and novelty only.
 """
 
 from __future__ import annotations
@@ -31,12 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import torch
-
-from wordgen.evaluate import total_nll
-from wordgen.generate import START_TEXT
-from wordgen.model import LSTMLanguageModel
-from wordgen.tokenization import Tokenizer, WordTokenizer
+from wordgen.tokenization import WordTokenizer
 
 
 # ---------------------------------------------------------------- tokens
@@ -220,29 +214,3 @@ class NgramIndex:
             if (w,) not in self._grams[1]:
                 out[w] = None
         return list(out)
-
-
-# ---------------------------------------------------------------- the model's view
-
-
-def continuation_log_likelihood(model: LSTMLanguageModel, tokenizer: Tokenizer, prompt: str, text: str) -> float:
-    """Mean log-probability (nats per token) that `model` gives the continuation of `prompt` in `text`.
-
-    `text` is what `wordgen.generate.generate` returns: the prompt followed by
-    the continuation. The continuation is re-encoded after the prompt's own ids
-    and scored at temperature 1 (the model's real distribution, whatever
-    temperature drew it), each token given everything before it. An empty
-    prompt stands for a new line, as in generation. nan when there is no
-    continuation.
-    """
-    if not text.startswith(prompt):
-        raise ValueError("text must start with the prompt (pass what generate() returned)")
-    prompt_ids = tokenizer.encode(prompt if prompt else START_TEXT)
-    continuation_ids = tokenizer.encode(text[len(prompt) :])
-    if not continuation_ids:
-        return math.nan
-    full = torch.tensor(prompt_ids + continuation_ids, dtype=torch.long)  # (P + C,)
-    # batch_size=1: one column, so every token is scored with its whole history;
-    # the prompt's own share is the same in both sums and cancels.
-    nll = total_nll(model, full, batch_size=1) - total_nll(model, full[: len(prompt_ids)], batch_size=1)
-    return -nll / len(continuation_ids)

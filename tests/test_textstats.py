@@ -1,4 +1,5 @@
-"""wordgen.analysis and wordgen.embeddings: exact worked examples, then the model-facing parts."""
+"""wordgen.textstats and wordgen.embeddings: exact worked examples, then the model-facing parts
+(including evaluate.continuation_log_likelihood, the model's view of its own samples)."""
 
 import math
 
@@ -6,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from wordgen.analysis import (
-    Loop, NgramIndex, continuation_log_likelihood, describe_ngram, distinct_n, find_loop, find_text_loop,
-    ngrams, text_tokens, token_offsets, words,
-)
 from wordgen.embeddings import (
     embedding_matrix, frequent_tokens, map_figure, nearest_neighbours, project_2d, token_label,
 )
 from wordgen.errors import ConfigError
+from wordgen.evaluate import continuation_log_likelihood
+from wordgen.textstats import (
+    Loop, NgramIndex, describe_ngram, distinct_n, find_loop, find_text_loop, ngrams, text_tokens, token_offsets,
+    words,
+)
 from wordgen.tokenization import WordTokenizer
 
 

@@ -1,0 +1,43 @@
+"""The package face: lazy names, and a command line that starts without torch."""
+
+import subprocess
+import sys
+
+import pytest
+
+import wordgen
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["corpora"], ["train", "--help"]])
+def test_the_command_line_answers_without_importing_torch(argv):
+    code = f"import wordgen.cli\ntry:\n    wordgen.cli.main({argv!r})\nexcept SystemExit:\n    pass"
+    loaded = _modules_after(code)
+    assert "wordgen.cli" in loaded
+    assert "torch" not in loaded
+
+
+def test_import_wordgen_is_cheap():
+    assert "torch" not in _modules_after("import wordgen")
+
+
+def test_every_public_name_resolves():
+    for name in wordgen.__all__:
+        assert getattr(wordgen, name) is not None, name
+    with pytest.raises(AttributeError):
+        wordgen.no_such_name
+
+
+def test_functions_named_like_their_module_stay_functions():
+    import wordgen.generate  # noqa: F401  (the submodule first, as wordgen.lab does)
+    import wordgen.train  # noqa: F401
+    from wordgen import generate, train
+
+    assert callable(generate) and callable(train)
+    assert not isinstance(wordgen.generate, type(wordgen))
+    assert generate.__module__ == "wordgen.generate" and train.__module__ == "wordgen.train"
