@@ -17,6 +17,7 @@ from wordgen.corpora import (
     split_text_contiguous,
     strip_gutenberg,
 )
+from wordgen.corpora.shakespeare import _play_text
 from wordgen.errors import CorpusError, WordgenError
 
 SPLITS = ["train", "validation", "test"]
@@ -98,7 +99,7 @@ def test_single_play_is_contiguous_90_5_5():
     parts = texts(dd)
     assert all(len(parts[s]) == 1 for s in SPLITS)
     train, validation, test = (parts[s][0] for s in SPLITS)
-    whole = corpora._play_text("macbeth", False)
+    whole = _play_text("macbeth", False)
     assert "\n".join([train, validation, test]) == whole
     assert train.startswith("First Witch:\nWhen shall we three meet again\n")
     assert abs(len(train) / len(whole) - 0.90) < 0.01
@@ -112,7 +113,7 @@ def test_single_play_name_is_case_insensitive_and_keeps_directions_on_request():
 
 def test_no_markdown_left_in_any_play():
     for slug in list_shakespeare_plays():
-        text = corpora._play_text(slug, False)
+        text = _play_text(slug, False)
         for char in "_*\\#":
             assert char not in text, f"{char!r} left in {slug}"
         assert text.endswith("\n") and not text.endswith("\n\n")
@@ -120,7 +121,7 @@ def test_no_markdown_left_in_any_play():
 
 
 def test_plays_are_cached():
-    assert corpora._play_text("hamlet", False) is corpora._play_text("hamlet", False)
+    assert _play_text("hamlet", False) is _play_text("hamlet", False)
 
 
 # --------------------------------------------------------------------------- Markdown conversion

@@ -1,7 +1,10 @@
+import stat
+
 import datasets
 import pytest
 import torch
 
+from wordgen._io import FILE_MODE
 from wordgen.data import batchify, encode_split, split_text, windows, windows_per_epoch
 from wordgen.errors import CorpusError
 from wordgen.tokenization import train_tokenizer
@@ -45,3 +48,16 @@ def test_encode_split_counts_the_original_text():
     assert stream.num_words == len(text.split()) == 10
     assert tokenizer.decode(stream.ids.tolist()) == text
     assert stream.num_unk == 0
+
+
+def test_encode_split_cache_file_gets_the_wordgen_file_mode(tmp_path):
+    # The cache goes through wordgen._io like every other file wordgen writes, so a
+    # colleague sharing the cache folder can read it (mkstemp alone would give 0600).
+    split = datasets.Dataset.from_dict({"text": ["to be, or not to be", "that is the question"]})
+    tokenizer = train_tokenizer("char", split["text"])
+    stream = encode_split(split, tokenizer, cache_dir=tmp_path)
+    files = list((tmp_path / "streams").iterdir())
+    assert len(files) == 1 and files[0].suffix == ".pt"  # no temporary file left beside it
+    assert stat.S_IMODE(files[0].stat().st_mode) == FILE_MODE
+    again = encode_split(split, tokenizer, cache_dir=tmp_path)  # read back from the cache
+    assert torch.equal(again.ids, stream.ids) and again.num_chars == stream.num_chars

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import datasets
 import numpy as np
 import torch
 
+from wordgen._io import atomic_write, expand
 from wordgen.errors import CorpusError
 from wordgen.tokenization import Tokenizer
 
@@ -93,18 +93,6 @@ def content_key(*parts: str | bytes) -> str:
     return digest.hexdigest()[:40]
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)  # readers see the old file or the whole new one
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def encode_split(split: datasets.Dataset, tokenizer: Tokenizer, cache_dir: str | Path | None = None) -> TokenStream:
     """Tokenize every row of `split` and concatenate the ids into one stream.
 
@@ -114,7 +102,8 @@ def encode_split(split: datasets.Dataset, tokenizer: Tokenizer, cache_dir: str |
     if cache_dir is None:
         return _encode_split(split, tokenizer)
     spec = json.dumps(tokenizer.to_dict(), sort_keys=True)
-    path = Path(cache_dir) / "streams" / f"{content_key(split_text(split), spec)}.pt"
+    # Expanded here as atomic_write expands it, so a "~/..." cache is read where it is written.
+    path = expand(cache_dir) / "streams" / f"{content_key(split_text(split), spec)}.pt"
     if path.is_file():
         try:
             d = torch.load(path, weights_only=True)  # tensors and ints only, never code
@@ -124,8 +113,8 @@ def encode_split(split: datasets.Dataset, tokenizer: Tokenizer, cache_dir: str |
             path.unlink(missing_ok=True)
     stream = _encode_split(split, tokenizer)
     small = stream.ids.to(torch.int32) if tokenizer.vocab_size < 2**31 else stream.ids  # half the file
-    _atomic_save({"ids": small, "num_chars": stream.num_chars, "num_words": stream.num_words,
-                  "num_unk": stream.num_unk}, path)
+    record = {"ids": small, "num_chars": stream.num_chars, "num_words": stream.num_words, "num_unk": stream.num_unk}
+    atomic_write(path, lambda tmp: torch.save(record, tmp))
     return stream
 
 
@@ -141,7 +130,7 @@ def _encode_split(split: datasets.Dataset, tokenizer: Tokenizer) -> TokenStream:
             "num_unk": [tokenizer.count_unk(row) for row in ids],
         }
 
-    # The library draws no progress bars of its own (tokenizing takes seconds).
+    # The library never prints (the CLI decides what the user sees), and a bar is printing.
     bars_were_on = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
@@ -155,7 +144,8 @@ def _encode_split(split: datasets.Dataset, tokenizer: Tokenizer) -> TokenStream:
         if bars_were_on:
             datasets.enable_progress_bars()
     rows = encoded["ids"]
-    # One numpy buffer filled row by row: no Python list of every id (8x the memory).
+    # One numpy buffer filled row by row: a Python list of every id would cost several
+    # times the memory of the int64 buffer, for no use.
     ids = torch.from_numpy(np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows
                            else np.zeros(0, dtype=np.int64))
     return TokenStream(
