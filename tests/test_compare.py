@@ -16,19 +16,19 @@ import torch
 
 from wordgen.cli import main
 from wordgen.compare import (
+    CompareError,
     Speller,
-    count_parameters,
+    hidden_pieces,
     match_hidden_size,
     parse_tokenizer_list,
     run_name,
     score_text,
     spelling_costs,
     uniform_spelling_cost,
-    unk_pieces,
 )
 from wordgen.config import ModelConfig
 from wordgen.errors import WordgenError
-from wordgen.model import LSTMLanguageModel
+from wordgen.model import LSTMLanguageModel, count_parameters
 from wordgen.tokenization import train_tokenizer
 
 SONNET = """Shall I compare thee to a summer's day?
@@ -100,10 +100,17 @@ def test_spelling_cost_is_the_char_model_nll_after_one_space():
 
 def test_unk_pieces_name_the_hidden_text():
     word = train_tokenizer("word", [SONNET])
-    assert unk_pieces(word, "Thou art a quixotic knave\n") == ["quixotic", "knave"]
-    assert unk_pieces(word, "Thou art more lovely\n") == []
-    assert unk_pieces(train_tokenizer("char", [SONNET]), "Zounds!") == ["Z", "!"]
-    assert unk_pieces(train_tokenizer("bpe:270", [SONNET]), "a <unk> day") == ["<unk>"]  # bpe knows every byte
+    assert hidden_pieces(word, "Thou art a quixotic knave\n") == ["quixotic", "knave"]
+    assert hidden_pieces(word, "Thou art more lovely\n") == []
+    assert hidden_pieces(train_tokenizer("char", [SONNET]), "Zounds!") == ["Z", "!"]
+    assert hidden_pieces(train_tokenizer("bpe:270", [SONNET]), "a <unk> day") == ["<unk>"]  # bpe knows every byte
+
+
+def test_unk_pieces_that_miscount_are_refused():
+    word = train_tokenizer("word", [SONNET])
+    word.unk_pieces = lambda text: ["quixotic"]  # one piece for two <unk> tokens
+    with pytest.raises(CompareError, match="2 <unk> tokens but 1"):
+        hidden_pieces(word, "Thou art a quixotic knave\n")
 
 
 @pytest.mark.parametrize("speller", ["uniform", "char model"])
@@ -153,19 +160,6 @@ def test_run_names_are_safe_and_short():
     assert run_name("word:min_freq=2,max_vocab=10000") == "word-min_freq-2-max_vocab-10000"
     long = run_name("hf:" + "/very/long/path" * 10 + "/tokenizer.json")
     assert len(long) <= 48 and "/" not in long
-
-
-@pytest.mark.parametrize("config", [
-    ModelConfig(vocab_size=77), ModelConfig(vocab_size=500, num_layers=1, rnn_type="gru"),
-    ModelConfig(vocab_size=300, embedding_dim=32, hidden_size=48, num_layers=3, tie_weights=False),
-])
-def test_parameter_count_matches_the_model(config):
-    assert count_parameters(config) == LSTMLanguageModel(config).num_parameters()
-
-
-def test_parameter_count_of_other_output_layers_asks_the_model():
-    config = ModelConfig(vocab_size=30_000, embedding_dim=32, hidden_size=32, tie_weights=False, softmax="adaptive")
-    assert count_parameters(config) == LSTMLanguageModel(config).num_parameters()
 
 
 def test_match_params_scales_hidden_size_to_the_target():

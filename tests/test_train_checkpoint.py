@@ -1,16 +1,23 @@
 import json
 import math
 import shutil
+import sys
 
 import pytest
 import torch
 
+from wordgen import _io
 from wordgen import checkpoint as ckpt
-from wordgen.checkpoint import Bundle, atomic_write_text
+from wordgen.checkpoint import Bundle
 from wordgen.config import SampleConfig
+from wordgen.corpora import load_corpus
 from wordgen.errors import CheckpointError, ConfigError
 from wordgen.generate import generate
+from wordgen.tokenization import train_tokenizer
 from wordgen.train import train
+
+# The module itself: `wordgen.train` as an attribute is the function (the package exports it).
+train_module = sys.modules["wordgen.train"]
 
 from conftest import tiny_model_config, tiny_train_config
 
@@ -26,6 +33,15 @@ def test_training_writes_a_complete_checkpoint_folder(trained):
     assert trained.best_val_loss == min(r["val_loss"] for r in rows)
 
 
+def test_every_file_of_a_checkpoint_has_the_same_mode(trained):
+    # Written through wordgen._io (mkstemp alone would leave 0600 files beside 0644 ones).
+    out = ckpt.Path(trained.bundle.config.out)
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(["config.json", "tokenizer.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl"])
+    modes = {name: oct((out / name).stat().st_mode & 0o777) for name in files}
+    assert set(modes.values()) == {oct(_io.FILE_MODE)}, modes
+
+
 def test_training_lowers_the_loss(tmp_path, book):
     result = train(tiny_train_config(book, tmp_path / "c", max_steps=60, eval_interval=20, lr=1e-2))
     losses = [r["val_loss"] for r in result.history]
@@ -36,6 +52,32 @@ def test_same_seed_same_run(tmp_path, book):
     a = train(tiny_train_config(book, tmp_path / "a"))
     b = train(tiny_train_config(book, tmp_path / "b"))
     assert [r["val_loss"] for r in a.history] == [r["val_loss"] for r in b.history]
+
+
+def test_a_tokenizer_and_dataset_handed_in_are_used_as_they_are(tmp_path, book, monkeypatch):
+    # The run that loads the corpus and trains the tokenizer itself is the yardstick.
+    loaded = train(tiny_train_config(book, tmp_path / "loaded", max_steps=4, eval_interval=2))
+    dataset = load_corpus(str(book), seed=0)
+    tokenizer = train_tokenizer("word", dataset["train"]["text"])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("train() loaded or trained what it was handed")
+
+    monkeypatch.setattr(train_module, "load_corpus", refuse)
+    monkeypatch.setattr(train_module, "_cached_tokenizer", refuse)
+    given = train(tiny_train_config(book, tmp_path / "given", max_steps=4, eval_interval=2),
+                  tokenizer=tokenizer, dataset=dataset)
+    assert given.bundle.tokenizer is tokenizer and given.dataset is dataset
+    assert [r["val_loss"] for r in given.history] == [r["val_loss"] for r in loaded.history]
+    ours, theirs = given.bundle.model.state_dict(), loaded.bundle.model.state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[name], theirs[name]) for name in ours)  # bitwise
+    last = ckpt.load_trainer_state(tmp_path / "given")["model"]
+    assert all(torch.equal(last[name], ckpt.load_trainer_state(tmp_path / "loaded")["model"][name]) for name in last)
+    with pytest.raises(ConfigError, match="validation"):
+        train(tiny_train_config(book, tmp_path / "x"), dataset={"train": dataset["train"]})
+    with pytest.raises(ConfigError, match="tokenizer saved in its checkpoint"):
+        train(tiny_train_config(book, tmp_path / "given"), tokenizer=tokenizer, resume=True)
 
 
 def test_resume_continues_exactly(tmp_path, book):
@@ -106,14 +148,14 @@ def test_truncated_trainer_state_fails_cleanly(trained):
 
 def test_a_crash_while_saving_keeps_the_previous_file(tmp_path):
     target = tmp_path / "config.json"
-    atomic_write_text(target, "old")
+    _io.atomic_write_text(target, "old")
 
     def crash(tmp):
         open(tmp, "w").write("half")
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ckpt.atomic_write(target, crash)
+        _io.atomic_write(target, crash)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temp file left behind
 

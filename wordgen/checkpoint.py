@@ -9,25 +9,27 @@
 
 Loading never unpickles arbitrary objects: weights come from safetensors and
 the trainer state through `torch.load(..., weights_only=True)`, which accepts
-only tensors and plain containers. Each file is written to a temporary name
-and renamed over the old one (an atomic step on POSIX), so a crash in the
-middle of a save leaves the previous file whole. Everything a later session
+only tensors and plain containers. Every file but metrics.jsonl is written through
+`wordgen._io.atomic_write` (a temporary name, fsync, rename), so a crash in the
+middle of a save leaves the previous file whole and all files get the same mode.
+metrics.jsonl is appended to, one line per validation. Everything a later session
 needs travels in the folder: copy it anywhere and generate the same text.
+
+Not here: the training loop (wordgen.train) and how a tokenizer serialises
+itself (its own `save`); this module only decides where each file goes.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
+from wordgen import _io
 from wordgen.config import TrainConfig
 from wordgen.errors import CheckpointError, WordgenError
 from wordgen.device import resolve_device
@@ -43,25 +45,6 @@ STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.jsonl"
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call write(tmp_name) for a temp file beside `path`, then rename it onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
 def is_checkpoint(path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
@@ -73,13 +56,6 @@ class Bundle:
     model: LSTMLanguageModel
     tokenizer: Tokenizer
     config: TrainConfig
-
-    def save(self, path) -> None:
-        """Write config, tokenizer and weights (the trainer state is separate)."""
-        path = Path(path)
-        save_config(path, self.config)
-        save_tokenizer(path, self.tokenizer)
-        save_weights(path, self.model)
 
     @classmethod
     def load(cls, path, device: str = "auto") -> Bundle:
@@ -102,19 +78,19 @@ class Bundle:
 
 def save_config(path: Path, config: TrainConfig) -> None:
     doc = {"format": FORMAT, "version": VERSION, **config.to_dict()}
-    atomic_write_text(Path(path) / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
+    _io.atomic_write_text(Path(path) / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
 
 
 def save_tokenizer(path: Path, tokenizer: Tokenizer) -> None:
-    # Tokenizer.save already writes through a temporary file and a rename.
-    Path(path).mkdir(parents=True, exist_ok=True)
-    tokenizer.save(Path(path) / TOKENIZER_FILE)
+    # The tokenizer writes its own format to the temporary file; _io then gives it the
+    # folder's one file mode and renames it into place, whatever a plug-in's save does.
+    _io.atomic_write(Path(path) / TOKENIZER_FILE, tokenizer.save)
 
 
 def save_weights(path: Path, model: LSTMLanguageModel) -> None:
     # save_model (not save_file) because tied weights share one tensor, which
     # save_file refuses; save_model stores it once and load_model restores the tie.
-    atomic_write(Path(path) / WEIGHTS_FILE, lambda tmp: save_model(model, tmp))
+    _io.atomic_write(Path(path) / WEIGHTS_FILE, lambda tmp: save_model(model, tmp))
 
 
 def load_config(path: Path) -> TrainConfig:
@@ -141,12 +117,6 @@ def load_config(path: Path) -> TrainConfig:
         raise CheckpointError(f"{file} is damaged: {err}") from None
 
 
-def _first_line(err: Exception) -> str:
-    """The first line of an error message (at most 200 characters), or the error's type."""
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
-
-
 def load_weights(path: Path, model: LSTMLanguageModel) -> None:
     file = Path(path) / WEIGHTS_FILE
     if not file.is_file():
@@ -154,7 +124,7 @@ def load_weights(path: Path, model: LSTMLanguageModel) -> None:
     try:
         missing, unexpected = load_model(model, file, strict=False)
     except (SafetensorError, RuntimeError, OSError, ValueError) as err:
-        raise CheckpointError(f"{file} is truncated or corrupted ({_first_line(err)})") from None
+        raise CheckpointError(f"{file} is truncated or corrupted ({_io.first_line(err)})") from None
     if missing or unexpected:
         raise CheckpointError(
             f"{file} does not fit config.json (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
@@ -162,7 +132,7 @@ def load_weights(path: Path, model: LSTMLanguageModel) -> None:
 
 
 def save_trainer_state(path: Path, state: dict) -> None:
-    atomic_write(Path(path) / STATE_FILE, lambda tmp: torch.save(state, tmp))
+    _io.atomic_write(Path(path) / STATE_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def load_trainer_state(path: Path) -> dict:
@@ -173,4 +143,15 @@ def load_trainer_state(path: Path) -> dict:
         # weights_only=True: only tensors and plain Python containers, never code.
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several unrelated types for a bad file
-        raise CheckpointError(f"{file} is truncated or corrupted ({_first_line(err)})") from None
+        raise CheckpointError(f"{file} is truncated or corrupted ({_io.first_line(err)})") from None
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    """Add one validation's row to metrics.jsonl.
+
+    An append, not an atomic rewrite: the file grows by one line per validation and
+    rewriting it whole each time would cost more the longer a run goes. open()
+    creates it with the same mode as `_io.FILE_MODE` (both follow the umask).
+    """
+    with open(Path(path) / METRICS_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")

@@ -14,12 +14,18 @@ A run with --max-steps or --epochs and a fixed seed is repeatable on a CPU,
 and resuming (`resume=True`) continues exactly where the state was saved. A
 run cut by --time-budget stops at a time-dependent step, so it is not.
 
+A caller that already holds the trained tokenizer or the loaded corpus (a
+DatasetDict with train/validation/test) hands them in, and neither is made again.
+
+The run is a handful of named steps around one `_Run` (the state they share):
+`_start` (fresh or resumed), `_step` (one optimizer step), `_checkpoint`
+(validate, keep the best weights, save the trainer state), `_loop`, `_finish`.
+
 No argument parsing and no printing here; `progress=True` shows a tqdm bar.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -38,7 +44,7 @@ from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir,
 from wordgen.errors import CheckpointError, ConfigError, WordgenError
 from wordgen.evaluate import Metrics, evaluate_stream, total_nll
 from wordgen.device import resolve_device, resolve_precision
-from wordgen.model import LSTMLanguageModel, detach_state
+from wordgen.model import LSTMLanguageModel, State, detach_state
 from wordgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
 
 
@@ -62,6 +68,9 @@ class TrainResult:
         """Training tokens per second of the loop alone, validation and checkpoints left out."""
         loop = self.seconds - self.eval_seconds
         return self.tokens_seen / loop if loop > 0 else 0.0
+
+
+BITS_PER_NAT = 1 / math.log(2)
 
 
 def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
@@ -100,14 +109,21 @@ def _validate(model, stream: TokenStream, config: TrainConfig) -> Metrics:
     )
 
 
-def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None):
+def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None, dataset=None):
     """Load the corpus, train (or reuse) the tokenizer, encode train and validation.
 
-    Trained tokenizers and encoded streams are cached (wordgen.data.default_cache_dir),
-    keyed by the training text and the tokenizer spec / the tokenizer itself, so a
-    second run on the same text starts in well under a second.
+    A `dataset` (DatasetDict with train and validation splits) or a `tokenizer`
+    handed in is used as it is: the corpus is then not loaded, the tokenizer not
+    trained. Trained tokenizers and encoded streams are cached
+    (wordgen.data.default_cache_dir), keyed by the training text and the tokenizer
+    spec / the tokenizer itself, so a second run on the same text starts in well
+    under a second.
     """
-    dataset = load_corpus(config.corpus, seed=config.seed, stage_directions=config.stage_directions)
+    if dataset is None:
+        dataset = load_corpus(config.corpus, seed=config.seed, stage_directions=config.stage_directions)
+    missing = [name for name in ("train", "validation") if name not in dataset]
+    if missing:
+        raise ConfigError(f"the dataset handed to train() has no {' or '.join(missing)} split")
     cache = default_cache_dir()
     if tokenizer is None:
         tokenizer = _cached_tokenizer(config.tokenizer, dataset["train"], cache)
@@ -132,153 +148,227 @@ def _cached_tokenizer(spec: str, split, cache) -> Tokenizer:
     return tokenizer
 
 
-def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = False) -> TrainResult:
+@dataclass
+class _Run:
+    """What the steps of one run share (a closure over a dozen variables before)."""
+
+    config: TrainConfig  # the run's own copy, vocabulary size and precision filled in
+    model: LSTMLanguageModel
+    optimizer: torch.optim.Optimizer
+    table: torch.Tensor  # (B, L) training ids on the device
+    val_stream: TokenStream
+    total_steps: float  # math.inf when only the time budget says when to stop
+    result: TrainResult
+    tokens_per_char: float  # of the training text: turns nats per token into bits per char
+    step: int = 0
+    epoch: int = 0
+    cursor: int = 0  # where the next window starts in the table
+    best: float = math.inf  # lowest validation loss so far
+    hidden: State | None = None  # carried from window to window
+    last_val: Metrics | None = None
+    start: float = 0.0  # time.perf_counter() when the loop began
+    bar: tqdm | None = None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+
+def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=None, resume: bool = False,
+          overwrite: bool = False, progress: bool = False) -> TrainResult:
     """Train a model as `config` says and write its checkpoint to `config.out`.
 
-    resume: continue from the trainer state in `config.out` (the stop limits in
-    `config` may be larger than before). overwrite: allow replacing a checkpoint
-    already in `config.out`; without it an existing one is never touched.
+    tokenizer / dataset: a trained tokenizer and a DatasetDict (train, validation,
+    test) the caller already holds; without them the corpus is loaded and the
+    tokenizer trained (or taken from the cache) as `config` says. resume: continue
+    from the trainer state in `config.out` (the stop limits in `config` may be
+    larger than before), with the checkpoint's own tokenizer. overwrite: allow
+    replacing a checkpoint already in `config.out`; without it an existing one is
+    never touched.
     """
+    run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite)
+    run.bar = _progress_bar(run, enabled=progress)
+    run.start = time.perf_counter()
+    loss_sum, loss_count = _loop(run)
+    return _finish(run, loss_sum, loss_count)
+
+
+def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool) -> _Run:
+    """Check the folder, seed, build data, model and optimizer; restore or start the folder."""
     config.validate()
     # Work on a copy: the vocabulary size is filled in below, and a caller's
     # ModelConfig shared between two runs must not carry one run's size into the other.
     config = replace(config, model=replace(config.model))
     out = Path(config.out)
+    state = None
     if resume:
+        if tokenizer is not None:
+            raise ConfigError("a resumed run uses the tokenizer saved in its checkpoint; do not pass one")
         state = ckpt.load_trainer_state(out)
         tokenizer = load_tokenizer(out / ckpt.TOKENIZER_FILE)
-    else:
-        if ckpt.is_checkpoint(out) and not overwrite:
-            raise CheckpointError(f"{out} already holds a checkpoint; resume it with --resume {out} or pass --overwrite")
-        state, tokenizer = None, None
+    elif ckpt.is_checkpoint(out) and not overwrite:
+        raise CheckpointError(f"{out} already holds a checkpoint; resume it with --resume {out} or pass --overwrite")
     device = resolve_device(config.device)
     config.precision = resolve_precision(config.precision, device)  # saved as chosen, not "auto"
+    # Seeded before the model is built: its initial weights come from this stream.
     torch.manual_seed(config.seed)
     random.seed(config.seed)
 
-    dataset, tokenizer, train_stream, val_stream = prepare(config, tokenizer)
+    dataset, tokenizer, train_stream, val_stream = prepare(config, tokenizer, dataset)
     config.model.vocab_size = tokenizer.vocab_size
     model = LSTMLanguageModel(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     table = batchify(train_stream.ids, config.batch_size).to(device)  # (B, L)
     if len(val_stream) < 2:
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")
-    per_epoch = windows_per_epoch(table, config.seq_len)
     limits = [config.max_steps or math.inf]
     if config.epochs is not None:
-        limits.append(math.ceil(config.epochs * per_epoch))
-    total_steps = min(limits)  # inf when only the time budget says when to stop
-
-    step, epoch, cursor, best = 0, 0, 0, math.inf  # cursor: where the next window starts
-    hidden = None
+        limits.append(math.ceil(config.epochs * windows_per_epoch(table, config.seq_len)))
+    result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset)
+    run = _Run(config=config, model=model, optimizer=optimizer, table=table, val_stream=val_stream,
+               total_steps=min(limits), result=result, tokens_per_char=1 / train_stream.chars_per_token)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, epoch, cursor, best = state["step"], state["epoch"], state["cursor"], state["best_val_loss"]
-        hidden = tuple(h.to(device) for h in state["hidden"]) or None
-        if config.model.rnn_type == "gru" and hidden:
-            hidden = hidden[0]
-        _set_rng_state(state["rng"])
+        _restore(run, state, device)
     else:
-        ckpt.save_config(out, config)
-        ckpt.save_tokenizer(out, tokenizer)
-        if overwrite:
-            for name in (ckpt.WEIGHTS_FILE, ckpt.STATE_FILE, ckpt.METRICS_FILE):
-                (out / name).unlink(missing_ok=True)
-    bundle = Bundle(model=model, tokenizer=tokenizer, config=config)
-    result = TrainResult(bundle=bundle, best_val_loss=best, dataset=dataset)
-    bits_per_nat = 1 / math.log(2)
-    train_tokens_per_char = 1 / train_stream.chars_per_token
+        _begin_folder(run, tokenizer, overwrite=overwrite)
+    result.best_val_loss = run.best
+    return run
 
-    bar_total = total_steps if total_steps < math.inf else config.time_budget
-    by_time = total_steps == math.inf  # the bar then counts seconds of the budget
-    bar = tqdm(total=bar_total, disable=not progress, unit="step" if not by_time else "s", dynamic_ncols=True,
+
+def _restore(run: _Run, state: dict, device: torch.device) -> None:
+    """Put a saved trainer state back: weights, optimizer, position, recurrent state, RNG."""
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.step, run.epoch, run.cursor, run.best = state["step"], state["epoch"], state["cursor"], state["best_val_loss"]
+    hidden = tuple(h.to(device) for h in state["hidden"]) or None
+    # Saved as a list of tensors: (h, c) for an LSTM, [h] for a GRU, [] before the first step.
+    run.hidden = hidden[0] if run.config.model.rnn_type == "gru" and hidden else hidden
+    _set_rng_state(state["rng"])
+
+
+def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
+    out = run.out
+    ckpt.save_config(out, run.config)
+    ckpt.save_tokenizer(out, tokenizer)
+    if overwrite:  # what an earlier run left must not mix with this one's files
+        for name in (ckpt.WEIGHTS_FILE, ckpt.STATE_FILE, ckpt.METRICS_FILE):
+            (out / name).unlink(missing_ok=True)
+
+
+def _progress_bar(run: _Run, *, enabled: bool) -> tqdm:
+    """Steps of the run, or seconds of the budget when only --time-budget stops it."""
+    by_time = run.total_steps == math.inf
+    total = run.config.time_budget if by_time else run.total_steps
+    bar = tqdm(total=total, disable=not enabled, unit="s" if by_time else "step", dynamic_ncols=True,
                desc="training",
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
                if by_time else None)
-    bar.update(min(step, bar_total) if total_steps < math.inf else 0)
-    start = time.perf_counter()
+    bar.update(0 if by_time else min(run.step, total))  # a resumed run starts part way
+    return bar
+
+
+def _loop(run: _Run) -> tuple[float, int]:
+    """Train until a stop limit; return the summed loss and count since the last validation."""
+    config = run.config
     budget = config.time_budget or math.inf
-    model.train()
-    last_val = None
-
-    def checkpoint_now(train_loss: float) -> None:
-        nonlocal best, last_val
-        began = time.perf_counter()
-        val = _validate(model, val_stream, config)
-        last_val = val
-        row = {
-            "step": step,
-            "epoch": epoch + cursor / max(1, table.size(1)),
-            "tokens": result.tokens_seen,
-            "elapsed": time.perf_counter() - start,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            "train_bpc": train_loss * bits_per_nat * train_tokens_per_char,
-            "val_loss": val.loss,
-            "val_bpc": val.bits_per_char,
-            "val_ppl_token": val.ppl_token,
-        }
-        if val.loss < best:
-            best = val.loss
-            ckpt.save_weights(out, model)
-        row["best_val_loss"] = best
-        hidden_list = list(hidden) if isinstance(hidden, tuple) else ([hidden] if hidden is not None else [])
-        ckpt.save_trainer_state(out, {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step, "epoch": epoch, "cursor": cursor, "best_val_loss": best,
-            "hidden": [h.detach().cpu() for h in hidden_list],
-            "rng": _rng_state(),
-        })
-        with open(out / ckpt.METRICS_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-        result.history.append(row)
-        result.eval_seconds += time.perf_counter() - began
-        bar.set_postfix(loss=f"{train_loss:.3f}", bpc=f"{row['train_bpc']:.3f}", val_bpc=f"{val.bits_per_char:.3f}")
-
+    run.model.train()
     # bfloat16 needs no loss scaling (it has float32's exponent range), unlike float16.
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    autocast = torch.autocast(run.table.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     loss_sum, loss_count = 0.0, 0
-    stopped = False
-    while not stopped:
-        for pos, x, y in windows(table, config.seq_len, start=cursor):
-            elapsed = time.perf_counter() - start
-            if step >= total_steps or elapsed >= budget:
-                stopped = True
-                break
-            progress_frac = max(step / total_steps if total_steps < math.inf else 0.0, elapsed / budget)
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_factor(step, progress_frac, config)
-            with autocast:
-                loss, hidden = model.loss(x, y, hidden)  # mean nats per target token
-            hidden = detach_state(hidden)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            step += 1
-            cursor = pos + x.size(1)
-            result.tokens_seen += y.numel()
-            loss_sum, loss_count = loss_sum + loss.item(), loss_count + 1
-            if total_steps < math.inf:
-                bar.update(1)
-            else:
-                bar.update(min(budget, time.perf_counter() - start) - bar.n)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", bpc=f"{loss.item() * bits_per_nat * train_tokens_per_char:.3f}",
-                                val_bpc=f"{last_val.bits_per_char:.3f}" if last_val else "-")
-            if step % config.eval_interval == 0:
-                checkpoint_now(loss_sum / loss_count)
+    while True:
+        for pos, x, y in windows(run.table, config.seq_len, start=run.cursor):  # x, y: (B, T)
+            elapsed = time.perf_counter() - run.start
+            if run.step >= run.total_steps or elapsed >= budget:
+                return loss_sum, loss_count
+            by_steps = run.step / run.total_steps if run.total_steps < math.inf else 0.0
+            loss = _step(run, x, y, max(by_steps, elapsed / budget), autocast)
+            run.cursor = pos + x.size(1)
+            run.result.tokens_seen += y.numel()
+            loss_sum, loss_count = loss_sum + loss, loss_count + 1
+            _advance_bar(run, loss, budget)
+            if run.step % config.eval_interval == 0:
+                _checkpoint(run, loss_sum / loss_count)
                 loss_sum, loss_count = 0.0, 0
-        else:  # the epoch ran out: start the next one from the top with a fresh state
-            epoch, cursor, hidden = epoch + 1, 0, None
-    if loss_count or not (out / ckpt.WEIGHTS_FILE).exists():
-        checkpoint_now(loss_sum / loss_count if loss_count else math.nan)
-    bar.close()
-    result.seconds = time.perf_counter() - start
-    result.steps = step
-    result.best_val_loss = best
-    ckpt.load_weights(out, model)  # hand back the best model, not the last
-    model.eval()
+        # The epoch ran out: start the next one from the top with a fresh state.
+        run.epoch, run.cursor, run.hidden = run.epoch + 1, 0, None
+
+
+def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, progress: float, autocast) -> float:
+    """One optimizer step on inputs x (B, T) and targets y (B, T); returns its mean loss in nats."""
+    config, optimizer = run.config, run.optimizer
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr * lr_factor(run.step, progress, config)
+    with autocast:
+        loss, hidden = run.model.loss(x, y, run.hidden)  # mean nats per target token
+    run.hidden = detach_state(hidden)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
+    optimizer.step()
+    run.step += 1
+    return loss.item()
+
+
+def _advance_bar(run: _Run, loss: float, budget: float) -> None:
+    bar = run.bar
+    if run.total_steps < math.inf:
+        bar.update(1)
+    else:
+        bar.update(min(budget, time.perf_counter() - run.start) - bar.n)
+    if run.step % 10 == 0:  # setting the postfix redraws the bar: not every step
+        bar.set_postfix(loss=f"{loss:.3f}", bpc=f"{loss * BITS_PER_NAT * run.tokens_per_char:.3f}",
+                        val_bpc=f"{run.last_val.bits_per_char:.3f}" if run.last_val else "-")
+
+
+def _checkpoint(run: _Run, train_loss: float) -> None:
+    """Validate; keep the weights if they are the best yet; save the trainer state; log a row."""
+    began = time.perf_counter()
+    val = run.last_val = _validate(run.model, run.val_stream, run.config)
+    row = {
+        "step": run.step,
+        "epoch": run.epoch + run.cursor / max(1, run.table.size(1)),
+        "tokens": run.result.tokens_seen,
+        "elapsed": time.perf_counter() - run.start,
+        "lr": run.optimizer.param_groups[0]["lr"],
+        "train_loss": train_loss,
+        "train_bpc": train_loss * BITS_PER_NAT * run.tokens_per_char,
+        "val_loss": val.loss,
+        "val_bpc": val.bits_per_char,
+        "val_ppl_token": val.ppl_token,
+    }
+    if val.loss < run.best:
+        run.best = val.loss
+        ckpt.save_weights(run.out, run.model)
+    row["best_val_loss"] = run.best
+    ckpt.save_trainer_state(run.out, _trainer_state(run))
+    ckpt.append_metrics(run.out, row)
+    run.result.history.append(row)
+    run.result.eval_seconds += time.perf_counter() - began
+    run.bar.set_postfix(loss=f"{train_loss:.3f}", bpc=f"{row['train_bpc']:.3f}", val_bpc=f"{val.bits_per_char:.3f}")
+
+
+def _trainer_state(run: _Run) -> dict:
+    """Everything `_restore` needs, as tensors and plain containers (torch.load weights_only)."""
+    hidden = run.hidden
+    hidden_list = list(hidden) if isinstance(hidden, tuple) else ([hidden] if hidden is not None else [])
+    return {
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "step": run.step, "epoch": run.epoch, "cursor": run.cursor, "best_val_loss": run.best,
+        "hidden": [h.detach().cpu() for h in hidden_list],
+        "rng": _rng_state(),
+    }
+
+
+def _finish(run: _Run, loss_sum: float, loss_count: int) -> TrainResult:
+    """Validate the steps since the last check, then hand back the best model, not the last."""
+    if loss_count or not (run.out / ckpt.WEIGHTS_FILE).exists():
+        _checkpoint(run, loss_sum / loss_count if loss_count else math.nan)
+    run.bar.close()
+    result = run.result
+    result.seconds = time.perf_counter() - run.start
+    result.steps = run.step
+    result.best_val_loss = run.best
+    ckpt.load_weights(run.out, run.model)
+    run.model.eval()
     return result

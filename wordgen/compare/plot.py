@@ -12,31 +12,35 @@
 It draws on a `matplotlib.figure.Figure` with the Agg canvas directly and never
 imports pyplot, so no global backend is switched and no window can open (a
 notebook's own backend is left alone). It reads a `Comparison` and writes a
-file; it computes no metric itself.
+file (through `wordgen._io`); it computes no metric itself.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from wordgen.checkpoint import atomic_write
+from wordgen import _io
 
 
 def plot_comparison(comparison, path, *, dpi: int = 110) -> None:
     """Draw the two panels of `comparison` (a `wordgen.compare.Comparison`) into a PNG at `path`."""
-    rows = comparison.rows
     fig = Figure(figsize=(12, 4.6), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     bars, curves = fig.subplots(1, 2, width_ratios=[1, 1.3])
-    colors = [f"C{i % 10}" for i in range(len(rows))]
+    colors = [f"C{i % 10}" for i in range(len(comparison.rows))]  # one colour per tokenizer in both panels
+    _draw_bars(bars, comparison, colors)
+    _draw_curves(curves, comparison.rows, colors)
+    fig.suptitle(f"{comparison.settings.base.corpus}: {comparison.target_note.split(':')[0]}", fontsize=11)
+    _io.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
-    texts = [("test", "test split")] + ([("eval_text", "extra text")] if comparison.eval_text else [])
+
+def _draw_bars(bars, comparison, colors: list[str]) -> None:
+    rows = comparison.rows
+    texts = ["test"] + (["eval_text"] if comparison.eval_text else [])  # Row attributes, one bar each
     width = 0.8 / len(texts)
     top = 0.0
-    for j, (which, label) in enumerate(texts):
+    for j, which in enumerate(texts):
         for i, row in enumerate(rows):
             score = getattr(row, which)
             x = i + (j - (len(texts) - 1) / 2) * width
@@ -68,6 +72,8 @@ def plot_comparison(comparison, path, *, dpi: int = 110) -> None:
     if notes:
         bars.text(0.02, 0.98, "\n".join(notes), transform=bars.transAxes, va="top", fontsize=8)
 
+
+def _draw_curves(curves, rows, colors: list[str]) -> None:
     for i, row in enumerate(rows):
         points = [(h["elapsed"], h["val_bpc"]) for h in row.history if h.get("val_bpc") is not None]
         if points:
@@ -79,5 +85,3 @@ def plot_comparison(comparison, path, *, dpi: int = 110) -> None:
     curves.grid(alpha=0.3)
     if rows:
         curves.legend(fontsize=8)
-    fig.suptitle(f"{comparison.settings.base.corpus}: {comparison.target_note.split(':')[0]}", fontsize=11)
-    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
