@@ -24,10 +24,10 @@ targets (the table states them); tests/test_benchmarks.py runs it at tiny sizes.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +39,12 @@ from pathlib import Path
 import torch
 
 from benchmarks.reference import ReferenceLM, naive_generate, reference_train
+from wordgen import _io
+from wordgen.device import load_average, machine_info
+from wordgen.model import forward_flops_per_token
+
+# benchmarks.tune_char logs the machine under this name.
+machine = machine_info
 
 SECTIONS = ["probes", "train", "adaptive", "generate", "tokenizers", "dataprep", "memory", "quality"]
 RESULTS = Path(__file__).parent / "results"
@@ -123,17 +129,6 @@ def probe_copy_bandwidth(megabytes: int, repeats: int) -> float:
 # ----------------------------------------------------------------- model arithmetic
 
 
-def forward_flops_per_token(vocab: int, emb: int, hidden: int, layers: int, head_flops: float | None = None) -> float:
-    """Multiply-adds x 2 of one token's forward pass, counted from the shapes.
-
-    Per LSTM layer the four gates are (in + H) x 4H products; the output layer
-    is H x V (full softmax) unless `head_flops` gives the adaptive layer's cost.
-    Pointwise work and the embedding lookup are left out (they are O(H)).
-    """
-    lstm = sum(2 * 4 * hidden * ((emb if i == 0 else hidden) + hidden) for i in range(layers))
-    return lstm + (2 * hidden * vocab if head_flops is None else head_flops)
-
-
 def adaptive_head_flops(model, ids: torch.Tensor) -> float:
     """Expected FLOPs per token of an adaptive output layer on a token stream's targets.
 
@@ -169,18 +164,22 @@ def _prepared(corpus: str, tokenizer: str):
 
 
 def _wordgen_train(corpus, tokenizer, model_config, sizes, steps, out_dir, precision="fp32", **extra):
-    """wordgen's train() for `steps` steps; float32 unless asked, like the references."""
+    """wordgen's train() for `steps` steps; float32 unless asked, like the references.
+
+    The corpus and tokenizer prepared once per suite are handed to train(), so a
+    timed run does not load and encode them again (train() times only its loop anyway).
+    """
     from wordgen.config import TrainConfig
     from wordgen.train import train
 
+    dataset, tok, _, _ = _prepared(corpus, tokenizer)
     config = TrainConfig(corpus=corpus, tokenizer=tokenizer, out=str(out_dir), model=model_config,
                          batch_size=sizes["batch"], seq_len=sizes["seq_len"], max_steps=steps,
                          eval_interval=10**9, eval_tokens=sizes["eval_tokens"], precision=precision, **extra)
-    result = train(config, overwrite=True)
-    return result
+    return train(config, tokenizer=tok, dataset=dataset, overwrite=True)
 
 
-def _train_pair(table, label, corpus, tokenizer, model_config, sizes, tmp, peak, ref_tie=True):
+def _train_pair(label, corpus, tokenizer, model_config, sizes, tmp, ref_tie=True):
     """Interleaved repeats of wordgen's train() and the reference loop on the same shapes."""
     from wordgen.data import batchify
 
@@ -191,7 +190,7 @@ def _train_pair(table, label, corpus, tokenizer, model_config, sizes, tmp, peak,
     data = batchify(train_stream.ids, sizes["batch"])  # (B, L)
     ours, ref, last = [], [], None
     for r in range(repeats):
-        last = _wordgen_train(corpus, tokenizer, ModelConfigCopy(c), sizes, steps, Path(tmp) / label)
+        last = _wordgen_train(corpus, tokenizer, copy.deepcopy(c), sizes, steps, Path(tmp) / label)
         ours.append(last.loop_tokens_per_second)
         torch.manual_seed(r)
         reference = ReferenceLM(c.vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.dropout, ref_tie)
@@ -202,18 +201,12 @@ def _train_pair(table, label, corpus, tokenizer, model_config, sizes, tmp, peak,
     return ours_tps, ref_tps, last, shape
 
 
-def ModelConfigCopy(c):
-    from wordgen.config import ModelConfig
-
-    return ModelConfig.from_dict(c.to_dict())
-
-
 def train_configs() -> list:
     """(label, tokenizer, ModelConfig, steps factor) of the training section; the tests swap in a tiny one.
 
     The factor multiplies --train-steps so that each timed run lasts a few seconds:
-    a step of the char H256 model is ~15x cheaper than one of the default word model,
-    and 8 of them (~1 s) left the ratios to the machine's noise.
+    a char step is much cheaper than a word step, and runs of only a second left
+    the ratios to the machine's noise (benchmarks/README.md has the measurements).
     """
     from wordgen.config import ModelConfig
 
@@ -228,10 +221,9 @@ def section_train(table: Table, sizes: dict, corpus: str, tmp: str, peak: float)
     base_sizes = sizes
     for label, tokenizer, mc, factor in train_configs():
         sizes = {**base_sizes, "train_steps": base_sizes["train_steps"] * factor}
-        ours, ref, result, shape = _train_pair(table, label.split()[0] + label.split()[1], corpus, tokenizer, mc,
-                                               sizes, tmp, peak)
-        c = mc
-        fwd = forward_flops_per_token(c.vocab_size, c.embedding_dim, c.hidden_size, c.num_layers)
+        ours, ref, result, shape = _train_pair(label.split()[0] + label.split()[1], corpus, tokenizer, mc, sizes, tmp)
+        c = mc  # its vocabulary size now filled in by _train_pair
+        fwd = forward_flops_per_token(c)
         achieved = ours * 3 * fwd
         table.add("train", f"{label}: wordgen loop tokens/s", ours, "tok/s", shape)
         table.add("train", f"{label}: FLOPs/token (fwd+bwd = 3x fwd)", 3 * fwd, "FLOP")
@@ -248,25 +240,26 @@ def section_train(table: Table, sizes: dict, corpus: str, tmp: str, peak: float)
         fp32, bf16 = [], []
         for _ in range(sizes["repeats"]):
             for precision, runs in (("fp32", fp32), ("bf16", bf16)):
-                run = _wordgen_train(corpus, tokenizer, ModelConfigCopy(c), sizes, sizes["train_steps"],
+                run = _wordgen_train(corpus, tokenizer, copy.deepcopy(c), sizes, sizes["train_steps"],
                                      Path(tmp) / f"{precision}-{tokenizer}", precision=precision)
                 runs.append(run.loop_tokens_per_second)
         table.add("train", f"{label}: bf16 autocast / float32 wordgen", statistics.median(bf16) / statistics.median(fp32),
                   "x", f"bf16 {statistics.median(bf16):,.0f} tok/s")
 
 
-def section_adaptive(table: Table, sizes: dict, corpus: str, tmp: str, peak: float) -> None:
+def section_adaptive(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
     from wordgen.config import ModelConfig
 
     _, tok, train_stream, _ = _prepared(corpus, "word")
-    # At the lab's size (2 x 256): the full-softmax runs at V = 32 119 are the slow part of the suite.
+    # At the lab's size (2 x 256), not the default: the full-softmax reference over a
+    # whole-corpus word vocabulary is the slow part of the suite.
     mc = ModelConfig(embedding_dim=256, hidden_size=256, softmax="adaptive", tie_weights=False)
-    ours, ref, result, shape = _train_pair(table, "adaptive", corpus, "word", mc, sizes, tmp, peak)
+    ours, ref, result, shape = _train_pair("adaptive", corpus, "word", mc, sizes, tmp)
     head = adaptive_head_flops(result.bundle.model, train_stream.ids)
-    fwd = forward_flops_per_token(mc.vocab_size, mc.embedding_dim, mc.hidden_size, mc.num_layers, head)
+    fwd = forward_flops_per_token(mc, head)
     table.add("adaptive", "word adaptive: wordgen loop tokens/s", ours, "tok/s", shape)
     table.add("adaptive", "word adaptive: FLOPs/token (fwd+bwd)", 3 * fwd, "FLOP",
-              f"full softmax: {3 * forward_flops_per_token(mc.vocab_size, mc.embedding_dim, mc.hidden_size, mc.num_layers):,.0f}")
+              f"full softmax: {3 * forward_flops_per_token(mc):,.0f}")
     table.add("adaptive", "word adaptive / full-softmax reference", ours / ref, "x",
               f"reference {ref:,.0f} tok/s; vocab {mc.vocab_size}; target >= 2.0 at V >= 20000")
     steps = sizes["quality_steps"]
@@ -376,7 +369,7 @@ def _python(script: str, *args: str, env: dict | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def section_dataprep(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
+def section_dataprep(table: Table, corpus: str, tmp: str) -> None:
     for spec in ("word", "char", "bpe:2000"):
         env = {"WORDGEN_CACHE": str(Path(tmp) / f"cache-{spec.replace(':', '_')}")}
         cold = _python(_PREP_SCRIPT, corpus, spec, env=env)
@@ -419,23 +412,9 @@ def section_quality(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
 # ----------------------------------------------------------------- driver
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None}
-
-
 def run(sections: list[str], sizes: dict, corpus: str = "shakespeare", out: Path | None = RESULTS) -> dict:
     table = Table()
-    info = machine()
+    info = machine_info()
     print(f"machine: {info}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("WORDGEN_CACHE", str(Path(tmp) / "cache"))
@@ -447,25 +426,24 @@ def run(sections: list[str], sizes: dict, corpus: str = "shakespeare", out: Path
             if name == "train":
                 section_train(table, sizes, corpus, tmp, peak)
             elif name == "adaptive":
-                section_adaptive(table, sizes, corpus, tmp, peak)
+                section_adaptive(table, sizes, corpus, tmp)
             elif name == "generate":
                 section_generate(table, sizes, bandwidth)
             elif name == "tokenizers":
                 section_tokenizers(table, sizes, corpus)
             elif name == "dataprep":
-                section_dataprep(table, sizes, corpus, tmp)
+                section_dataprep(table, corpus, tmp)
             elif name == "memory":
                 section_memory(table, sizes, corpus, tmp)
             elif name == "quality":
                 section_quality(table, sizes, corpus, tmp)
-    info["loadavg_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    info["load_average_after"] = load_average()
     table.print()
     doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": info,
            "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]), "sizes": sizes, "rows": table.rows}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         path = out / f"{datetime.date.today().isoformat()}.json"
-        path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        _io.atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
         print(f"\nwrote {path}")
     return doc
 
