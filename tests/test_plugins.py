@@ -1,11 +1,20 @@
-"""User tokenizers reach the command line: `--plugin MODULE` and installed entry points."""
+"""User tokenizers: the plugin contract, `--plugin MODULE`, installed entry points, and a
+hand-written (non-subclass) tokenizer through training, checkpoint and generation."""
 
+import json
+import string
 import sys
 
 import pytest
 
-from wordgen import tokenization
+from wordgen.checkpoint import Bundle
 from wordgen.cli import main
+from wordgen.errors import TokenizerError
+from wordgen.generate import generate
+from wordgen.tokenization import Tokenizer, register_tokenizer, registry, train_tokenizer
+from wordgen.train import train
+
+from conftest import tiny_train_config
 
 PLUGIN = '''
 import wordgen
@@ -27,10 +36,143 @@ TINY = ["--embedding-dim", "8", "--hidden-size", "8", "--num-layers", "1", "--ba
 
 @pytest.fixture
 def clean_registry():
-    before = dict(tokenization._REGISTRY)
+    before = dict(registry._REGISTRY)
     yield
-    tokenization._REGISTRY.clear()
-    tokenization._REGISTRY.update(before)
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(before)
+
+
+class Letters:
+    """A student's tokenizer written from scratch, without subclassing wordgen's Tokenizer.
+
+    Text is lower-cased; the vocabulary is <unk>, newline, space and the letters a-z seen
+    in training. Anything else (digits, punctuation, accents) is <unk>, decoded as "?".
+    Every member of Tokenizer.CONTRACT is written out by hand.
+    """
+
+    UNK = "<unk>"
+
+    def __init__(self, letters):
+        self._itos = [self.UNK, "\n", " ", *letters]
+        self._stoi = {t: i for i, t in enumerate(self._itos)}
+
+    @classmethod
+    def train_from_texts(cls, texts):
+        seen = set()
+        for text in [texts] if isinstance(texts, str) else texts:
+            seen.update(c for c in text.lower() if c in string.ascii_lowercase)
+        if not seen:
+            raise TokenizerError("letters: the training text has no letters a-z")
+        return cls(sorted(seen))
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["letters"])
+
+    def to_dict(self):
+        return {"wordgen_tokenizer": self.kind, "version": 1, "letters": self._itos[3:]}
+
+    def save(self, path):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f)
+
+    def encode(self, text):
+        if not isinstance(text, str):
+            raise TokenizerError(f"letters: can only encode a string, got {type(text).__name__}")
+        # One id per character of the original text, so unk_pieces can line up with it.
+        return [self._stoi.get(c.lower(), 0) for c in text]
+
+    def encode_batch(self, texts):
+        return [self.encode(text) for text in texts]
+
+    def decode(self, ids):
+        return "".join("?" if i == 0 else self._itos[i] for i in map(self._check_id, ids))
+
+    def _check_id(self, i):
+        if isinstance(i, float) or not 0 <= int(i) < self.vocab_size:
+            raise TokenizerError(f"letters: token id {i!r} is outside 0..{self.vocab_size - 1}")
+        return int(i)
+
+    @property
+    def vocab_size(self):
+        return len(self._itos)
+
+    def id_to_token(self, i):
+        return self._itos[self._check_id(i)]
+
+    def token_to_id(self, token):
+        return self._stoi.get(token)
+
+    @property
+    def special_tokens(self):
+        return [self.UNK]
+
+    @property
+    def unk_id(self):
+        return 0
+
+    def count_unk(self, ids):
+        return sum(1 for i in ids if int(i) == 0)
+
+    def unk_pieces(self, text):
+        return [c for c in text if self._stoi.get(c.lower(), 0) == 0]
+
+
+def _without(member):
+    """A copy of Letters that lacks `member`: a plugin written against an older, smaller contract."""
+    skip = {member, "kind", "__dict__", "__weakref__"}
+    return type(f"LettersWithout_{member}", (), {k: v for k, v in vars(Letters).items() if k not in skip})
+
+
+# ---------------------------------------------------------------------------------------
+# The contract
+# ---------------------------------------------------------------------------------------
+
+
+def test_hand_written_tokenizer_trains_saves_loads_and_generates(tmp_path, book, clean_registry, one_torch_thread):
+    register_tokenizer("letters", Letters)
+    out = tmp_path / "ckpt"
+    result = train(tiny_train_config(book, out, tokenizer="letters", max_steps=3))
+    saved = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
+    assert saved["wordgen_tokenizer"] == "letters"  # Letters.save wrote it, kind set by register
+    bundle = Bundle.load(out)
+    assert type(bundle.tokenizer) is Letters
+    assert bundle.tokenizer.to_dict() == result.bundle.tokenizer.to_dict()
+    (text,) = generate(bundle.model, bundle.tokenizer, "Romeo", max_tokens=12)
+    # One character per token, and generation never samples <unk> ("?").
+    assert text.startswith("Romeo") and len(text) == len("Romeo") + 12
+    assert set(text[len("Romeo"):]) <= set(string.ascii_lowercase + " \n")
+
+
+@pytest.mark.parametrize("member", ["unk_pieces", "save", "encode_batch", "special_tokens", "vocab_size"])
+def test_incomplete_plugin_is_refused_naming_what_is_missing(member, clean_registry):
+    partial = _without(member)
+    with pytest.raises(TokenizerError) as excinfo:
+        register_tokenizer("partial", partial)
+    message = str(excinfo.value)
+    assert "\n" not in message and f"LettersWithout_{member} lacks {member}, which wordgen calls" in message
+    assert "partial" not in registry._REGISTRY and "kind" not in vars(partial)  # left untouched
+
+
+def test_subclass_with_abstract_methods_left_is_refused(clean_registry):
+    class Half(Tokenizer):
+        def encode(self, text):
+            return []
+
+    with pytest.raises(TokenizerError, match=r"Half does not implement train_from_texts, from_dict, to_dict, decode"):
+        register_tokenizer("half", Half)
+
+
+def test_the_contract_is_what_the_base_class_provides():
+    # Every member is on Tokenizer, so a subclass gets the non-abstract ones for free.
+    assert all(hasattr(Tokenizer, m) for m in Tokenizer.CONTRACT)
+    assert len(set(Tokenizer.CONTRACT)) == len(Tokenizer.CONTRACT)
+    assert set(Tokenizer.__abstractmethods__) <= set(Tokenizer.CONTRACT)
+
+
+# ---------------------------------------------------------------------------------------
+# Reaching the command line
+# ---------------------------------------------------------------------------------------
 
 
 def test_plugin_module_from_the_current_folder(tmp_path, book, monkeypatch, capsys, clean_registry):
@@ -59,6 +201,6 @@ def test_installed_entry_point_is_found_by_name(tmp_path, monkeypatch, clean_reg
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-tok\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[wordgen.tokenizers]\nshout = shout_tok:Lowercase\n")
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
-    tokenizer = tokenization.train_tokenizer("shout", ["Hello hello World\n"])
+    tokenizer = train_tokenizer("shout", ["Hello hello World\n"])
     assert type(tokenizer).__name__ == "Lowercase" and tokenizer.kind == "shout"
     assert tokenizer.encode("HELLO") == tokenizer.encode("hello")

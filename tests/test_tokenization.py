@@ -2,8 +2,10 @@
 
 The tokenizers are trained on a small corpus built here (a few hundred lines, with
 unicode, verse-like newlines, dialogue and punctuation); the "hf" case is a WordPiece
-tokenizer.json built with the `tokenizers` library into a temporary folder, and "user"
-is a tiny byte tokenizer registered the way a student would plug in their own class.
+tokenizer.json built with the `tokenizers` library into a temporary folder, "user"
+is a tiny byte tokenizer registered the way a student would plug in their own class, and
+"letters" is a plugin that implements the whole contract by hand without subclassing
+`Tokenizer` (defined in test_plugins.py, where it also trains and generates end to end).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import pytest
 import tokenizers
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
-from wordgen import tokenization
 from wordgen.errors import TokenizerError
 from wordgen.tokenization import (
     BPETokenizer,
@@ -27,12 +28,15 @@ from wordgen.tokenization import (
     load_tokenizer,
     parse_tokenizer_spec,
     register_tokenizer,
+    registry,
     tokenizer_from_dict,
     train_tokenizer,
 )
 
+from test_plugins import Letters
+
 # ---------------------------------------------------------------------------------------
-# A small corpus: ~360 lines of varied text.
+# A small corpus: a few hundred lines of varied text.
 # ---------------------------------------------------------------------------------------
 
 _VERSE = """\
@@ -76,7 +80,7 @@ EDGE_TEXTS = {
 }
 
 # ---------------------------------------------------------------------------------------
-# Fixtures: one trained tokenizer per kind, shared by the module (training takes ~0.1 s).
+# Fixtures: one trained tokenizer per kind, shared by the module (training is quick).
 # ---------------------------------------------------------------------------------------
 
 
@@ -120,7 +124,14 @@ def user_registered():
     yield USER_NAME
     # No public unregister (students never need one); keep the registry clean for the
     # other test modules that list available tokenizers.
-    tokenization._REGISTRY.pop(USER_NAME, None)
+    registry._REGISTRY.pop(USER_NAME, None)
+
+
+@pytest.fixture(scope="module")
+def letters_registered():
+    register_tokenizer("letters", Letters)  # the name test_plugins uses: register sets Letters.kind
+    yield "letters"
+    registry._REGISTRY.pop("letters", None)
 
 
 def _build_wordpiece(path) -> str:
@@ -140,17 +151,18 @@ def wordpiece_path(tmp_path_factory):
 
 
 # kind -> whether decode(encode(s)) == s is promised on EDGE_TEXTS
-EXACT = {"char": True, "word": False, "bpe": True, "hf": False, "user": True}
+EXACT = {"char": True, "word": False, "bpe": True, "hf": False, "user": True, "letters": False}
 
 
 @pytest.fixture(scope="module", params=list(EXACT))
-def tok(request, wordpiece_path, user_registered) -> Tokenizer:
+def tok(request, wordpiece_path, user_registered, letters_registered) -> Tokenizer:
     spec = {
         "char": "char",
         "word": "word",
         "bpe": "bpe:300",
         "hf": f"hf:{wordpiece_path}",
         "user": user_registered,
+        "letters": letters_registered,
     }[request.param]
     return train_tokenizer(spec, CORPUS)
 
@@ -233,6 +245,20 @@ def test_ids_in_range_and_count_unk(tok):
     unknown = tok.encode("zebra xylophone")  # never seen in training
     expected = 0 if tok.unk_id is None else unknown.count(tok.unk_id)
     assert tok.count_unk(unknown) == expected
+
+
+def test_provides_the_whole_contract(tok):
+    missing = [m for m in Tokenizer.CONTRACT if not hasattr(tok, m)]
+    assert not missing
+
+
+@pytest.mark.parametrize("text", [*EDGE_TEXTS.values(), "zebra xylophone", "a <unk> day", "Ωmega 漢 42%\n"])
+def test_unk_pieces_one_per_unk(tok, text):
+    pieces = tok.unk_pieces(text)
+    assert all(isinstance(p, str) and p for p in pieces)
+    assert len(pieces) == tok.count_unk(tok.encode(text))
+    if tok.unk_id is None:
+        assert pieces == []
 
 
 @pytest.mark.parametrize("bad", [[-1], ["VOCAB"], [0.5]])
@@ -402,6 +428,57 @@ def test_decode_accepts_numpy_and_torch_ints(bpe):
 
 
 # ---------------------------------------------------------------------------------------
+# unk_pieces: the text behind each <unk>, exactly
+# ---------------------------------------------------------------------------------------
+
+SONNET = """Shall I compare thee to a summer's day?
+Thou art more lovely and more temperate:
+Rough winds do shake the darling buds of May,
+And summer's lease hath all too short a date;
+"""
+
+
+def test_unk_pieces_word_and_char():
+    word = train_tokenizer("word", [SONNET])
+    assert word.unk_pieces("Thou art a quixotic knave\n") == ["quixotic", "knave"]
+    assert word.unk_pieces("Thou art more lovely\n") == []
+    assert word.unk_pieces("a <unk> day") == ["<unk>"]  # the literal text encodes to <unk> too
+    assert train_tokenizer("char", [SONNET]).unk_pieces("Zounds!") == ["Z", "!"]
+
+
+def test_unk_pieces_bpe_only_for_the_literal_text():
+    bpe = train_tokenizer("bpe:270", [SONNET])  # every byte is known
+    assert bpe.unk_pieces("a <unk> day") == ["<unk>"]
+    assert bpe.unk_pieces("Zounds! 漢") == []
+
+
+def test_unk_pieces_hf_cut_from_the_original_text(wordpiece_path):
+    tok = HFTokenizer.from_file(wordpiece_path)
+    # WordPiece lower-cases, and an unknown character makes its whole word [UNK]; the
+    # pieces are the text as written.
+    assert tok.unk_pieces("Ωmega and the SEA") == ["Ωmega"]
+    assert tok.unk_pieces("the 漢 sea") == ["漢"]
+    assert tok.unk_pieces("the sea") == []
+
+
+class ZeroIsUnk(ByteTokenizer):
+    """Byte 0 stands for <unk>, and the class does not say what text it hides."""
+
+    kind = "zero_is_unk"
+
+    def token_to_id(self, token):
+        return 0 if token == "<unk>" else super().token_to_id(token)
+
+
+def test_unk_pieces_default_refuses_to_guess():
+    tok = ZeroIsUnk()
+    assert tok.unk_pieces("no unknown here") == []
+    with pytest.raises(TokenizerError, match="cannot tell which text its <unk> tokens stand for") as excinfo:
+        tok.unk_pieces("a\x00b")
+    _assert_one_line(excinfo)
+
+
+# ---------------------------------------------------------------------------------------
 # Registry and specs
 # ---------------------------------------------------------------------------------------
 
@@ -433,7 +510,7 @@ def test_parse_registered_name(user_registered):
 
 
 class Quacker:
-    """Not a Tokenizer subclass, but it has every method wordgen calls."""
+    """Not a Tokenizer subclass, with only train_from_texts, encode, decode, vocab_size, to_dict, from_dict."""
 
     kind = "quack"
 
@@ -457,16 +534,12 @@ class Quacker:
         return cls()
 
 
-def test_register_duck_typed_class(tmp_path):
-    register_tokenizer("quack", Quacker)
-    try:
-        tok = train_tokenizer("quack", ["anything"])
-        assert isinstance(tok, Quacker) and tok.encode("ab") == [0, 0]
-        path = tmp_path / "q.json"
-        path.write_text(json.dumps(tok.to_dict()))
-        assert isinstance(load_tokenizer(path), Quacker)
-    finally:
-        tokenization._REGISTRY.pop("quack", None)
+def test_register_refuses_a_class_with_only_the_old_six_members():
+    # Six members were once enough; wordgen calls more, and a missing one would only
+    # surface mid-training. The message names what to add.
+    with pytest.raises(TokenizerError, match="Quacker lacks save, encode_batch, id_to_token, token_to_id"):
+        register_tokenizer("quack", Quacker)
+    assert "quack" not in available_tokenizers()
 
 
 def test_register_sets_kind():
@@ -478,7 +551,7 @@ def test_register_sets_kind():
         assert Mine.kind == "mine_kind"
         assert isinstance(train_tokenizer("mine_kind", ["x"]), Mine)
     finally:
-        tokenization._REGISTRY.pop("mine_kind", None)
+        registry._REGISTRY.pop("mine_kind", None)
 
 
 # ---------------------------------------------------------------------------------------

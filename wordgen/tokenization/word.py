@@ -1,0 +1,187 @@
+"""Word-level tokenizer: words, single punctuation characters and newlines; rare words become <unk>.
+
+The lab's tokenizer ("train a word-level text generator on a book"). It deliberately
+does no lower-casing, stemming or Unicode normalisation: case and spelling are part of
+the text the model learns, and decoded text is only as tidy as English spacing rules
+make it (see `WordTokenizer.decode`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable, Sequence
+
+from wordgen.errors import TokenizerError
+from wordgen.tokenization.base import EMPTY_TEXT, FORMAT_VERSION, UNK, Tokenizer, check_text, training_texts
+
+# A word is a run of Unicode letters/digits ([^\W_] is \w without the underscore),
+# possibly joined by inner apostrophes or hyphens: "o'er", "hurlyburly's", "well-known",
+# "don’t" (curly apostrophe, common in Gutenberg texts) stay one token. An apostrophe
+# that starts a word belongs to it ("'tis", "'gainst": Shakespeare is full of these, and
+# as a separate token it would decode as "Whether' tis"); a trailing one ("kings'") is a
+# separate punctuation token, which decode attaches to the word before it. Every newline is its
+# own token, so verse lines and "SPEAKER:" lines survive; every other non-space
+# character (punctuation, symbols, emoji, "_") is a one-character token; the rest of the
+# whitespace is dropped. The literal "<unk>" comes first so that decoded text
+# (where <unk> prints as "<unk>") encodes back to the same ids.
+# Known limitation: combining marks (category M) are not in \w, so text in NFD form or in
+# scripts such as Devanagari splits at each mark; NFC-normalise such text first.
+_WORD_RE = re.compile(r"<unk>|['’]?[^\W_]+(?:['’\-][^\W_]+)*|\n|\S")
+
+NEWLINE = "\n"
+# decode() joins tokens with one space, except around these (English typesetting):
+_NO_SPACE_BEFORE = frozenset(",.;:!?')]}’”»…%")
+_NO_SPACE_AFTER = frozenset("([{‘“«")
+# The straight double quote opens and closes: odd ones (1st, 3rd, ...) open, even ones
+# close. Counting from the start of the text keeps decode prefix-consistent; a quote
+# that spans paragraphs without closing throws the pairing off, which only costs a space.
+_DOUBLE_QUOTE = '"'
+
+
+class WordTokenizer(Tokenizer):
+    """Words, single punctuation characters and newlines; unknown words become ``<unk>``.
+
+    Vocabulary: ``<unk>`` (id 0), ``"\\n"`` (id 1), then the training tokens by descending
+    frequency, ties broken alphabetically (by code point), keeping tokens seen at least
+    `min_freq` times, and at most `max_vocab` tokens in all (the two fixed tokens count).
+
+    `decode` joins tokens with single spaces except: no space before ``, . ; : ! ? ' ) ]``
+    and closing quotes, none after ``( [`` and opening quotes, none around ``"\\n"``.
+    Each token's spacing depends only on the tokens before it, so decoding a prefix of
+    the ids gives a prefix of the full decoded text (the CLI streams that way). The
+    round trip is not exact (spacing is normalised, ``<unk>`` prints as "<unk>"), but
+    re-encoding decoded text gives back the same ids.
+    """
+
+    kind = "word"
+
+    def __init__(self, vocab: Sequence[str], *, min_freq: int = 1, max_vocab: int | None = None):
+        # vocab: the tokens in id order, vocab[0] == UNK, vocab[1] == "\n".
+        self._itos = list(vocab)
+        self._stoi = {t: i for i, t in enumerate(self._itos)}
+        self.min_freq = min_freq  # kept for to_dict: how the vocabulary was chosen
+        self.max_vocab = max_vocab
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The token strings of `text`, before vocabulary lookup."""
+        return _WORD_RE.findall(text)
+
+    @classmethod
+    def train_from_texts(
+        cls, texts: Iterable[str], min_freq: int = 1, max_vocab: int | None = None
+    ) -> "WordTokenizer":
+        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
+            raise TokenizerError(f"word min_freq must be a whole number >= 1, got {min_freq!r}")
+        if max_vocab is not None and (
+            isinstance(max_vocab, bool) or not isinstance(max_vocab, int) or max_vocab < 3
+        ):
+            raise TokenizerError(
+                f"word max_vocab must be a whole number >= 3 (it counts <unk> and the newline), got {max_vocab!r}"
+            )
+        counts: Counter[str] = Counter()
+        for text in training_texts(texts):
+            counts.update(_WORD_RE.findall(text))
+        fixed = [UNK, NEWLINE]
+        if not any(t != NEWLINE for t in counts):  # nothing but whitespace
+            raise TokenizerError(EMPTY_TEXT)
+        ranked = sorted(
+            (t for t, n in counts.items() if n >= min_freq and t not in fixed),
+            key=lambda t: (-counts[t], t),
+        )
+        if not ranked:
+            raise TokenizerError(
+                f"no word occurs at least min_freq={min_freq} times in the training text; lower min_freq"
+            )
+        if max_vocab is not None:
+            ranked = ranked[: max_vocab - len(fixed)]
+        return cls(fixed + ranked, min_freq=min_freq, max_vocab=max_vocab)
+
+    def encode(self, text: str) -> list[int]:
+        return self._encode(check_text(text), {})
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        memo: dict[str, tuple[int, ...]] = {}  # shared: a chunk met in one text is known in the next
+        return [self._encode(check_text(text), memo) for text in texts]
+
+    def _encode(self, text: str, memo: dict[str, tuple[int, ...]]) -> list[int]:
+        """What `[stoi.get(t, 0) for t in _WORD_RE.findall(text)]` gives, faster.
+
+        No token spans whitespace other than the newline token itself, so the text
+        can be cut at newlines and whitespace first (str.split, fast C code) and
+        each chunk ("lord,", "thee.") run through the regex and the vocabulary
+        once: English text repeats its chunks, so most are found in `memo`.
+        Python's ``\\s`` and ``str.split()`` agree on what is whitespace. Chunk ids
+        are kept as tuples, which the garbage collector soon stops scanning.
+        """
+        stoi = self._stoi
+        ids: list[int] = []
+        for n, line in enumerate(text.split(NEWLINE)):
+            if n:
+                ids.append(1)  # the newline token's id
+            for chunk in line.split():
+                chunk_ids = memo.get(chunk)
+                if chunk_ids is None:
+                    chunk_ids = memo[chunk] = tuple([stoi.get(t, 0) for t in _WORD_RE.findall(chunk)])
+                ids.extend(chunk_ids)
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        itos = self._itos
+        parts: list[str] = []
+        prev: str | None = None  # previous token; None at the start of the text
+        prev_opens = False  # the previous token wants no space after it
+        quotes_open = False  # parity of straight double quotes so far
+        for i in self._check_ids(ids):
+            tok = itos[i]
+            if tok == _DOUBLE_QUOTE:
+                closes = quotes_open
+                quotes_open = not quotes_open
+            else:
+                closes = tok in _NO_SPACE_BEFORE
+            glue = prev is None or prev == NEWLINE or tok == NEWLINE or prev_opens or closes
+            parts.append(tok if glue else " " + tok)
+            prev = tok
+            prev_opens = tok in _NO_SPACE_AFTER or (tok == _DOUBLE_QUOTE and quotes_open)
+        return "".join(parts)
+
+    def unk_pieces(self, text: str) -> list[str]:
+        # Each token string missing from the vocabulary is one <unk>; so is a literal
+        # "<unk>" in the text (it encodes to id 0 like any unknown word).
+        stoi = self._stoi
+        return [t for t in _WORD_RE.findall(check_text(text)) if not stoi.get(t, 0)]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._itos)
+
+    def id_to_token(self, i: int) -> str:
+        return self._itos[self._check_ids([i])[0]]
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._stoi.get(token)
+
+    def to_dict(self) -> dict:
+        return {
+            "wordgen_tokenizer": self.kind,
+            "version": FORMAT_VERSION,
+            "min_freq": self.min_freq,
+            "max_vocab": self.max_vocab,
+            "vocab": list(self._itos),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WordTokenizer":
+        cls._check_native_dict(d)
+        vocab = d.get("vocab")
+        if (
+            not isinstance(vocab, list)
+            or vocab[:2] != [UNK, NEWLINE]
+            or not all(isinstance(t, str) and t for t in vocab)
+            or len(set(vocab)) != len(vocab)
+        ):
+            raise TokenizerError(
+                "damaged word tokenizer: 'vocab' must list '<unk>', '\\n', then distinct tokens"
+            )
+        return cls(vocab, min_freq=d.get("min_freq", 1), max_vocab=d.get("max_vocab"))
