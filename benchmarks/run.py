@@ -43,8 +43,6 @@ from wordgen import _io
 from wordgen.device import load_average, machine_info
 from wordgen.model import forward_flops_per_token
 
-# benchmarks.tune_char logs the machine under this name.
-machine = machine_info
 
 SECTIONS = ["probes", "train", "adaptive", "generate", "tokenizers", "dataprep", "memory", "quality"]
 RESULTS = Path(__file__).parent / "results"

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.run import machine
+from wordgen.device import machine_info
 from wordgen.config import ModelConfig, TrainConfig
 
 LOG = Path(__file__).parent / "results" / "tune-char.jsonl"
@@ -72,7 +72,7 @@ def run_trial(name: str, train_over: dict, model_over: dict, seconds: float, cor
             "seconds": seconds, "val_bpc": bpc,
             "steps": result.steps, "tokens": result.tokens_seen,
             "tokens_per_s": result.loop_tokens_per_second, "load_before": load,
-            "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
+            "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info()}
 
 
 def main(argv: list[str] | None = None) -> int:

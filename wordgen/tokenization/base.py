@@ -243,3 +243,26 @@ class Tokenizer(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kind={self.kind!r}, vocab_size={self.vocab_size})"
+
+
+class ListVocabTokenizer(Tokenizer):
+    """A tokenizer whose vocabulary is a plain list of token strings, id = position.
+
+    The character and word tokenizers share this: the list and its reverse index,
+    and the three look-ups the contract asks for. Subclasses still say how text is
+    cut into tokens (encode / decode) and how the list is chosen (train_from_texts).
+    """
+
+    def __init__(self, tokens: Sequence[str]):
+        self._itos = list(tokens)  # id -> token
+        self._stoi = {t: i for i, t in enumerate(self._itos)}  # token -> id
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._itos)
+
+    def id_to_token(self, i: int) -> str:
+        return self._itos[self._check_ids([i])[0]]
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._stoi.get(token)

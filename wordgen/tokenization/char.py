@@ -13,14 +13,14 @@ from wordgen.tokenization.base import (
     EMPTY_TEXT,
     FORMAT_VERSION,
     UNK,
-    Tokenizer,
+    ListVocabTokenizer,
     check_text,
     has_text,
     training_texts,
 )
 
 
-class CharTokenizer(Tokenizer):
+class CharTokenizer(ListVocabTokenizer):
     """One token per Unicode character (code point).
 
     Vocabulary: ``<unk>`` is id 0, then every character seen in training sorted by code
@@ -35,9 +35,7 @@ class CharTokenizer(Tokenizer):
     UNK_TEXT = "\ufffd"  # what <unk> decodes to
 
     def __init__(self, chars: Sequence[str]):
-        # chars: the vocabulary in id order, chars[0] == UNK.
-        self._itos = list(chars)
-        self._stoi = {c: i for i, c in enumerate(self._itos)}
+        super().__init__(chars)  # the vocabulary in id order, chars[0] == UNK
 
     @classmethod
     def train_from_texts(cls, texts: Iterable[str]) -> "CharTokenizer":
@@ -63,16 +61,6 @@ class CharTokenizer(Tokenizer):
         # character here: it is unknown only if training never saw it.
         stoi = self._stoi
         return [c for c in check_text(text) if not stoi.get(c, 0)]
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self._itos)
-
-    def id_to_token(self, i: int) -> str:
-        return self._itos[self._check_ids([i])[0]]
-
-    def token_to_id(self, token: str) -> int | None:
-        return self._stoi.get(token)
 
     def to_dict(self) -> dict:
         return {"wordgen_tokenizer": self.kind, "version": FORMAT_VERSION, "vocab": list(self._itos)}

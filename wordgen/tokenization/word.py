@@ -13,7 +13,9 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 from wordgen.errors import TokenizerError
-from wordgen.tokenization.base import EMPTY_TEXT, FORMAT_VERSION, UNK, Tokenizer, check_text, training_texts
+from wordgen.tokenization.base import (
+    EMPTY_TEXT, FORMAT_VERSION, UNK, ListVocabTokenizer, check_text, training_texts,
+)
 
 # A word is a run of Unicode letters/digits ([^\W_] is \w without the underscore),
 # possibly joined by inner apostrophes or hyphens: "o'er", "hurlyburly's", "well-known",
@@ -39,7 +41,7 @@ _NO_SPACE_AFTER = frozenset("([{‘“«")
 _DOUBLE_QUOTE = '"'
 
 
-class WordTokenizer(Tokenizer):
+class WordTokenizer(ListVocabTokenizer):
     """Words, single punctuation characters and newlines; unknown words become ``<unk>``.
 
     Vocabulary: ``<unk>`` (id 0), ``"\\n"`` (id 1), then the training tokens by descending
@@ -57,9 +59,7 @@ class WordTokenizer(Tokenizer):
     kind = "word"
 
     def __init__(self, vocab: Sequence[str], *, min_freq: int = 1, max_vocab: int | None = None):
-        # vocab: the tokens in id order, vocab[0] == UNK, vocab[1] == "\n".
-        self._itos = list(vocab)
-        self._stoi = {t: i for i, t in enumerate(self._itos)}
+        super().__init__(vocab)  # the tokens in id order, vocab[0] == UNK, vocab[1] == "\n"
         self.min_freq = min_freq  # kept for to_dict: how the vocabulary was chosen
         self.max_vocab = max_vocab
 
@@ -151,16 +151,6 @@ class WordTokenizer(Tokenizer):
         # "<unk>" in the text (it encodes to id 0 like any unknown word).
         stoi = self._stoi
         return [t for t in _WORD_RE.findall(check_text(text)) if not stoi.get(t, 0)]
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self._itos)
-
-    def id_to_token(self, i: int) -> str:
-        return self._itos[self._check_ids([i])[0]]
-
-    def token_to_id(self, token: str) -> int | None:
-        return self._stoi.get(token)
 
     def to_dict(self) -> dict:
         return {
