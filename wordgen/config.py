@@ -117,8 +117,8 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
     # "bf16": the forward pass and loss under torch.autocast in bfloat16 (weights, optimizer
     # and evaluation stay float32); "fp32": none; "auto": bf16 where the device has bfloat16
-    # units (device.bf16_is_fast), else fp32. config.json records what "auto" chose. On a
-    # CPU with avx512_bf16 it trained 1.5x faster at the same loss (benchmarks/README.md).
+    # units (device.bf16_is_fast), else fp32. config.json records what "auto" chose. The
+    # speed-up and its effect on the loss are measured in benchmarks/README.md.
     precision: str = "auto"
     stage_directions: bool = False  # keep Shakespeare's stage directions in the text
 
