@@ -170,3 +170,9 @@ def test_embedding_matrix_is_a_copy_of_the_model_rows(trained):
     assert matrix.shape == (model.config.vocab_size, model.config.embedding_dim)
     matrix[0, 0] += 1.0
     assert model.embedding.weight[0, 0].item() != matrix[0, 0]
+
+
+def test_find_text_loop_gives_the_character_span_of_the_loop():
+    text = "Once upon a time the king, the king, the king, the king."
+    loop = find_text_loop(text)
+    assert text[loop.char_start : loop.char_end] == "the king, the king, the king, the king"  # the last cycle is cut short by "."

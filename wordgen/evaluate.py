@@ -19,13 +19,15 @@ column; the first token of the text has no context and is charged a uniform
 ln(V), so the total covers every token of the text.
 
 `continuation_log_likelihood` is the model's own surprise at a continuation it
-wrote: its mean log-probability per token at temperature 1.
+wrote: its mean log-probability per token at temperature 1. `score_tokens`
+splits the total of one text into its tokens (the surprisal of each, for a
+heat map) with the same three figures beside it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -161,3 +163,42 @@ def continuation_log_likelihood(model: LSTMLanguageModel, tokenizer: Tokenizer, 
     # the prompt's own share is the same in both sums and cancels.
     nll = total_nll(model, full, batch_size=1) - total_nll(model, full[: len(prompt_ids)], batch_size=1)
     return -nll / len(continuation_ids)
+
+
+@dataclass
+class TokenScores:
+    """One text scored token by token: `nll[i]` is -ln p(ids[i] | ids[:i]) in nats."""
+
+    ids: list[int]
+    nll: list[float] = field(repr=False)  # the first token is charged ln(V), as in `total_nll`
+    metrics: Metrics  # over the whole text: nll is sum(self.nll)
+
+
+@torch.inference_mode()
+def score_tokens(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, seq_len: int = 256) -> TokenScores:
+    """The surprisal of every token of `text`, each given all the tokens before it.
+
+    One column (batch 1), so every token sees its whole history and the sum is
+    `total_nll(..., batch_size=1)`; `metrics` counts the text exactly as given,
+    as `evaluate_text` does. The scores come `seq_len` tokens at a time with the
+    state carried, so a long text never builds one (T, V) block.
+    """
+    ids = tokenizer.encode(text)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    nll = [math.log(model.config.vocab_size)] if ids else []
+    stream = torch.tensor(ids, dtype=torch.long, device=device)  # (N,)
+    state = None
+    for pos in range(0, max(0, len(ids) - 1), seq_len):
+        inputs = stream[pos : pos + seq_len].unsqueeze(0)  # (1, T)
+        targets = stream[pos + 1 : pos + 1 + seq_len]  # (T,)
+        inputs = inputs[:, : targets.numel()]
+        hidden, state = model.features(inputs, state)  # (1, T, H)
+        # log_softmax also normalises the adaptive softmax's log-probabilities (a no-op there).
+        logp = torch.log_softmax(model.scores(hidden[0]).float(), dim=-1)  # (T, V)
+        nll.extend((-logp.gather(1, targets[:, None]).squeeze(1)).tolist())
+    model.train(was_training)
+    metrics = Metrics(nll=math.fsum(nll), num_tokens=len(ids), num_chars=len(text), num_words=len(text.split()),
+                      num_unk=tokenizer.count_unk(ids))
+    return TokenScores(ids=ids, nll=nll, metrics=metrics)

@@ -12,16 +12,24 @@ the module itself.
 and printing it only adds noise (the greedy path of a word model otherwise
 often settles on it). Everything else is left to the sampler.
 
-`stream` is the iterator form (what a CLI or a browser playground prints as it
-comes); `generate` collects it into strings. Randomness comes from one
-`torch.Generator` seeded by `seed`, so a checkpoint folder copied to another
-machine gives the same text for the same seed on the same kind of device.
+`sample_steps` is the engine: an iterator of `Step` records (the tokens taken
+and, on request, the probability the model gave each, the probability in the
+distribution it was drawn from, and the top candidates), with optional forced
+tokens first. `stream_steps` adds the text each step wrote, `stream` is that
+text alone (what the CLI prints as it comes) and `generate` collects it into
+strings; the browser playground (`wordgen serve`) reads `stream_steps` and
+`next_step`. All of them draw the same tokens for the same seed.
+
+Randomness comes from one `torch.Generator` seeded by `seed`, so a checkpoint
+folder copied to another machine gives the same text for the same seed on the
+same kind of device.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -29,7 +37,7 @@ from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError
 from wordgen.model import LSTMLanguageModel
 from wordgen.stepper import LSTMStepper
-from wordgen.sampling import next_token
+from wordgen.sampling import next_token, sampler_probs
 from wordgen.tokenization import Tokenizer
 
 START_TEXT = "\n"  # context used when the prompt is empty: "a new line begins"
@@ -49,8 +57,43 @@ def encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
     return ids
 
 
+@dataclass
+class Step:
+    """One generation step of every sample: N rows, one per sample.
+
+    `ids` is always set. `pieces` is set by `stream_steps`: the text each token
+    added. The probabilities are set when `sample_steps(..., top=K)` asks for
+    them (None otherwise, which keeps the plain path as fast as before):
+
+    * `prob` -- what the model gave the token taken: its softmax at
+      temperature 1, nothing filtered (the number a heat map shades by);
+    * `sampler_prob` -- the token's probability in the distribution it was
+      actually drawn from (temperature, top-k, top-p, `<unk>` never drawn);
+    * `top_ids` / `top_probs` / `top_sampler_probs` -- the model's K most
+      likely tokens, most likely first, with both probabilities; a candidate
+      the sampler filtered out has sampler probability 0.
+    """
+
+    ids: torch.Tensor  # (N,) the tokens taken
+    forced: bool = False  # taken from `forced`, not drawn
+    pieces: list[str] | None = None  # new text of each sample
+    prob: torch.Tensor | None = None  # (N,)
+    sampler_prob: torch.Tensor | None = None  # (N,)
+    top_ids: torch.Tensor | None = None  # (N, K)
+    top_probs: torch.Tensor | None = None  # (N, K)
+    top_sampler_probs: torch.Tensor | None = None  # (N, K)
+
+
+def _check_forced(forced: Sequence[int], vocab_size: int) -> list[int]:
+    forced = [int(i) for i in forced]
+    bad = [i for i in forced if not 0 <= i < vocab_size]
+    if bad:
+        raise ConfigError(f"forced token id {bad[0]} is not in the vocabulary (0 .. {vocab_size - 1})")
+    return forced
+
+
 @torch.inference_mode()
-def sample_ids(
+def sample_steps(
     model: LSTMLanguageModel,
     prompt_ids: list[int],
     max_tokens: int,
@@ -58,13 +101,28 @@ def sample_ids(
     num_samples: int = 1,
     seed: int | None = 0,
     banned: list[int] | None = None,
-) -> Iterator[torch.Tensor]:
-    """Yield the next token ids (num_samples,) for `max_tokens` steps; `banned` ids are never drawn."""
+    *,
+    top: int = 0,
+    forced: Sequence[int] = (),
+) -> Iterator[Step]:
+    """The generation engine: one `Step` per token, `len(forced) + max_tokens` of them.
+
+    The first steps take the `forced` ids in order (every sample the same; no
+    random number is used), then `max_tokens` tokens are drawn. `banned` ids
+    are never drawn. `top` > 0 fills the step's probabilities and its `top`
+    most likely candidates. The tokens drawn do not depend on `top`: the same
+    seed gives the same tokens as `sample_ids` and `generate`.
+    """
     sample.validate()
     if max_tokens < 0:
         raise ConfigError(f"max tokens must be >= 0, got {max_tokens}")
     if num_samples < 1:
         raise ConfigError(f"number of samples must be at least 1, got {num_samples}")
+    if top < 0:
+        raise ConfigError(f"the number of candidates must be >= 0, got {top}")
+    vocab_size = model.config.vocab_size
+    forced = _check_forced(forced, vocab_size)
+    top = min(top, vocab_size)
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device)
@@ -75,16 +133,112 @@ def sample_ids(
     hidden, state = model.features(prompt)  # (N, P, H): the prompt, once
     logits = model.scores(hidden[:, -1])  # (N, V)
     step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
-    for _ in range(max_tokens):
+    total = len(forced) + max_tokens
+    for t in range(total):
+        # The model's own distribution, before <unk> is banned (softmax also turns the
+        # adaptive softmax's log-probabilities into probabilities).
+        model_probs = torch.softmax(logits.float(), dim=-1) if top else None  # (N, V)
         if banned:
             logits[:, banned] = float("-inf")
-        ids = next_token(logits, sample, generator)  # (N,)
-        yield ids
+        is_forced = t < len(forced)
+        if is_forced:
+            ids = torch.full((num_samples,), forced[t], dtype=torch.long, device=device)  # (N,)
+        else:
+            ids = next_token(logits, sample, generator)  # (N,)
+        record = Step(ids=ids, forced=is_forced)
+        if top:
+            drawn_from = sampler_probs(logits, sample)  # (N, V)
+            record.prob = model_probs.gather(1, ids[:, None]).squeeze(1)
+            record.sampler_prob = drawn_from.gather(1, ids[:, None]).squeeze(1)
+            record.top_probs, record.top_ids = torch.topk(model_probs, top, dim=-1)  # (N, K) each
+            record.top_sampler_probs = drawn_from.gather(1, record.top_ids)
+        yield record
+        if t + 1 == total:
+            break  # no step for a token nobody asks for
         if step is not None:
             logits = step(ids)  # (N, V), a buffer the stepper reuses
         else:
             logits, state = model(ids.unsqueeze(1), state)  # (N, 1, V)
             logits = logits[:, -1]  # (N, V)
+
+
+def sample_ids(
+    model: LSTMLanguageModel,
+    prompt_ids: list[int],
+    max_tokens: int,
+    sample: SampleConfig,
+    num_samples: int = 1,
+    seed: int | None = 0,
+    banned: list[int] | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield the next token ids (num_samples,) for `max_tokens` steps; `banned` ids are never drawn."""
+    for record in sample_steps(model, prompt_ids, max_tokens, sample, num_samples, seed, banned):
+        yield record.ids
+
+
+class _Detokenizer:
+    """The text each new token adds to a sequence, decoded from the whole sequence so far.
+
+    Decoding the whole sequence keeps word spacing right (a word tokenizer
+    decides a space from the tokens around it) and never splits a multi-byte
+    character of a byte-level BPE: while the text ends in half a character
+    (U+FFFD), the piece is held back until the rest arrives or `last` is set.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, context_ids: Sequence[int]):
+        self.tokenizer = tokenizer
+        self.ids = list(context_ids)
+        self.start = len(tokenizer.decode(self.ids)) if self.ids else 0
+        self.emitted = 0  # characters after `start` already handed out
+
+    def add(self, token: int, last: bool = False) -> str:
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids)[self.start :]
+        if text.endswith("\ufffd") and not last:
+            return ""
+        piece = text[self.emitted :]
+        self.emitted = len(text)
+        return piece
+
+
+def token_pieces(tokenizer: Tokenizer, ids: Sequence[int]) -> list[str]:
+    """The text each token of `ids` contributes to `tokenizer.decode(ids)`, in order.
+
+    The pieces join to the decoded text exactly; a BPE token that holds only
+    part of a character gets "" and the token that completes it the whole
+    character. Decoding costs O(len(ids)^2): meant for a paragraph, not a book.
+    """
+    decoder = _Detokenizer(tokenizer, [])
+    return [decoder.add(i, last=k == len(ids) - 1) for k, i in enumerate(ids)]
+
+
+def stream_steps(
+    model: LSTMLanguageModel,
+    tokenizer: Tokenizer,
+    prompt: str,
+    *,
+    max_tokens: int = 100,
+    sample: SampleConfig | None = None,
+    num_samples: int = 1,
+    seed: int | None = 0,
+    top: int = 0,
+    forced: Sequence[int] = (),
+) -> Iterator[Step]:
+    """`sample_steps` from a text prompt, each `Step` with the text its tokens added (`pieces`).
+
+    `<unk>` is never drawn (it may be forced). The pieces of all steps join to
+    the continuation that `generate` returns for the same arguments.
+    """
+    sample = sample or SampleConfig()
+    prompt_ids = encode_prompt(tokenizer, prompt)
+    decoders = [_Detokenizer(tokenizer, prompt_ids) for _ in range(num_samples)]
+    banned = [tokenizer.unk_id] if tokenizer.unk_id is not None else None
+    total = len(forced) + max_tokens
+    steps = sample_steps(model, prompt_ids, max_tokens, sample, num_samples, seed, banned, top=top, forced=forced)
+    for t, record in enumerate(steps):
+        last = t + 1 == total  # nothing is held back at the very end
+        record.pieces = [d.add(token, last) for d, token in zip(decoders, record.ids.tolist())]
+        yield record
 
 
 def stream(
@@ -99,31 +253,35 @@ def stream(
 ) -> Iterator[list[str]]:
     """Yield, per step, the new text of each sample (a list of num_samples strings).
 
-    Text is decoded from the whole sequence so far and the new suffix is
-    returned, which keeps word spacing right and never splits a multi-byte
-    character of a byte-level BPE (an incomplete one is held back a step).
+    See `stream_steps` (this is its text alone): spacing follows the whole
+    sequence, and half of a multi-byte character is held back a step.
+    """
+    for record in stream_steps(
+        model, tokenizer, prompt, max_tokens=max_tokens, sample=sample, num_samples=num_samples, seed=seed
+    ):
+        yield record.pieces
+
+
+def next_step(
+    model: LSTMLanguageModel,
+    tokenizer: Tokenizer,
+    prompt: str,
+    *,
+    forced: Sequence[int] = (),
+    sample: SampleConfig | None = None,
+    seed: int | None = 0,
+    top: int = 10,
+) -> Step:
+    """What may come after `prompt` followed by the `forced` ids: one `Step` with its `top` candidates.
+
+    Its `ids` holds the token the sampler draws there with this seed. The
+    "pick the next word" game: show the candidates, let the student choose
+    one, append it to `forced`, ask again.
     """
     sample = sample or SampleConfig()
-    prompt_ids = encode_prompt(tokenizer, prompt)
-    context_text = tokenizer.decode(prompt_ids)
-    generated: list[list[int]] = [[] for _ in range(num_samples)]
-    emitted = [0] * num_samples  # characters of continuation already yielded
+    context = encode_prompt(tokenizer, prompt) + _check_forced(forced, tokenizer.vocab_size)
     banned = [tokenizer.unk_id] if tokenizer.unk_id is not None else None
-    for ids in sample_ids(model, prompt_ids, max_tokens, sample, num_samples, seed, banned):
-        pieces = []
-        for i, token in enumerate(ids.tolist()):
-            generated[i].append(token)
-            text = tokenizer.decode(prompt_ids + generated[i])[len(context_text) :]
-            if text.endswith("\ufffd"):  # half of a UTF-8 character: wait for the rest
-                pieces.append("")
-                continue
-            pieces.append(text[emitted[i] :])
-            emitted[i] = len(text)
-        yield pieces
-    # Flush anything held back at the very end.
-    tail = [tokenizer.decode(prompt_ids + g)[len(context_text) :][e:] for g, e in zip(generated, emitted)]
-    if any(tail):
-        yield tail
+    return next(sample_steps(model, context, 1, sample, 1, seed, banned, top=max(1, top)))
 
 
 def generate(

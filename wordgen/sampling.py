@@ -39,19 +39,31 @@ def filter_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def next_token(
-    logits: torch.Tensor, config: SampleConfig, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """logits (N, V) -> token ids (N,) under the given sampling settings."""
+def sampler_probs(logits: torch.Tensor, config: SampleConfig) -> torch.Tensor:
+    """logits (N, V) -> the distribution (N, V) the sampler draws the next token from.
+
+    Temperature, then top-k, then top-p, renormalised; a filtered-out token has
+    probability 0. Greedy puts all the mass on the most likely token. This is
+    what `next_token` draws from, exposed so a playground can show it.
+    """
     if config.is_greedy:
-        return logits.argmax(dim=-1)
+        probs = torch.zeros_like(logits, dtype=torch.float32)  # (N, V)
+        return probs.scatter_(-1, logits.argmax(dim=-1, keepdim=True), 1.0)
     logits = logits.float() / config.temperature
     if config.top_k is not None:
         logits = filter_top_k(logits, config.top_k)
     if config.top_p is not None:
         logits = filter_top_p(logits, config.top_p)
-    probs = torch.softmax(logits, dim=-1)  # (N, V)
-    return draw(probs, generator)
+    return torch.softmax(logits, dim=-1)  # (N, V)
+
+
+def next_token(
+    logits: torch.Tensor, config: SampleConfig, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """logits (N, V) -> token ids (N,) under the given sampling settings."""
+    if config.is_greedy:
+        return logits.argmax(dim=-1)  # no random number is used
+    return draw(sampler_probs(logits, config), generator)
 
 
 def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -90,6 +90,7 @@ class Loop:
     start: int  # index of the loop's first token
     length: int  # tokens the repetition covers (>= min_repeats * period)
     char_start: int | None = None  # where the loop starts in the text (find_text_loop only)
+    char_end: int | None = None  # where its last token ends in the text (find_text_loop only)
 
     @property
     def period(self) -> int:
@@ -144,11 +145,15 @@ def find_loop(tokens: Sequence[str], min_repeats: float = 3.0, max_period: int |
 
 
 def find_text_loop(text: str, min_repeats: float = 3.0, max_period: int | None = None) -> Loop | None:
-    """`find_loop` on the tokens of `text`, with the character offset where the loop starts."""
-    loop = find_loop(text_tokens(text), min_repeats=min_repeats, max_period=max_period)
+    """`find_loop` on the tokens of `text`, with the character span the loop covers in `text`."""
+    tokens = text_tokens(text)
+    loop = find_loop(tokens, min_repeats=min_repeats, max_period=max_period)
     if loop is None:
         return None
-    return Loop(ngram=loop.ngram, start=loop.start, length=loop.length, char_start=token_offsets(text)[loop.start])
+    offsets = token_offsets(text)
+    char_end = offsets[loop.end - 1] + len(tokens[loop.end - 1])
+    return Loop(ngram=loop.ngram, start=loop.start, length=loop.length, char_start=offsets[loop.start],
+                char_end=char_end)
 
 
 def describe_ngram(ngram: Iterable[str]) -> str:
