@@ -13,7 +13,7 @@ from tests.conftest import VERSE
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.errors import ConfigError
 from wordgen.evaluate import evaluate_text, score_tokens, total_nll
-from wordgen.generate import generate, next_step, sample_ids, sample_steps, stream_steps, token_pieces
+from wordgen.generate import generate, sample_ids, sample_steps, stream_steps, token_pieces
 from wordgen.model import LSTMLanguageModel
 from wordgen.sampling import next_token, sampler_probs
 from wordgen.tokenization import train_tokenizer
@@ -93,17 +93,6 @@ def test_forced_tokens_come_first_and_generation_goes_on_from_them(word):
     assert first.pieces == [" <unk>"]
     with pytest.raises(ConfigError, match="not in the vocabulary"):
         list(stream_steps(model, word, "ROMEO:", max_tokens=1, forced=[word.vocab_size]))
-
-
-def test_next_step_shows_the_candidates_after_the_forced_words(word):
-    model = tiny(word)
-    forced = word.encode("fair")
-    step = next_step(model, word, "ROMEO:", forced=forced, sample=SampleConfig(greedy=True), top=5)
-    assert step.top_ids.shape == (1, 5)
-    after = list(stream_steps(model, word, "ROMEO:", max_tokens=1, sample=SampleConfig(greedy=True),
-                              forced=forced, top=5))[-1]
-    assert step.ids.item() == after.ids.item()
-    assert torch.allclose(step.top_probs, after.top_probs, atol=1e-5)
 
 
 @pytest.mark.parametrize("spec", ["word", "char", "bpe:300"])

@@ -5,6 +5,7 @@
     wordgen generate DIR --prompt TEXT   sample text from a checkpoint, printed as it comes
     wordgen evaluate DIR --corpus X      bits per character / perplexity per word on held-out text
     wordgen corpora                      list the built-in corpora and plays
+    wordgen serve DIR [DIR]              a local web playground over one or two checkpoints
 
 Bad input (a missing file, an unknown tokenizer, a negative temperature, a
 damaged checkpoint...) prints one line, `wordgen: error: ...`, and exits with
@@ -161,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
 
     sub.add_parser("corpora", help="list the built-in corpora", description="List the built-in corpora and plays.")
+
+    p = sub.add_parser("serve", help="open a local web playground over one or two checkpoints",
+                       description="Serve a web page to play with checkpoints: streaming generation with each "
+                                   "token's probability and candidates, picking the next word by hand, the "
+                                   "tokenization of a text, and per-token surprisal; two checkpoints side by "
+                                   "side. Needs the serve extra: pip install -e \".[serve]\".")
+    p.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoint folders written by `wordgen train`")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens it to "
+                        "the network)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000; 0: any free port)")
+    p.add_argument("--max-concurrent", type=int, default=4, metavar="N",
+                   help="model calls that may run at once; more get HTTP 503 'busy' (default: 4)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
 
     # "resolve": the shared training options are reused, and the two that mean
     # something else here (--tokenizer, --out) are replaced.
@@ -338,8 +353,37 @@ def cmd_compare(args) -> None:
         print(f"        {comparison.files[key]}")
 
 
+def cmd_serve(args) -> None:
+    try:  # the serve extra is optional: the rest of wordgen works without it
+        from wordgen.serve.app import create_app
+        from wordgen.serve.server import bind, run
+    except ImportError as err:
+        raise WordgenError(f"wordgen serve needs {err.name or 'fastapi and uvicorn'}: "
+                           'pip install -e ".[serve]"') from None
+    from wordgen.serve.playground import Limits, Playground
+
+    if args.max_concurrent < 1:
+        raise WordgenError(f"--max-concurrent must be at least 1, got {args.max_concurrent}")
+    sock = bind(args.host, args.port)  # before loading: a port in use fails at once
+    # The page shows unknown prompt words as <unk> itself; a warning per request would flood this terminal.
+    warnings.filterwarnings("ignore", message="prompt words not in the vocabulary")
+    playground = Playground.load(args.checkpoints, device=args.device, limits=Limits(max_concurrent=args.max_concurrent))
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"wordgen playground: http://{shown}:{port}/  ({', '.join(playground.bundles)})")
+    if host in ("127.0.0.1", "::1"):
+        print("listening on loopback only: other machines cannot reach it (--host 0.0.0.0 opens it)")
+    else:
+        print(f"listening on {host}: other machines on the network can reach it; there is no login")
+    print("Ctrl-C stops it", flush=True)
+    try:
+        run(create_app(playground), sock)
+    finally:
+        playground.close()
+
+
 COMMANDS = {"lab": cmd_lab, "train": cmd_train, "generate": cmd_generate,
-            "evaluate": cmd_evaluate, "corpora": cmd_corpora, "compare": cmd_compare}
+            "evaluate": cmd_evaluate, "corpora": cmd_corpora, "compare": cmd_compare, "serve": cmd_serve}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

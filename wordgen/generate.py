@@ -17,8 +17,9 @@ and, on request, the probability the model gave each, the probability in the
 distribution it was drawn from, and the top candidates), with optional forced
 tokens first. `stream_steps` adds the text each step wrote, `stream` is that
 text alone (what the CLI prints as it comes) and `generate` collects it into
-strings; the browser playground (`wordgen serve`) reads `stream_steps` and
-`next_step`. All of them draw the same tokens for the same seed.
+strings; the browser playground (`wordgen serve`) reads `stream_steps` (its
+"pick the next word" forces the chosen tokens, then reads the candidates of one
+more step). All of them draw the same tokens for the same seed.
 
 Randomness comes from one `torch.Generator` seeded by `seed`, so a checkpoint
 folder copied to another machine gives the same text for the same seed on the
@@ -260,28 +261,6 @@ def stream(
         model, tokenizer, prompt, max_tokens=max_tokens, sample=sample, num_samples=num_samples, seed=seed
     ):
         yield record.pieces
-
-
-def next_step(
-    model: LSTMLanguageModel,
-    tokenizer: Tokenizer,
-    prompt: str,
-    *,
-    forced: Sequence[int] = (),
-    sample: SampleConfig | None = None,
-    seed: int | None = 0,
-    top: int = 10,
-) -> Step:
-    """What may come after `prompt` followed by the `forced` ids: one `Step` with its `top` candidates.
-
-    Its `ids` holds the token the sampler draws there with this seed. The
-    "pick the next word" game: show the candidates, let the student choose
-    one, append it to `forced`, ask again.
-    """
-    sample = sample or SampleConfig()
-    context = encode_prompt(tokenizer, prompt) + _check_forced(forced, tokenizer.vocab_size)
-    banned = [tokenizer.unk_id] if tokenizer.unk_id is not None else None
-    return next(sample_steps(model, context, 1, sample, 1, seed, banned, top=max(1, top)))
 
 
 def generate(
