@@ -365,21 +365,25 @@ def cmd_serve(args) -> None:
     if args.max_concurrent < 1:
         raise WordgenError(f"--max-concurrent must be at least 1, got {args.max_concurrent}")
     sock = bind(args.host, args.port)  # before loading: a port in use fails at once
-    # The page shows unknown prompt words as <unk> itself; a warning per request would flood this terminal.
-    warnings.filterwarnings("ignore", message="prompt words not in the vocabulary")
-    playground = Playground.load(args.checkpoints, device=args.device, limits=Limits(max_concurrent=args.max_concurrent))
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    print(f"wordgen playground: http://{shown}:{port}/  ({', '.join(playground.bundles)})")
-    if host in ("127.0.0.1", "::1"):
-        print("listening on loopback only: other machines cannot reach it (--host 0.0.0.0 opens it)")
-    else:
-        print(f"listening on {host}: other machines on the network can reach it; there is no login")
-    print("Ctrl-C stops it", flush=True)
     try:
-        run(create_app(playground), sock)
+        # The page marks unknown words as <unk> itself; a warning per request would flood this terminal.
+        warnings.filterwarnings("ignore", message="prompt words not in the vocabulary")
+        playground = Playground.load(args.checkpoints, device=args.device,
+                                     limits=Limits(max_concurrent=args.max_concurrent))
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"wordgen playground: http://{shown}:{port}/  ({', '.join(playground.bundles)})")
+        if host in ("127.0.0.1", "::1"):
+            print("listening on loopback only: other machines cannot reach it (--host 0.0.0.0 opens it)")
+        else:
+            print(f"listening on {host}: other machines on the network can reach it, and there is no login")
+        print("Ctrl-C stops it", flush=True)
+        try:
+            run(create_app(playground), sock)
+        finally:
+            playground.close()
     finally:
-        playground.close()
+        sock.close()
 
 
 COMMANDS = {"lab": cmd_lab, "train": cmd_train, "generate": cmd_generate,

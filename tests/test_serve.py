@@ -1,0 +1,323 @@
+"""The playground's API against a real uvicorn server on a loopback port (no TestClient).
+
+Two tiny checkpoints (a word model and a char model, a few training steps each)
+are served by one server for the whole module; every request goes over a real
+socket, so streaming, disconnects and the busy answer are the real thing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import VERSE, tiny_train_config
+from wordgen.cli import main
+from wordgen.serve.app import create_app
+from wordgen.serve.playground import Limits, Playground, checkpoint_names
+from wordgen.serve.server import BackgroundServer
+
+LONG = 100_000  # tokens: a generation that would run for minutes unless something stops it
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, one_torch_thread):
+    from wordgen.train import train
+
+    folder = tmp_path_factory.mktemp("serve")
+    book = folder / "book.txt"
+    book.write_text(VERSE * 40, encoding="utf-8")
+    paths = {}
+    for tokenizer in ("word", "char"):
+        paths[tokenizer] = folder / tokenizer
+        train(tiny_train_config(book, paths[tokenizer], tokenizer=tokenizer, max_steps=4, eval_interval=4))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def server(checkpoints):
+    playground = Playground.load([str(checkpoints["word"]), str(checkpoints["char"])], device="cpu",
+                                 limits=Limits(max_concurrent=2, max_tokens=LONG))
+    with BackgroundServer(create_app(playground)) as running:
+        running.playground = playground
+        yield running
+    playground.close()
+
+
+class Events:
+    """One POST /api/generate read as server-sent events, over its own connection."""
+
+    def __init__(self, server, body: dict):
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        self.conn.request("POST", "/api/generate", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        self.response = self.conn.getresponse()
+
+    def __iter__(self):
+        event = None
+        while True:
+            line = self.response.readline()
+            if not line:
+                return
+            line = line.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                yield event, json.loads(line[6:])
+
+    def close(self) -> None:
+        self.conn.close()  # the socket goes: the server sees a disconnect
+
+
+def call(server, method: str, path: str, body=None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    status, payload = response.status, response.read()
+    conn.close()
+    return status, json.loads(payload)
+
+
+def wait_idle(server, timeout: float = 15.0) -> dict:
+    """The stats once no generation runs any more (fails after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, stats = call(server, "GET", "/api/stats")
+        if stats["active"] == 0 or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.02)
+
+
+def test_tokens_arrive_one_event_at_a_time_before_the_end(server):
+    events = Events(server, {"checkpoint": "word", "prompt": "ROMEO:", "max_tokens": LONG, "seed": 1})
+    assert events.response.status == 200
+    assert events.response.getheader("Content-Type").startswith("text/event-stream")
+    tokens = []
+    for event, data in events:
+        if event == "token":
+            tokens.append(data)
+            if len(tokens) == 5:
+                break
+    # Five separate events, one token each, while the generation is still far from its end.
+    _, stats = call(server, "GET", "/api/stats")
+    assert stats["active"] == 1 and stats["tokens_generated"] < LONG
+    assert all(len(t["top"]) == 10 and 0 < t["p"] <= 1 and 0 < t["q"] <= 1 for t in tokens)
+    events.close()
+    wait_idle(server)
+
+
+def test_a_client_that_disconnects_stops_its_generation(server):
+    before = wait_idle(server)
+    events = Events(server, {"checkpoint": "char", "prompt": "JULIET:", "max_tokens": LONG})
+    for event, _ in events:
+        if event == "token":
+            break
+    events.close()
+    after = wait_idle(server)
+    assert after["active"] == 0, "the generation kept running after its client left"
+    assert after["stopped"] == before["stopped"] + 1
+    assert after["tokens_generated"] - before["tokens_generated"] < LONG
+
+
+@pytest.mark.parametrize("flags, sampler", [
+    (["--temperature", "1.2", "--top-k", "20"], {"temperature": 1.2, "top_k": 20}),
+    (["--top-p", "0.8"], {"top_p": 0.8}),
+    (["--greedy"], {"greedy": True}),
+])
+def test_the_stream_equals_wordgen_generate(server, checkpoints, capsys, flags, sampler):
+    prompt, seed, n = "ROMEO:\nBut, soft!", 3, 2
+    assert main(["generate", str(checkpoints["word"]), "--prompt", prompt, "--max-tokens", "40", "--seed", str(seed),
+                 "--num-samples", str(n), "--device", "cpu", *flags]) == 0
+    expected = capsys.readouterr().out
+    pieces: dict[int, list[str]] = {i: [] for i in range(n)}
+    ends = {}
+    for event, data in Events(server, {"checkpoint": "word", "prompt": prompt, "max_tokens": 40, "seed": seed,
+                                       "num_samples": n, **sampler}):
+        if event == "token":
+            pieces[data["sample"]].append(data["text"])
+        elif event == "end":
+            ends[data["sample"]] = data
+        assert event != "error", data
+    assert all(len(p) == 40 for p in pieces.values())  # one event per token
+    streamed = "".join(f"--- sample {i + 1} ---\n{prompt}{''.join(pieces[i])}\n" for i in range(n))
+    assert streamed == expected
+    assert all(ends[i]["text"] == "".join(pieces[i]) for i in range(n))
+
+
+def test_a_loop_is_reported_with_its_characters(server):
+    end = [d for e, d in Events(server, {"checkpoint": "word", "prompt": "ROMEO:", "max_tokens": 120, "greedy": True})
+           if e == "end"][0]
+    # An untrained-looking tiny model under greedy decoding repeats itself.
+    loop = end["loop"]
+    assert loop is not None and loop["repeats"] >= 3
+    assert 0 <= loop["start"] < loop["end"] <= len(end["text"])
+
+
+BAD = [
+    ({"checkpoint": "nope", "prompt": "a"}, 404, "no checkpoint named"),
+    ({"checkpoint": "word", "temperature": -1}, 400, "temperature"),
+    ({"checkpoint": "word", "top_p": 0}, 400, "top-p"),
+    ({"checkpoint": "word", "top_p": 1.5}, 400, "top-p"),
+    ({"checkpoint": "word", "top_k": 0}, 400, "top-k"),
+    ({"checkpoint": "word", "prompt": "x" * 2001}, 413, "at most 2,000"),
+    ({"checkpoint": "word", "max_tokens": LONG + 1}, 400, "max_tokens"),
+    ({"checkpoint": "word", "num_samples": 9}, 400, "num_samples"),
+    ({"checkpoint": "word", "forced": [10**6]}, 400, "not in the vocabulary"),
+    ({"checkpoint": "word", "prompt": "   "}, 400, "encodes to no tokens"),
+    ({"checkpoint": "word", "temperature": "hot"}, 422, "temperature"),
+    ({"checkpoint": "word", "temprature": 1}, 422, "temprature"),
+    ('{"checkpoint": "word", ', 400, "malformed JSON"),
+]
+
+
+@pytest.mark.parametrize("body, status, words", BAD, ids=[b[2] for b in BAD])
+def test_a_bad_request_gets_a_one_line_error_and_the_server_goes_on(server, body, status, words):
+    got, payload = call(server, "POST", "/api/generate", body)
+    assert got == status
+    assert set(payload) == {"error"} and words in payload["error"] and "\n" not in payload["error"]
+    good = [e for e, _ in Events(server, {"checkpoint": "word", "prompt": "ROMEO:", "max_tokens": 3})]
+    assert good.count("token") == 3 and good[-1] == "done"
+
+
+def test_past_the_limit_the_server_answers_busy(server):
+    wait_idle(server)
+    running = [Events(server, {"checkpoint": "word", "prompt": "ROMEO:", "max_tokens": LONG}) for _ in range(2)]
+    for events in running:
+        next(iter(events))
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/api/generate", body=json.dumps({"checkpoint": "word"}),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 503 and response.getheader("Retry-After") == "1"
+    assert "busy" in json.loads(response.read())["error"]
+    assert call(server, "POST", "/api/score", {"checkpoint": "word", "text": "ROMEO:"})[0] == 503
+    for events in running:
+        events.close()
+    assert wait_idle(server)["active"] == 0
+    assert call(server, "POST", "/api/score", {"checkpoint": "word", "text": "ROMEO:"})[0] == 200
+
+
+def test_forced_tokens_then_sampling(server, checkpoints):
+    from wordgen.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer(checkpoints["word"] / "tokenizer.json")
+    forced = tokenizer.encode("fair sun")
+    steps = [d for e, d in Events(server, {"checkpoint": "word", "prompt": "ROMEO:", "forced": forced,
+                                           "max_tokens": 4}) if e == "token"]
+    assert [s["forced"] for s in steps] == [True] * len(forced) + [False] * 4
+    assert "".join(s["text"] for s in steps).startswith(" fair sun")
+
+
+def test_pick_the_next_word(server, checkpoints):
+    from wordgen.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer(checkpoints["word"] / "tokenizer.json")
+    forced = tokenizer.encode("fair")
+    status, d = call(server, "POST", "/api/next", {"checkpoint": "word", "prompt": "ROMEO:", "forced": forced,
+                                                   "top": 7, "greedy": True})
+    assert status == 200 and d["context"] == "ROMEO: fair"
+    probs = [c["p"] for c in d["candidates"]]
+    assert len(probs) == 7 and probs == sorted(probs, reverse=True)
+    # Greedy takes the most likely candidate that is not <unk> (never drawn).
+    assert d["sampler_choice"] == next(c["id"] for c in d["candidates"] if not c["unk"])
+    assert call(server, "POST", "/api/next", {"checkpoint": "word", "top": 0})[0] == 400
+
+
+def test_tokenization_view(server, checkpoints):
+    from wordgen.tokenization import load_tokenizer
+
+    text = "ROMEO: what light through yonder xylophone?\n"
+    for name in ("word", "char"):
+        tokenizer = load_tokenizer(checkpoints[name] / "tokenizer.json")
+        status, d = call(server, "POST", "/api/tokenize", {"checkpoint": name, "text": text})
+        assert status == 200
+        ids = tokenizer.encode(text)
+        assert [t["id"] for t in d["tokens"]] == ids
+        assert "".join(t["text"] for t in d["tokens"]) == tokenizer.decode(ids)
+        assert d["tokens_per_char"] == pytest.approx(len(ids) / len(text))
+        assert d["num_unk"] == sum(t["unk"] for t in d["tokens"]) == tokenizer.count_unk(ids)
+    assert d["num_unk"] > 0  # the char model never saw the "x" of "xylophone"
+    assert call(server, "POST", "/api/tokenize", {"checkpoint": "word", "text": "y" * 5001})[0] == 413
+
+
+def test_score_view_uses_the_evaluation_code(server):
+    from wordgen.evaluate import evaluate_text
+
+    bundle = server.playground.bundles["word"]
+    status, d = call(server, "POST", "/api/score", {"checkpoint": "word", "text": VERSE})
+    assert status == 200
+    reference = evaluate_text(bundle.model, bundle.tokenizer, VERSE, batch_size=1)
+    assert d["metrics"]["bits_per_char"] == pytest.approx(reference.bits_per_char, rel=1e-5)
+    assert d["metrics"]["ppl_word"] == pytest.approx(reference.ppl_word, rel=1e-4)
+    bits = sum(t["bits"] for t in d["tokens"])
+    assert bits * math.log(2) == pytest.approx(reference.nll, rel=1e-5)
+
+
+def test_the_page_and_its_assets_are_served_from_the_package(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    for path in ("/", "/static/app.js", "/static/style.css"):
+        conn.request("GET", path)
+        response = conn.getresponse()
+        assert response.status == 200, path
+        response.read()
+    status, info = call(server, "GET", "/api/info")
+    assert [c["name"] for c in info["checkpoints"]] == ["word", "char"]
+    assert call(server, "GET", "/no/such/page")[0] == 404
+    # Nothing on the page comes from the internet.
+    static = Path(create_app.__code__.co_filename).parent / "static"
+    for file in static.iterdir():
+        assert "http://" not in file.read_text() and "https://" not in file.read_text(), file
+
+
+def test_checkpoint_names_are_unique():
+    assert checkpoint_names(["runs/word", "other/word", "runs/char"]) == ["word-1", "word-2", "char"]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_serve_without_the_extra_says_how_to_install_it(checkpoints, capsys, monkeypatch):
+    for name in ("wordgen.serve.app", "wordgen.serve.server"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if it were not installed
+    assert main(["serve", str(checkpoints["word"])]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("wordgen: error:") and 'pip install -e ".[serve]"' in err
+
+
+def test_serve_refuses_a_port_in_use_and_a_bad_checkpoint(checkpoints, tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", str(checkpoints["word"]), "--port", str(port)]) == 2
+        assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path / "missing"), "--port", "0"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_wordgen_serve_starts_on_loopback_and_says_so(checkpoints):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wordgen.cli", "serve", str(checkpoints["word"]), str(checkpoints["char"]),
+         "--port", "0", "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = process.stdout.readline()
+        second = process.stdout.readline()
+        assert first.startswith("wordgen playground: http://127.0.0.1:"), first + process.stderr.read()
+        assert "loopback only" in second
+        port = int(first.split(":")[3].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/api/info")
+        assert json.loads(conn.getresponse().read())["checkpoints"][1]["name"] == "char"
+    finally:
+        process.terminate()  # SIGTERM: uvicorn shuts down gracefully
+        process.wait(timeout=20)
