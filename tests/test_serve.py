@@ -321,3 +321,15 @@ def test_wordgen_serve_starts_on_loopback_and_says_so(checkpoints):
     finally:
         process.terminate()  # SIGTERM: uvicorn shuts down gracefully
         process.wait(timeout=20)
+
+
+def test_the_load_benchmark_runs_and_stops_by_itself(checkpoints, capsys):
+    from benchmarks import serve_load
+
+    code = serve_load.main([str(checkpoints["word"]), "--clients", "3", "--seconds", "1", "--max-tokens", "8",
+                            "--max-requests", "12", "--max-concurrent", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    row = json.loads(out.splitlines()[0])
+    assert row["errors"] == 0 and 0 < row["requests"] <= 12 and row["completed"] + row["busy_503"] == row["requests"]
+    assert "| clients | requests |" in out
