@@ -243,6 +243,8 @@ def test_tokenization_view(server, checkpoints):
         assert "".join(t["text"] for t in d["tokens"]) == tokenizer.decode(ids)
         assert d["tokens_per_char"] == pytest.approx(len(ids) / len(text))
         assert d["num_unk"] == sum(t["unk"] for t in d["tokens"]) == tokenizer.count_unk(ids)
+        if name == "word":
+            assert [t["hides"] for t in d["tokens"] if t["unk"]] == ["xylophone"]
     assert d["num_unk"] > 0  # the char model never saw the "x" of "xylophone"
     assert call(server, "POST", "/api/tokenize", {"checkpoint": "word", "text": "y" * 5001})[0] == 413
 

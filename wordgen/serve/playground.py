@@ -222,12 +222,18 @@ class Playground:
                 "sampler_choice": last.ids[0].item()}
 
     def tokenize(self, name: str, text: str) -> dict:
-        """The tokenization view: every token of `text` with its id, its text and whether it is `<unk>`."""
+        """The tokenization view: every token of `text` with its id, its text, and for `<unk>` the text it hides."""
         tokenizer = self.bundle(name).tokenizer
         ids = tokenizer.encode(text)
         unk = tokenizer.unk_id
-        tokens = [{"id": i, "text": t, "unk": i == unk} for i, t in zip(ids, token_pieces(tokenizer, ids))]
         num_unk = tokenizer.count_unk(ids)
+        try:  # the text each <unk> hides ("xylophone"), where the tokenizer can tell
+            hidden = tokenizer.unk_pieces(text) if num_unk else []
+        except WordgenError:  # a plug-in tokenizer that cannot say
+            hidden = []
+        hidden = iter(hidden if len(hidden) == num_unk else [None] * num_unk)
+        tokens = [{"id": i, "text": t, "unk": i == unk, "hides": next(hidden) if i == unk else None}
+                  for i, t in zip(ids, token_pieces(tokenizer, ids))]
         return {"checkpoint": name, "tokenizer": self.bundles[name].config.tokenizer,
                 "vocab_size": tokenizer.vocab_size, "tokens": tokens, "num_tokens": len(ids),
                 "num_chars": len(text), "tokens_per_char": len(ids) / len(text) if text else 0.0,

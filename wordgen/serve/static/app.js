@@ -314,9 +314,11 @@ async function tokenize() {
         `${d.tokens_per_char.toFixed(3)} tokens per character · ${d.num_unk} <unk>` }));
       const chips = el("div", { class: "chips" + ($("tok-ids").checked ? "" : " noids") });
       d.tokens.forEach((t, i) => {
+        const hides = t.hides ? `“${t.hides}” ` : "";
         const chip = el("span", { class: `chip c${i % 5}` + (t.unk ? " unk" : ""),
-                                  title: `id ${t.id}` + (t.unk ? " (<unk>: not in the vocabulary)" : "") },
+                                  title: `id ${t.id}` + (t.unk ? ` (${hides}is not in the vocabulary: <unk>)` : "") },
           el("sub", { text: String(t.id) }), visible(t.text));
+        if (t.hides) chip.append(el("small", { class: "hides", text: t.hides }));
         chips.append(chip);
       });
       col.append(chips);
