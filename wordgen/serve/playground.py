@@ -16,6 +16,7 @@ this module is tested and used without the `serve` extra.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -53,7 +54,7 @@ class Limits:
     max_prompt_chars: int = 2000  # prompt and typed words
     max_tokens: int = 500  # tokens per sample
     max_samples: int = 4  # samples per request
-    max_text_chars: int = 5000  # text of the tokenization and scoring views
+    max_text_chars: int = 2000  # text of the tokenization and scoring views (their pieces cost O(n^2) decoding)
     max_top: int = 50  # candidates asked for in "pick the next word"
     top: int = 10  # candidates sent with every generated token
 
@@ -132,7 +133,7 @@ class Playground:
                 "corpus": b.config.corpus, "parameters": b.model.num_parameters(),
                 "layers": b.config.model.num_layers, "hidden_size": b.config.model.hidden_size,
             })
-        return {"checkpoints": checkpoints, "limits": self.limits.__dict__}
+        return {"checkpoints": checkpoints, "limits": dataclasses.asdict(self.limits)}
 
     def check_length(self, text: str, limit: int, what: str) -> None:
         if len(text) > limit:
