@@ -108,7 +108,7 @@ def run_load(port: int, clients: int, seconds: float, max_requests: int, body: d
             with lock:
                 results.append(result)
             if result["status"] == 503:
-                time.sleep(0.05)  # the server said busy: do not hammer it
+                time.sleep(0.2)  # the server said busy: back off before asking again
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="checkpoint folder to serve")
     parser.add_argument("--clients", default="1,4,8", help="concurrent clients, one run per value (default: 1,4,8)")
     parser.add_argument("--seconds", type=float, default=20, help="length of each run (default: 20)")
-    parser.add_argument("--max-requests", type=int, default=500, help="request cap per run (default: 500)")
+    parser.add_argument("--max-requests", type=int, default=1000, help="request cap per run (default: 1000)")
     parser.add_argument("--max-tokens", type=int, default=100, help="tokens per request (default: 100)")
     parser.add_argument("--max-concurrent", type=int, default=4,
                         help="the server's --max-concurrent; more clients get 503 busy (default: 4)")
