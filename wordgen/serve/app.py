@@ -189,6 +189,7 @@ def create_app(playground: Playground) -> FastAPI:
         except RuntimeError:  # the pool is shut down: the server is stopping
             playground.release()
             raise
+
         def finished(f: asyncio.Future) -> None:  # runs on the event loop
             if f.cancelled():  # never ran (the server is stopping): its slot was never given back
                 playground.release()
