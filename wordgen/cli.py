@@ -56,6 +56,9 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                    help="stop training after this many seconds" + (f" (default: {budget:g})" if lab else ""))
     p.add_argument("--epochs", type=float, default=None, help="stop after this many passes over the training text")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
+    p.add_argument("--chars", type=_count, default=None, metavar="N", dest="max_chars",
+                   help="stop after reading N characters of training text (tokens x the text's characters per "
+                        "token; 2e6 or 2000000): models with different tokenizers then read the same text")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, initialisation and dropout (default: {d.seed})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"parallel token streams B (default: {d.batch_size})")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per BPTT window T (default: {d.seq_len})")
@@ -80,6 +83,17 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                         f"auto: bf16 where it has them, else fp32 (default: {d.precision})")
 
 
+def _count(text: str) -> int:
+    """A positive count written as 2000000, 2_000_000 or 2e6 (argparse type)."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of characters such as 2000000 or 2e6, got {text!r}")
+    if not value >= 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a whole number of characters of at least 1, got {text!r}")
+    return int(value)
+
+
 def _train_config(args, *, lab: bool = False) -> TrainConfig:
     base = presets.lab_train_config() if lab else TrainConfig()  # fields without a flag keep these
     return replace(
@@ -89,7 +103,7 @@ def _train_config(args, *, lab: bool = False) -> TrainConfig:
             dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
         ),
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-        epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget,
+        epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget, max_chars=args.max_chars,
         eval_interval=args.eval_interval, seed=args.seed, device=args.device, precision=args.precision,
         stage_directions=args.stage_directions,
     )
@@ -137,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model and write a checkpoint folder",
                        description="Train the shared LSTM language model on a corpus with a tokenizer. Give at "
-                                   "least one of --epochs, --max-steps, --time-budget.")
+                                   "least one of --epochs, --max-steps, --chars, --time-budget.")
     _add_train_options(p, lab=False)
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="continue the run saved in DIR (model, optimizer, step, RNG); stop limits may be raised")
@@ -154,9 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkpoint on a corpus split or a whole text file.")
     p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
     _add_corpus_options(p, None)
-    p.add_argument("--split", choices=["train", "validation", "test"], default="test",
-                   help="which split of --corpus to score (default: test; the corpus defaults to the "
-                        "checkpoint's own, split with its seed)")
+    p.add_argument("--split", choices=["train", "validation", "test"], default=None,
+                   help="which split of --corpus to score. Default: the test split of the checkpoint's own "
+                        "corpus (split with its seed, so the text is unseen); a --corpus that is not the "
+                        "checkpoint's own is scored whole, all of its text, unless --split is given")
     p.add_argument("--text-file", default=None, help="score this whole UTF-8 text file instead of a split")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
@@ -213,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", default="", help="common prompt of the samples (default: start a new line)")
     p.add_argument("--sample-chars", type=int, default=160, help="characters per sample (default: 160; 0: none)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="train every tokenizer N times, with seeds SEED..SEED+N-1 (the split stays SEED's); the "
+                        "table then shows mean ± standard deviation and 95%% intervals, and marks rows the best "
+                        "cannot be told apart from (default: 1; 3 or more for figures to publish)")
     p.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -247,7 +266,7 @@ def cmd_train(args) -> None:
         from wordgen.checkpoint import load_config
 
         config = load_config(Path(args.resume))
-        for name in ("time_budget", "epochs", "max_steps"):
+        for name in ("time_budget", "epochs", "max_steps", "max_chars"):
             if getattr(args, name) is not None:
                 setattr(config, name, getattr(args, name))
         config.out = args.resume
@@ -303,7 +322,7 @@ def cmd_generate(args) -> None:
 def cmd_evaluate(args) -> None:
     from wordgen.checkpoint import Bundle
     from wordgen.corpora import load_corpus
-    from wordgen.evaluate import evaluate_split, evaluate_text
+    from wordgen.evaluate import evaluate_corpus, evaluate_split, evaluate_text
 
     bundle = Bundle.load(args.checkpoint, device=args.device)
     if args.text_file:
@@ -313,15 +332,34 @@ def cmd_evaluate(args) -> None:
         metrics = evaluate_text(bundle.model, bundle.tokenizer, text)
         title = args.text_file
     else:
-        corpus = args.corpus or bundle.config.corpus
+        own = bundle.config.corpus
+        corpus = args.corpus or own
         stage = args.stage_directions or bundle.config.stage_directions
         dataset = load_corpus(corpus, seed=bundle.config.seed, stage_directions=stage)
-        metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[args.split])
-        title = f"{corpus} [{args.split}]"
+        if args.split or _same_corpus(corpus, own):
+            split = args.split or "test"
+            metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[split])
+            title = f"{corpus} [{split} split" + ("" if _same_corpus(corpus, own) else
+                                                  f" of a corpus this model was not trained on ({own})") + "]"
+        else:
+            metrics = evaluate_corpus(bundle.model, bundle.tokenizer, dataset)
+            title = (f"{corpus} [whole text, all {metrics.num_chars:,} characters: not this model's training "
+                     f"corpus ({own}); if the model saw part of it in training, the figures are optimistic]")
     if args.json:
         print(json.dumps({"text": title, **metrics.to_dict()}, indent=2))
     else:
         _print_metrics(title, metrics)
+
+
+def _same_corpus(spec: str, own: str) -> bool:
+    """Whether `spec` names the checkpoint's own corpus (the same spec, or the same file or folder)."""
+    if spec.strip() == own.strip():
+        return True
+    a, b = Path(spec.strip()).expanduser(), Path(own.strip()).expanduser()
+    try:
+        return a.exists() and b.exists() and a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def cmd_corpora(args) -> None:
@@ -344,6 +382,7 @@ def cmd_compare(args) -> None:
         match="params" if args.params is not None else args.match, params=args.params,
         unk_penalty=args.unk_penalty, eval_corpus=args.eval_corpus, eval_chars=args.eval_chars or None,
         prompt=args.prompt, sample_chars=args.sample_chars, temperature=args.temperature, overwrite=args.overwrite,
+        seeds=args.seeds,
     )
     comparison = compare(settings, progress=not args.quiet, log=lambda line: print(line, flush=True))
     print()

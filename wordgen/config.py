@@ -111,6 +111,10 @@ class TrainConfig:
     epochs: float | None = None  # stop after this many passes over the training stream
     max_steps: int | None = None  # ...or after this many optimizer steps
     time_budget: float | None = None  # ...or after this many seconds of training
+    # ...or after this many characters of training text: tokens read x the training text's
+    # characters per token, so a char model and a word model given the same number read
+    # the same amount of text (a time or step budget lets the cheaper tokenizer read more).
+    max_chars: int | None = None
     eval_interval: int = 100  # steps between validations (and checkpoints)
     eval_tokens: int | None = 200_000  # cap on validation tokens per periodic check (None: all)
     seed: int = 0
@@ -133,8 +137,10 @@ class TrainConfig:
             raise ConfigError(f"--max-steps must be at least 1, got {self.max_steps}")
         if self.time_budget is not None and self.time_budget <= 0:
             raise ConfigError(f"--time-budget must be positive seconds, got {self.time_budget}")
-        if self.epochs is None and self.max_steps is None and self.time_budget is None:
-            raise ConfigError("say when to stop: give --epochs, --max-steps or --time-budget")
+        if self.max_chars is not None and self.max_chars < 1:
+            raise ConfigError(f"--chars must be at least 1 character, got {self.max_chars}")
+        if self.epochs is None and self.max_steps is None and self.time_budget is None and self.max_chars is None:
+            raise ConfigError("say when to stop: give --epochs, --max-steps, --chars or --time-budget")
         if self.eval_interval < 1:
             raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
         if self.precision not in ("auto", "fp32", "bf16"):

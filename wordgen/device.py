@@ -16,6 +16,7 @@ import platform
 
 import torch
 
+from wordgen.cpu import load_average, openmp_wait_policy
 from wordgen.errors import ConfigError
 
 
@@ -71,11 +72,6 @@ def _cpu_flags_and_name() -> tuple[list[str], str]:
     return flags, name
 
 
-def load_average() -> tuple[float, float, float] | None:
-    """The 1-, 5- and 15-minute load averages, or None where the OS has none (Windows)."""
-    return os.getloadavg() if hasattr(os, "getloadavg") else None
-
-
 def machine_info() -> dict:
     """What a report or benchmark should say about the machine it ran on."""
     _, name = _cpu_flags_and_name()
@@ -83,6 +79,7 @@ def machine_info() -> dict:
         "cpu": name or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": openmp_wait_policy(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),

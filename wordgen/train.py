@@ -21,7 +21,8 @@ The run is a handful of named steps around one `_Run` (the state they share):
 `_start` (fresh or resumed), `_step` (one optimizer step), `_checkpoint`
 (validate, keep the best weights, save the trainer state), `_loop`, `_finish`.
 
-No argument parsing and no printing here; `progress=True` shows a tqdm bar.
+No argument parsing and no printing here; `progress=True` shows a tqdm bar on a
+terminal and a line every few seconds elsewhere (wordgen.progress).
 """
 
 from __future__ import annotations
@@ -33,18 +34,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from wordgen import checkpoint as ckpt
 from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.corpora import load_corpus
+from wordgen.cpu import ThreadPolicy
 from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir, encode_split, split_text, windows,
                           windows_per_epoch)
 from wordgen.errors import CheckpointError, ConfigError, WordgenError
 from wordgen.evaluate import Metrics, evaluate_stream, total_nll
 from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
+from wordgen.progress import progress_bar
 from wordgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
 
 
@@ -58,6 +60,13 @@ class TrainResult:
     eval_seconds: float = 0.0  # of which validating and writing checkpoints
     best_val_loss: float = math.inf
     dataset: object = None  # the DatasetDict trained on, for evaluation after training
+    chars_per_token: float = 0.0  # of the training text: turns tokens read into characters read
+    thread_changes: list = field(default_factory=list)  # (seconds, torch threads) each time wordgen.cpu changed them
+
+    @property
+    def chars_seen(self) -> float:
+        """Characters of training text read by this call: tokens x the training text's characters per token."""
+        return self.tokens_seen * self.chars_per_token
 
     @property
     def tokens_per_second(self) -> float:
@@ -163,15 +172,22 @@ class _Run:
     step: int = 0
     epoch: int = 0
     cursor: int = 0  # where the next window starts in the table
+    tokens_before: int = 0  # training tokens read before this call (a resumed run)
     best: float = math.inf  # lowest validation loss so far
     hidden: State | None = None  # carried from window to window
     last_val: Metrics | None = None
     start: float = 0.0  # time.perf_counter() when the loop began
-    bar: tqdm | None = None
+    bar: object = None  # wordgen.progress.progress_bar: tqdm or LineProgress
+    threads: ThreadPolicy | None = None
 
     @property
     def out(self) -> Path:
         return Path(self.config.out)
+
+    @property
+    def chars_seen(self) -> float:
+        """Characters of training text read by the whole run, resumed calls included (what --chars counts)."""
+        return (self.tokens_before + self.result.tokens_seen) * self.result.chars_per_token
 
 
 def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=None, resume: bool = False,
@@ -188,9 +204,16 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
     """
     run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite)
     run.bar = _progress_bar(run, enabled=progress)
+    # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
+    run.threads = ThreadPolicy() if run.table.device.type == "cpu" else None
     run.start = time.perf_counter()
-    loss_sum, loss_count = _loop(run)
-    return _finish(run, loss_sum, loss_count)
+    try:
+        loss_sum, loss_count = _loop(run)
+        return _finish(run, loss_sum, loss_count)
+    finally:
+        if run.threads is not None:
+            run.result.thread_changes = run.threads.changes
+            run.threads.close()
 
 
 def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool) -> _Run:
@@ -224,7 +247,8 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     limits = [config.max_steps or math.inf]
     if config.epochs is not None:
         limits.append(math.ceil(config.epochs * windows_per_epoch(table, config.seq_len)))
-    result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset)
+    result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset,
+                         chars_per_token=train_stream.chars_per_token)
     run = _Run(config=config, model=model, optimizer=optimizer, table=table, val_stream=val_stream,
                total_steps=min(limits), result=result, tokens_per_char=1 / train_stream.chars_per_token)
     if state is not None:
@@ -240,6 +264,8 @@ def _restore(run: _Run, state: dict, device: torch.device) -> None:
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.step, run.epoch, run.cursor, run.best = state["step"], state["epoch"], state["cursor"], state["best_val_loss"]
+    # States saved before the count was kept: every step read one full batch of windows.
+    run.tokens_before = state.get("tokens", run.step * run.config.batch_size * run.config.seq_len)
     hidden = tuple(h.to(device) for h in state["hidden"]) or None
     # Saved as a list of tensors: (h, c) for an LSTM, [h] for a GRU, [] before the first step.
     run.hidden = hidden[0] if run.config.model.rnn_type == "gru" and hidden else hidden
@@ -255,15 +281,23 @@ def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
             (out / name).unlink(missing_ok=True)
 
 
-def _progress_bar(run: _Run, *, enabled: bool) -> tqdm:
-    """Steps of the run, or seconds of the budget when only --time-budget stops it."""
-    by_time = run.total_steps == math.inf
-    total = run.config.time_budget if by_time else run.total_steps
-    bar = tqdm(total=total, disable=not enabled, unit="s" if by_time else "step", dynamic_ncols=True,
-               desc="training",
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
-               if by_time else None)
-    bar.update(0 if by_time else min(run.step, total))  # a resumed run starts part way
+def _bar_unit(run: _Run) -> str:
+    """What the bar counts: steps when a step limit is known, else characters (--chars), else seconds."""
+    if run.total_steps < math.inf:
+        return "step"
+    return "char" if run.config.max_chars else "s"
+
+
+def _progress_bar(run: _Run, *, enabled: bool):
+    """A tqdm bar on a terminal, a line every few seconds elsewhere (wordgen.progress)."""
+    unit = _bar_unit(run)
+    total = {"step": run.total_steps, "char": run.config.max_chars, "s": run.config.time_budget}[unit]
+    options = {}
+    if unit != "step":
+        options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + \
+            " [{elapsed}<{remaining}{postfix}]"
+    bar = progress_bar(total, desc="training", unit=unit, enabled=enabled, **options)
+    bar.update({"step": min(run.step, total), "char": min(run.chars_seen, total), "s": 0}[unit])  # resumed: part way
     return bar
 
 
@@ -271,6 +305,7 @@ def _loop(run: _Run) -> tuple[float, int]:
     """Train until a stop limit; return the summed loss and count since the last validation."""
     config = run.config
     budget = config.time_budget or math.inf
+    max_chars = config.max_chars or math.inf
     run.model.train()
     # bfloat16 needs no loss scaling (it has float32's exponent range), unlike float16.
     autocast = torch.autocast(run.table.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
@@ -278,14 +313,18 @@ def _loop(run: _Run) -> tuple[float, int]:
     while True:
         for pos, x, y in windows(run.table, config.seq_len, start=run.cursor):  # x, y: (B, T)
             elapsed = time.perf_counter() - run.start
-            if run.step >= run.total_steps or elapsed >= budget:
+            # The character count is checked before each step, so a --chars run stops
+            # less than one batch (B x T tokens) past the count it was given.
+            if run.step >= run.total_steps or elapsed >= budget or run.chars_seen >= max_chars:
                 return loss_sum, loss_count
             by_steps = run.step / run.total_steps if run.total_steps < math.inf else 0.0
-            loss = _step(run, x, y, max(by_steps, elapsed / budget), autocast)
+            loss = _step(run, x, y, max(by_steps, elapsed / budget, run.chars_seen / max_chars), autocast)
             run.cursor = pos + x.size(1)
             run.result.tokens_seen += y.numel()
             loss_sum, loss_count = loss_sum + loss, loss_count + 1
             _advance_bar(run, loss, budget)
+            if run.threads is not None:
+                run.threads.check()
             if run.step % config.eval_interval == 0:
                 _checkpoint(run, loss_sum / loss_count)
                 loss_sum, loss_count = 0.0, 0
@@ -311,8 +350,11 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, progress: float, autocast
 
 def _advance_bar(run: _Run, loss: float, budget: float) -> None:
     bar = run.bar
-    if run.total_steps < math.inf:
+    unit = _bar_unit(run)
+    if unit == "step":
         bar.update(1)
+    elif unit == "char":
+        bar.update(min(run.config.max_chars, run.chars_seen) - bar.n)
     else:
         bar.update(min(budget, time.perf_counter() - run.start) - bar.n)
     if run.step % 10 == 0:  # setting the postfix redraws the bar: not every step
@@ -328,6 +370,7 @@ def _checkpoint(run: _Run, train_loss: float) -> None:
         "step": run.step,
         "epoch": run.epoch + run.cursor / max(1, run.table.size(1)),
         "tokens": run.result.tokens_seen,
+        "chars": run.chars_seen,  # characters of training text read so far (the --chars count)
         "elapsed": time.perf_counter() - run.start,
         "lr": run.optimizer.param_groups[0]["lr"],
         "train_loss": train_loss,
@@ -355,6 +398,7 @@ def _trainer_state(run: _Run) -> dict:
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "step": run.step, "epoch": run.epoch, "cursor": run.cursor, "best_val_loss": run.best,
+        "tokens": run.tokens_before + run.result.tokens_seen,
         "hidden": [h.detach().cpu() for h in hidden_list],
         "rng": _rng_state(),
     }

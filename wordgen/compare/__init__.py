@@ -1,16 +1,19 @@
 """Compare tokenizations fairly: one model, one split, one budget per tokenizer.
 
-`compare(settings)` trains the shared LSTM once per tokenizer spec -- same
-corpus split, same seed, same stopping rule -- evaluates every model on the
-corpus's `test` split (validation only picks the best checkpoint), draws one
-sample from a common prompt, and writes
+`compare(settings)` trains the shared LSTM once per tokenizer spec and seed
+-- same corpus split, same seeds, same stopping rule -- evaluates every model
+on the corpus's `test` split (validation only picks the best checkpoint), draws
+one sample from a common prompt, and writes
 
     OUT/runs/<name>/     one ordinary checkpoint folder per tokenizer
-    OUT/results.json     everything, including the learning curves
-    OUT/results.csv      one row per tokenizer (and per evaluation text)
+                         (<name>/seed-<S>/ per seed with --seeds N > 1)
+    OUT/results.json     everything: every run, its learning curve, and the
+                         per-tokenizer summary over the seeds
+    OUT/results.csv      one row per run (and per evaluation text)
     OUT/report.md        the table plus the rules it was measured by
-    OUT/comparison.png   bits per character, and validation bits per character
-                         against wall-clock seconds
+    OUT/comparison.png   bits per character (with 95 % intervals over the
+                         seeds), and validation bits per character against
+                         wall-clock seconds and against characters read
 
 The rules (also written into every report):
 
@@ -22,16 +25,24 @@ The rules (also written into every report):
   the text it hides (`score`).
 * Models are matched either by size (the same embedding/hidden sizes) or by
   parameter count (`match="params"`; `sizing`).
+* The stop rule is the same for every model, and the report says what it
+  favours (`report.budget_note`): equal seconds favour cheap tokenizers, equal
+  steps long tokens, equal characters (`TrainConfig.max_chars`) or epochs
+  neither in data.
+* With `seeds > 1` every figure is a mean over seeds with a 95 % t-interval,
+  and a row whose interval overlaps the best one's is marked as not told apart
+  (`stats`, `seeds`).
+* Each run records how busy the rest of the machine was (`wordgen.cpu`); the
+  report warns beside a row that shared the CPU.
 
 The package, in the order `compare` uses it: `sizing` (the list, the folders,
-the model sizes), `run` (one training run per tokenizer), `score` (the
-penalty), `report` and `plot` (the files); `records` holds the dataclasses
-they pass along.
+the model sizes), `run` (one training run per tokenizer and seed), `score`
+(the penalty), `seeds` and `stats` (the summary over seeds), `report` and
+`plot` (the files); `records` holds the dataclasses they pass along.
 
 Deliberately not here: printing (the CLI prints the strings this package
-returns), choosing hyper-parameters per tokenizer (every model gets the same
-settings, which favours none), and repeated seeds or confidence intervals (one
-seed per comparison; run it again with --seed).
+returns), and choosing hyper-parameters per tokenizer (every model gets the
+same settings, which favours none).
 """
 
 from __future__ import annotations
@@ -41,11 +52,14 @@ from collections.abc import Callable
 
 from wordgen.compare.records import (CSV_FILE, JSON_FILE, PLOT_FILE, REPORT_FILE, RUNS_DIR, CompareError,
                                      CompareSettings, Comparison, Row)
-from wordgen.compare.report import markdown_table, report_markdown, results_csv, summary, table_rows, write_report
+from wordgen.compare.report import (budget_note, markdown_table, report_markdown, results_csv, seed_table_rows, summary,
+                                    table_rows, write_report)
 from wordgen.compare.run import run_all
 from wordgen.compare.score import (Score, Speller, hidden_pieces, score_rows, score_split, score_text, spelling_costs,
                                    uniform_spelling_cost)
+from wordgen.compare.seeds import group_rows
 from wordgen.compare.sizing import match_hidden_size, match_sizes, parse_tokenizer_list, plan_runs, refuse_existing, run_name
+from wordgen.compare.stats import Spread, not_distinguishable, spread, t_quantile
 from wordgen.corpora import load_corpus, read_text_file
 from wordgen.data import split_text
 from wordgen.device import load_average, machine_info
@@ -80,7 +94,7 @@ def compare(settings: CompareSettings, *, progress: bool = False, log: Callable[
         settings=settings, rows=rows, target_params=target, target_note=note, penalty_note=penalty_note,
         test_text=f"the test split of {base.corpus} ({len(test_text):,} characters)",
         eval_text=(f"{settings.eval_corpus} ({len(eval_text):,} characters)" if eval_text is not None else None),
-        seconds=time.perf_counter() - started, machine=_machine(load_before),
+        seconds=time.perf_counter() - started, machine=_machine(load_before), budget=budget_note(base),
     )
     comparison.files = write_report(comparison, settings.out)
     return comparison
@@ -95,7 +109,8 @@ def _machine(load_before) -> dict:
 
 __all__ = [
     "CSV_FILE", "JSON_FILE", "PLOT_FILE", "REPORT_FILE", "RUNS_DIR", "CompareError", "CompareSettings",
-    "Comparison", "Row", "Score", "Speller", "compare", "hidden_pieces", "markdown_table", "match_hidden_size",
-    "parse_tokenizer_list", "report_markdown", "results_csv", "run_name", "score_split", "score_text",
-    "spelling_costs", "summary", "table_rows", "uniform_spelling_cost", "write_report",
+    "Comparison", "Row", "Score", "Speller", "Spread", "budget_note", "compare", "group_rows", "hidden_pieces",
+    "markdown_table", "match_hidden_size", "not_distinguishable", "parse_tokenizer_list", "report_markdown",
+    "results_csv", "run_name", "score_split", "score_text", "seed_table_rows", "spelling_costs", "spread",
+    "summary", "t_quantile", "table_rows", "uniform_spelling_cost", "write_report",
 ]

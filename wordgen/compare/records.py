@@ -42,6 +42,7 @@ class CompareSettings:
     sample_chars: int = 160  # characters of continuation kept per sample
     temperature: float = 0.8
     overwrite: bool = False
+    seeds: int = 1  # runs per tokenizer, seeds base.seed .. base.seed + seeds - 1 (the split stays base.seed's)
 
     def validate(self) -> None:
         self.base.validate()
@@ -58,14 +59,17 @@ class CompareSettings:
         SampleConfig(temperature=self.temperature).validate()
         if not self.tokenizers:
             raise CompareError("give at least one tokenizer")
+        if self.seeds < 1:
+            raise CompareError(f"--seeds must be at least 1, got {self.seeds}")
 
 
 @dataclass
 class Row:
-    """One tokenizer's run."""
+    """One run: one tokenizer, one seed."""
 
     tokenizer: str
     name: str
+    seed: int
     checkpoint: str
     vocab_size: int
     parameters: int
@@ -76,8 +80,11 @@ class Row:
     train_seconds: float
     wall_seconds: float  # training + evaluation + sample, for this row (tokenizers are trained before)
     tokens_per_second: float
+    chars_seen: float  # characters of training text read: tokens x the training text's characters per token
     sample: str
     history: list[dict]
+    cpu: dict = field(default_factory=dict)  # wordgen.cpu.CpuWatch during the run: how busy the rest of the machine was
+    thread_changes: list = field(default_factory=list)  # (seconds, torch threads) as wordgen.cpu set them
     test: Score | None = None
     eval_text: Score | None = None
 
@@ -99,6 +106,7 @@ class Comparison:
     eval_text: str | None
     seconds: float
     machine: dict  # wordgen.device.machine_info(), with the load average before and after
+    budget: str = ""  # which stop rule was equal for every model, and what it favours (report.budget_note)
     files: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -109,9 +117,19 @@ class Comparison:
                 "train": s.base.to_dict(), "match": s.match, "params": s.params,
                 "unk_penalty": s.unk_penalty, "eval_corpus": s.eval_corpus, "eval_chars": s.eval_chars,
                 "prompt": s.prompt, "sample_chars": s.sample_chars, "temperature": s.temperature,
+                "seeds": list(self.seeds),
             },
             "target_params": self.target_params, "matched_by": self.target_note,
             "unk_penalty_by": self.penalty_note, "test_text": self.test_text, "eval_text": self.eval_text,
-            "seconds": self.seconds, "machine": self.machine,
-            "rows": [r.to_dict() for r in self.rows],
+            "seconds": self.seconds, "machine": self.machine, "budget": self.budget,
+            "rows": [r.to_dict() for r in self.rows],  # every run, in the order they ran
         }
+
+    @property
+    def seeds(self) -> range:
+        s = self.settings
+        return range(s.base.seed, s.base.seed + s.seeds)
+
+    def runs_of(self, tokenizer: str) -> list[Row]:
+        """The runs of one tokenizer spec, one per seed."""
+        return [r for r in self.rows if r.tokenizer == tokenizer]

@@ -1,10 +1,14 @@
-"""Training one model per planned tokenizer, and its test score and sample.
+"""Training one model per planned tokenizer and seed, and its test score and sample.
 
 Each run is an ordinary `wordgen.train.train` call with the base settings, its
-own tokenizer spec, output folder and model size, and the tokenizer and corpus
-the plan already holds: nothing is loaded or trained twice. The test split is
+own tokenizer spec, seed, output folder and model size, and the tokenizer and
+corpus the plan already holds: nothing is loaded or trained twice, and every
+seed trains on the same split. With several seeds the runs go seed by seed
+(every tokenizer once, then again), so a machine that gets busier or quieter
+during a long comparison touches every tokenizer alike. The test split is
 scored here without the `<unk>` penalty (that needs every model; see
-`wordgen.compare.score.score_rows`).
+`wordgen.compare.score.score_rows`). Each run records how busy the rest of the
+machine was while it trained (`wordgen.cpu.CpuWatch`).
 
 Not here: choosing sizes, the penalty, reports.
 """
@@ -18,32 +22,42 @@ from collections.abc import Callable
 from wordgen.checkpoint import Bundle
 from wordgen.compare.records import CompareSettings, Row
 from wordgen.compare.score import score_split
-from wordgen.compare.sizing import Plan
+from wordgen.compare.sizing import Plan, run_folder
 from wordgen.config import SampleConfig
+from wordgen.cpu import CpuWatch, was_busy
 from wordgen.model import count_parameters
 
 
 def run_all(plans: list[Plan], settings: CompareSettings, dataset, *, progress: bool,
-            log: Callable[[str], None]) -> tuple[list[Row], dict[str, Bundle]]:
-    """Train and test every plan in order; return the rows and each spec's trained bundle."""
+            log: Callable[[str], None]) -> tuple[list[Row], dict[tuple[str, int], Bundle]]:
+    """Train and test every plan once per seed; return the rows and each (spec, seed)'s trained bundle."""
     rows, bundles = [], {}
-    for i, plan in enumerate(plans, 1):
-        log(f"[{i}/{len(plans)}] training {plan.spec}: vocabulary {plan.tokenizer.vocab_size:,}, "
-            f"{count_parameters(plan.model):,} parameters")
-        row, bundles[plan.spec] = run_one(plan, settings, dataset, progress=progress)
-        rows.append(row)
-        log(f"[{i}/{len(plans)}] {plan.spec}: {row.steps} steps in {row.train_seconds:.0f} s, "
-            f"test {row.test.raw.bits_per_char:.3f} bits/char")
+    seeds = range(settings.base.seed, settings.base.seed + settings.seeds)
+    total, i = len(plans) * len(seeds), 0
+    for seed in seeds:
+        for plan in plans:
+            i += 1
+            which = f"{plan.spec}" + (f", seed {seed}" if settings.seeds > 1 else "")
+            log(f"[{i}/{total}] training {which}: vocabulary {plan.tokenizer.vocab_size:,}, "
+                f"{count_parameters(plan.model):,} parameters")
+            row, bundles[plan.spec, seed] = run_one(plan, settings, dataset, seed, progress=progress)
+            rows.append(row)
+            busy = f"; other processes used {row.cpu['other_cores']:.1f} cores" if was_busy(row.cpu) and \
+                row.cpu.get("other_cores") is not None else ""
+            log(f"[{i}/{total}] {which}: {row.steps} steps in {row.train_seconds:.0f} s, "
+                f"test {row.test.raw.bits_per_char:.3f} bits/char{busy}")
     return rows, bundles
 
 
-def run_one(plan: Plan, settings: CompareSettings, dataset, *, progress: bool) -> tuple[Row, Bundle]:
-    """One tokenizer's training run, its test score (no penalty yet) and its sample."""
+def run_one(plan: Plan, settings: CompareSettings, dataset, seed: int, *, progress: bool) -> tuple[Row, Bundle]:
+    """One tokenizer's training run with one seed, its test score (no penalty yet) and its sample."""
     from wordgen.train import train  # late: importing the package stays light
 
-    started = time.perf_counter()
+    started, watch = time.perf_counter(), CpuWatch()
     config = copy.deepcopy(settings.base)
-    config.tokenizer, config.out, config.model = plan.spec, str(plan.out), copy.deepcopy(plan.model)
+    out = run_folder(plan, seed, settings)
+    config.tokenizer, config.out, config.model = plan.spec, str(out), copy.deepcopy(plan.model)
+    config.seed = seed  # initial weights, dropout and the sample; the split was drawn once, with base.seed
     config.eval_tokens = plan.eval_tokens
     result = train(config, tokenizer=plan.tokenizer, dataset=dataset, overwrite=settings.overwrite, progress=progress)
     bundle = result.bundle
@@ -53,12 +67,13 @@ def run_one(plan: Plan, settings: CompareSettings, dataset, *, progress: bool) -
         text = sample(bundle, settings.prompt, settings.sample_chars, SampleConfig(temperature=settings.temperature),
                       config.seed)
     row = Row(
-        tokenizer=plan.spec, name=plan.name, checkpoint=str(plan.out),
+        tokenizer=plan.spec, name=plan.name, seed=seed, checkpoint=str(out),
         vocab_size=bundle.tokenizer.vocab_size, parameters=bundle.model.num_parameters(),
         embedding_dim=plan.model.embedding_dim, hidden_size=plan.model.hidden_size,
         steps=result.steps, tokens_seen=result.tokens_seen, train_seconds=result.seconds,
         wall_seconds=time.perf_counter() - started, tokens_per_second=result.tokens_per_second,
-        sample=text, history=result.history, test=test,
+        chars_seen=result.chars_seen, sample=text, history=result.history, test=test,
+        cpu=watch.stop(), thread_changes=result.thread_changes,
     )
     return row, bundle
 

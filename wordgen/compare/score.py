@@ -165,6 +165,8 @@ def score_text(model, tokenizer: Tokenizer, text: str, speller: Speller | None =
 def score_rows(rows: list[Row], bundles: dict, dataset, eval_text: str | None, settings: CompareSettings) -> str | None:
     """Charge the `<unk>` penalty on each row's test score and score the extra text.
 
+    `bundles` maps (spec, seed) to the trained bundle of that run.
+
     Runs after every model is trained, because the character model that spells
     may sit anywhere in the list. Returns how `<unk>` was charged, in words (None
     when the penalty is off).
@@ -172,17 +174,21 @@ def score_rows(rows: list[Row], bundles: dict, dataset, eval_text: str | None, s
     note, speller, uniform = None, None, None
     if settings.unk_penalty:
         uniform = Speller(CharTokenizer.train_from_texts(dataset["train"]["text"]).vocab_size)
-        char_spec = next((r.tokenizer for r in rows if isinstance(bundles[r.tokenizer].tokenizer, CharTokenizer)), None)
-        speller = (Speller(uniform.num_symbols, bundles[char_spec].model, bundles[char_spec].tokenizer, char_spec)
-                   if char_spec else uniform)
-        note = (f"each <unk> is charged the cost of spelling the text it hides: {speller.describe()}"
+        char_spec = next((r.tokenizer for r in rows
+                          if isinstance(bundles[r.tokenizer, r.seed].tokenizer, CharTokenizer)), None)
+        # One speller per seed: each run's <unk> is spelled by the char model trained with its seed.
+        spellers = {r.seed: Speller(uniform.num_symbols, bundles[char_spec, r.seed].model,
+                                    bundles[char_spec, r.seed].tokenizer, char_spec) if char_spec else uniform
+                    for r in rows}
+        note = (f"each <unk> is charged the cost of spelling the text it hides: {spellers[rows[0].seed].describe()}"
+                + (" (the char model of the same seed)" if char_spec and settings.seeds > 1 else "")
                 + (f"; the `{char_spec}` model's own <unk> characters: {uniform.describe()}" if char_spec else ""))
     for row in rows:
-        bundle = bundles[row.tokenizer]
+        bundle = bundles[row.tokenizer, row.seed]
         here = None
         if settings.unk_penalty:
             # A character model cannot spell its own unseen characters: those go uniform.
-            here = uniform if isinstance(bundle.tokenizer, CharTokenizer) else speller
+            here = uniform if isinstance(bundle.tokenizer, CharTokenizer) else spellers[row.seed]
             pieces = [p for text in dataset["test"]["text"] for p in hidden_pieces(bundle.tokenizer, row_text(text))]
             row.test = Score(row.test.raw, here.cost(pieces), here.describe())
         if eval_text is not None:

@@ -183,12 +183,19 @@ def match_sizes(plans: list[Plan], settings: CompareSettings) -> tuple[int | Non
     return target, note
 
 
+def run_folder(plan: Plan, seed: int, settings: CompareSettings) -> Path:
+    """OUT/runs/NAME with one seed; OUT/runs/NAME/seed-S for each seed S of several."""
+    return plan.out if settings.seeds == 1 else plan.out / f"seed-{seed}"
+
+
 def refuse_existing(plans: list[Plan], settings: CompareSettings) -> None:
     """Without --overwrite, an earlier comparison or checkpoint in the way stops everything."""
     if settings.overwrite:
         return
     out = Path(settings.out)
-    taken = [str(p.out) for p in plans if ckpt.is_checkpoint(p.out)]
+    seeds = range(settings.base.seed, settings.base.seed + settings.seeds)
+    folders = [run_folder(p, seed, settings) for seed in seeds for p in plans]
+    taken = [str(f) for f in folders if ckpt.is_checkpoint(f)]
     if (out / JSON_FILE).exists():
         taken.insert(0, str(out / JSON_FILE))
     if taken:
