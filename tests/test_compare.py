@@ -284,3 +284,82 @@ def test_bad_input_is_one_line_and_exit_2_before_any_training(extra, message, te
     assert err.startswith("wordgen: error: ") and len(err.strip().splitlines()) == 1
     assert message in err
     assert not (out / "runs").exists()  # nothing was trained
+
+
+# ---------------------------------------------------------------- several seeds
+
+
+@pytest.fixture(scope="module")
+def seeded(texts, tmp_path_factory):
+    """Two tokenizers, two seeds each, an equal character budget."""
+    out = tmp_path_factory.mktemp("seeds") / "report"
+    argv = ["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char,bpe:300", "--out", str(out),
+            "--chars", "600", "--seeds", "2", "--seed", "5", "--eval-interval", "4", "--sample-chars", "20",
+            "--eval-corpus", str(texts / "other.txt"), "--quiet", *TINY]
+    assert main(argv) == 0
+    return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def test_every_seed_is_a_run_of_its_own_on_the_same_split(seeded):
+    out, results = seeded
+    runs = [(r["tokenizer"], r["seed"]) for r in results["rows"]]
+    assert runs == [("char", 5), ("bpe:300", 5), ("char", 6), ("bpe:300", 6)]  # seed by seed
+    for r in results["rows"]:
+        assert r["checkpoint"] == str(out / "runs" / run_name(r["tokenizer"]) / f"seed-{r['seed']}")
+        assert (out / "runs" / run_name(r["tokenizer"]) / f"seed-{r['seed']}" / "model.safetensors").is_file()
+        assert 600 <= r["chars_seen"] and r["history"][-1]["chars"] == pytest.approx(r["chars_seen"])
+        assert set(r["cpu"]) >= {"other_cores", "load_average_before", "load_average_after", "busy"}
+    by = {(r["tokenizer"], r["seed"]): r for r in results["rows"]}
+    for spec in ("char", "bpe:300"):
+        a, b = by[spec, 5]["test"], by[spec, 6]["test"]
+        assert a["num_chars"] == b["num_chars"] and a["num_tokens"] == b["num_tokens"]  # one split
+        assert a["bits_per_char"] != b["bits_per_char"]  # other initial weights
+    with open(out / "results.csv", newline="", encoding="utf-8") as f:
+        assert sorted((r["tokenizer"], r["seed"]) for r in csv.DictReader(f) if r["text"] == "test") == sorted(
+            (t, str(s)) for t, s in runs)
+
+
+def test_the_summary_is_the_seeds_mean_sd_and_t_interval(seeded):
+    _, results = seeded
+    summary = {g["tokenizer"]: g for g in results["summary"]["test"]}
+    assert set(summary) == {"char", "bpe:300"} and "eval_text" in results["summary"]
+    for spec, g in summary.items():
+        a, b = (r["test"]["bits_per_char"] for r in results["rows"] if r["tokenizer"] == spec)
+        s = g["bits_per_char"]
+        assert s["n"] == 2 and s["mean"] == pytest.approx((a + b) / 2)
+        assert s["sd"] == pytest.approx(abs(a - b) / math.sqrt(2))  # n - 1 = 1
+        # t(0.975, 1) = 12.706: with two seeds the interval is wide
+        assert s["high"] - s["mean"] == pytest.approx(12.706 * s["sd"] / math.sqrt(2), rel=1e-4)
+        pa, pb = (r["test"]["ppl_word"] for r in results["rows"] if r["tokenizer"] == spec)
+        assert g["ppl_word"]["mean"] == pytest.approx(math.sqrt(pa * pb))  # geometric
+    best = min(summary.values(), key=lambda g: g["bits_per_char"]["mean"])
+    for g in summary.values():
+        overlap = g["bits_per_char"]["low"] <= best["bits_per_char"]["high"]
+        assert g["verdict"] == ("best" if g is best else "≈ best" if overlap else "")
+
+
+def test_the_report_shows_intervals_and_the_budget(seeded):
+    out, _ = seeded
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "95% interval" in report and "vs best" in report and " ± " in report
+    assert "seeds 5..6" in report and "the same 600 characters of training text" in report
+    assert "/seed-<seed>" in report
+    png = out / "comparison.png"
+    import matplotlib.image
+
+    assert matplotlib.image.imread(png).shape[:2] > (300, 1200)  # three panels
+
+
+def test_an_existing_seed_folder_stops_a_new_comparison(seeded, texts, capsys):
+    out, _ = seeded
+    (out / "results.json").unlink()  # only a checkpoint of a later seed is in the way now
+    code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out", str(out),
+                 "--max-steps", "1", "--seeds", "2", "--seed", "6", "--quiet", *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and "seed-6" in err and "--overwrite" in err
+
+
+def test_seeds_must_be_positive(texts, tmp_path, capsys):
+    code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out",
+                 str(tmp_path / "r"), "--max-steps", "1", "--seeds", "0", "--quiet", *TINY])
+    assert code == 2 and "--seeds must be at least 1" in capsys.readouterr().err

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -62,3 +63,56 @@ def test_metrics_dict_round_numbers():
     assert d["bits_per_char"] == pytest.approx(1.0)
     assert d["ppl_token"] == pytest.approx(4.0)
     assert d["ppl_word"] == pytest.approx(16.0)
+
+
+# ---------------------------------------------------------------- wordgen evaluate --corpus
+
+
+OTHER = "".join(f"Line {i} of another book, which the model never read.\n" for i in range(60))
+
+
+def _evaluate_json(capsys, *argv) -> dict:
+    from wordgen.cli import main
+
+    capsys.readouterr()
+    assert main(["evaluate", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_another_corpus_is_scored_whole(trained, tmp_path, capsys):
+    other = tmp_path / "other_book.txt"
+    other.write_text(OTHER, encoding="utf-8")
+    ckpt = trained.bundle.config.out
+    whole = _evaluate_json(capsys, ckpt, "--corpus", str(other))
+    assert whole["num_chars"] == len(OTHER) and whole["num_words"] == len(OTHER.split())
+    assert "whole text" in whole["text"] and "not this model's training corpus" in whole["text"]
+    # The same figures as scoring the file's text in one piece.
+    direct = evaluate_text(trained.bundle.model, trained.bundle.tokenizer, OTHER)
+    assert whole["num_tokens"] == direct.num_tokens
+    assert whole["nll"] == pytest.approx(direct.nll, rel=1e-5)
+    # --split still picks one split, and says the corpus is not the model's own.
+    test_only = _evaluate_json(capsys, ckpt, "--corpus", str(other), "--split", "test")
+    assert test_only["num_chars"] < len(OTHER) / 10 and "not trained on" in test_only["text"]
+
+
+def test_the_own_corpus_still_defaults_to_its_test_split(trained, monkeypatch, capsys):
+    config = trained.bundle.config
+    own = _evaluate_json(capsys, config.out)
+    assert "[test split]" in own["text"]
+    # The same file named another way (relative to another folder) is still the own corpus.
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(config.corpus).parent)
+    renamed = _evaluate_json(capsys, config.out, "--corpus", Path(config.corpus).name)
+    assert renamed["num_chars"] == own["num_chars"] and "[test split]" in renamed["text"]
+
+
+def test_evaluate_corpus_joins_the_splits_in_order(trained):
+    from wordgen.evaluate import evaluate_corpus, evaluate_split
+
+    dataset = trained.dataset
+    whole = evaluate_corpus(trained.bundle.model, trained.bundle.tokenizer, dataset)
+    parts = [evaluate_split(trained.bundle.model, trained.bundle.tokenizer, dataset[s])
+             for s in ("train", "validation", "test")]
+    assert whole.num_chars == sum(p.num_chars for p in parts)
+    assert whole.num_tokens == sum(p.num_tokens for p in parts)

@@ -1,0 +1,112 @@
+"""wordgen.cpu: how many cores others use, the thread count that fits, polite OpenMP waiting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from wordgen import cpu
+from wordgen.cpu import CpuWatch, ThreadPolicy, fit_threads, other_cores, was_busy
+
+ROOT = Path(__file__).resolve().parent.parent
+LINUX = sys.platform.startswith("linux")
+
+
+@pytest.mark.parametrize("others,cores,cap,threads", [
+    (0.0, 2, 2, 2), (0.4, 2, 2, 2), (0.5, 2, 2, 1), (1.7, 2, 2, 1), (5.0, 2, 2, 1),
+    (0.0, 2, 1, 1), (0.6, 4, 4, 3), (2.2, 16, 8, 8), (3.0, 16, 16, 13),
+])
+def test_threads_fit_the_cores_others_leave(others, cores, cap, threads):
+    assert fit_threads(others, cores, cap) == threads
+
+
+def test_other_cores_subtract_this_process():
+    since = cpu._Mark(wall=10.0, own=1.0, machine=(100.0, 400.0))
+    now = cpu._Mark(wall=12.0, own=2.0, machine=(103.0, 404.0))  # 3 busy seconds in 2 s, 1 of them ours
+    assert other_cores(since, now) == pytest.approx(1.0)
+    assert other_cores(since, cpu._Mark(12.0, 2.0, None)) is None
+    assert other_cores(since, cpu._Mark(10.01, 1.0, (100.0, 400.0))) is None  # too short to say
+
+
+def test_busy_means_half_a_core_or_a_high_load_average():
+    assert was_busy({"other_cores": 0.6, "cores": 2})
+    assert not was_busy({"other_cores": 0.2, "cores": 2, "load_average_after": (9.0, 9.0, 9.0)})
+    assert was_busy({"other_cores": None, "cores": 2, "load_average_after": (3.0, 2.0, 1.0)})
+    assert not was_busy({"other_cores": None, "cores": 2, "load_average_after": None})
+
+
+@pytest.mark.skipif(not LINUX, reason="reads /proc/stat")
+def test_a_real_busy_process_is_seen():
+    assert cpu.cpu_seconds()[0] <= cpu.cpu_seconds()[1]
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        watch = CpuWatch()
+        time.sleep(1.5)  # this process sleeps: the busy CPU is someone else's
+        seen = watch.stop()
+    finally:
+        hog.kill()
+        hog.wait()
+    # The loop alone keeps about one core busy (a third of one on a 2-core machine at load 6).
+    assert seen["other_cores"] >= 0.3 and seen["cores"] >= 1
+    assert len(seen["load_average_after"]) == 3
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(cpu.usable_cores() < 2, reason="needs two cores to move between")
+def test_the_policy_follows_the_machine_and_puts_threads_back(two_threads, monkeypatch):
+    monkeypatch.delenv("WORDGEN_THREADS", raising=False)
+    monkeypatch.setattr(cpu, "FIRST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(cpu, "CHECK_SECONDS", 0.0)
+    load = {"others": 1.2}
+    monkeypatch.setattr(cpu, "other_cores", lambda since, now: load["others"])
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    policy = ThreadPolicy()
+    policy.check()
+    assert torch.get_num_threads() == policy.threads == 1
+    load["others"] = 0.1
+    policy.check()
+    assert torch.get_num_threads() == 2 and [t for _, t in policy.changes] == [1, 2]
+    load["others"] = 0.9
+    policy.check()
+    policy.close()
+    assert torch.get_num_threads() == 2
+
+
+def test_wordgen_threads_fixes_the_count(two_threads, monkeypatch):
+    monkeypatch.setenv("WORDGEN_THREADS", "1")
+    monkeypatch.setattr(cpu, "FIRST_CHECK_SECONDS", 0.0)
+    policy = ThreadPolicy()
+    assert torch.get_num_threads() == 1
+    policy.check()  # never moves
+    assert policy.threads == 1
+    policy.close()
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("code,preset,expected", [
+    ("import wordgen", None, "PASSIVE"),  # set before torch loads libgomp
+    ("import torch, wordgen", None, "None"),  # too late: left alone, and reported as the default
+    ("import wordgen", "ACTIVE", "ACTIVE"),  # the user's choice wins
+])
+def test_polite_openmp_only_before_torch_and_never_over_the_user(code, preset, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = str(ROOT)
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    out = subprocess.run([sys.executable, "-c", f"{code}; import os; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
+    assert out.strip() == expected

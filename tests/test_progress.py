@@ -1,0 +1,89 @@
+"""Off a terminal the progress display writes a plain line every few seconds, not a redraw per tick."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tqdm import tqdm
+
+from wordgen.progress import DEFAULT_SECONDS, LineProgress, line_interval, progress_bar
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_line_per_interval_and_one_at_the_end():
+    out, clock = io.StringIO(), FakeClock()
+    bar = LineProgress(100, desc="training", unit="step", interval=5, file=out, clock=clock)
+    for step in range(100):  # 100 steps over 20 fake seconds
+        clock.now = step * 0.2
+        bar.update(1)
+        bar.set_postfix(loss=f"{1 / (step + 1):.3f}")
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert len(lines) == bar.lines == 3 + 1  # at 5, 10 and 15 fake seconds, and at the end
+    assert lines[0].startswith("training:  26% 26/100 step, 5 s loss=")
+    assert lines[-1].startswith("training: 100% 100/100 step")
+
+
+def test_close_does_not_repeat_a_line_that_showed_the_end():
+    out, clock = io.StringIO(), FakeClock()
+    bar = LineProgress(2, desc="training", unit="s", interval=1, file=out, clock=clock)
+    clock.now = 2
+    bar.update(2)
+    bar.close()
+    assert out.getvalue().count("\n") == 1
+
+
+def test_characters_read_in_millions():
+    out = io.StringIO()
+    bar = LineProgress(2_000_000, desc="training", unit="char", interval=0, file=out)
+    bar.update(500_000)
+    assert "25% 0.50M/2.00M char" in out.getvalue()
+
+
+def test_terminal_gets_tqdm_and_anything_else_lines(monkeypatch):
+    assert isinstance(progress_bar(10, desc="t", unit="step", enabled=True, file=Terminal()), tqdm)
+    assert isinstance(progress_bar(10, desc="t", unit="step", enabled=True, file=io.StringIO()), LineProgress)
+    assert progress_bar(10, desc="t", unit="step", enabled=False, file=io.StringIO()).disable
+    monkeypatch.delenv("WORDGEN_PROGRESS_SECONDS", raising=False)
+    assert line_interval() == DEFAULT_SECONDS == 10
+    monkeypatch.setenv("WORDGEN_PROGRESS_SECONDS", "0.5")
+    assert line_interval() == 0.5
+
+
+@pytest.mark.slow
+def test_training_into_a_log_file_writes_a_few_lines(book, tmp_path):
+    """`wordgen train ... > log 2>&1` for 4 s with a line every second: a handful of lines, no redraws."""
+    log = tmp_path / "train.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WORDGEN_PROGRESS_SECONDS": "1", "WORDGEN_THREADS": "1"}
+    argv = [sys.executable, "-m", "wordgen.cli", "train", "--corpus", str(book), "--tokenizer", "char",
+            "--out", str(tmp_path / "ckpt"), "--time-budget", "4", "--embedding-dim", "16", "--hidden-size", "16",
+            "--num-layers", "1", "--batch-size", "4", "--seq-len", "8", "--eval-interval", "50"]
+    with open(log, "w", encoding="utf-8") as f:
+        proc = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env, timeout=300)
+    text = log.read_text(encoding="utf-8")
+    assert proc.returncode == 0, text
+    progress = [line for line in text.splitlines() if line.startswith("training:")]
+    assert "\r" not in text
+    assert 3 <= len(progress) <= 6  # 4 s at one line a second, and the last one
+    assert progress[-1].startswith("training:") and "/4 s" in progress[-1]
+    assert len(text.encode()) < 2000  # a tqdm bar redrawn per step wrote kilobytes here
