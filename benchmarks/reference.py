@@ -5,7 +5,10 @@ nn.Embedding -> nn.LSTM -> nn.Linear over the whole vocabulary (tied to the
 embedding, as wordgen's default), trained with a full softmax cross-entropy,
 gradient clipping and an AdamW step -- no data loader, no logging, no
 validation. `naive_generate` samples with `nn.LSTM` called on one time step
-per token, allocating a new state and new logits each step.
+per token, allocating a new state and new logits each step, and draws with
+`torch.multinomial` (what a beginner would call) or, so that a ratio can
+separate the model step from the sampler, with wordgen's own inverse-CDF
+`wordgen.sampling.draw`.
 
 Deliberately not here: anything clever. These are the baselines.
 """
@@ -69,10 +72,20 @@ def reference_train(model: ReferenceLM, table: torch.Tensor, seq_len: int, steps
     return {"tokens": tokens, "seconds": seconds, "loss": loss.item()}
 
 
+SAMPLERS = ("multinomial", "inverse-cdf")
+
+
 @torch.inference_mode()
 def naive_generate(model: ReferenceLM, prompt: torch.Tensor, max_tokens: int, temperature: float = 1.0,
-                   seed: int = 0) -> torch.Tensor:
-    """prompt (N, P) -> sampled ids (N, max_tokens), nn.LSTM called once per token."""
+                   seed: int = 0, sampler: str = "multinomial") -> torch.Tensor:
+    """prompt (N, P) -> sampled ids (N, max_tokens), nn.LSTM called once per token.
+
+    sampler: "multinomial" (torch.multinomial) or "inverse-cdf" (wordgen.sampling.draw).
+    """
+    from wordgen.sampling import draw
+
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     logits, state = model(prompt)
@@ -80,7 +93,10 @@ def naive_generate(model: ReferenceLM, prompt: torch.Tensor, max_tokens: int, te
     out = []
     for _ in range(max_tokens):
         probs = torch.softmax(logits / temperature, dim=-1)
-        ids = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
+        if sampler == "multinomial":
+            ids = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
+        else:
+            ids = draw(probs, generator).view(-1, 1)  # (N, 1)
         out.append(ids)
         logits, state = model(ids, state)  # (N, 1, V)
         logits = logits[:, -1]

@@ -12,11 +12,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is not an installed package
 
 from benchmarks import run as bench
+from benchmarks import sections_train
 from benchmarks.reference import ReferenceLM, naive_generate, reference_train
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.model import LSTMLanguageModel
 
-TINY = dict(bench.QUICK, matmul=64, copy_mb=1, train_steps=1, eval_tokens=64, gen_tokens=2, batch=4, seq_len=8,
+TINY = dict(bench.QUICK, matmul=64, copy_mb=[1, 2], train_steps=1, eval_tokens=64, gen_tokens=2, batch=4, seq_len=8,
             quality_seconds=[0.5], mem_steps=1)
 
 
@@ -52,7 +53,7 @@ def test_adaptive_head_flops_count_only_the_clusters_used():
 
 def test_suite_runs_at_tiny_sizes(book, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(bench, "train_configs", lambda: [
+    monkeypatch.setattr(sections_train, "train_configs", lambda: [
         ("word tiny", "word", ModelConfig(embedding_dim=16, hidden_size=16, num_layers=1), 1)])
     doc = bench.run(["train", "tokenizers", "dataprep", "quality"], TINY, corpus=str(book), out=tmp_path)
     figures = {r["figure"] for r in doc["rows"]}
