@@ -7,12 +7,14 @@ judged by, for each policy, in one run:
                 a real second process) / the same training alone
   pair / idle   two trainings started together, their tokens/s summed / one alone
 
-Policies:
+Policies (the first two run by default):
 
-  before   what wordgen did before wordgen.cpu: torch imported first (libgomp's
-           default spin-then-sleep waiting) and torch's own thread count, fixed
-  wordgen  what `wordgen train` does now: OMP_WAIT_POLICY=PASSIVE set on import,
-           the thread count following the free cores (wordgen.cpu.ThreadPolicy)
+  before    what wordgen did before wordgen.cpu: torch imported first (libgomp's
+            default spin-then-sleep waiting) and torch's own thread count, fixed
+  wordgen   what `wordgen train` does now: OMP_WAIT_POLICY=PASSIVE set on import,
+            the thread count following the free cores (wordgen.cpu.ThreadPolicy)
+  passive   the wait policy alone: PASSIVE, torch's thread count fixed
+  adaptive  the thread count alone: default waiting, threads following the free cores
 
 Every training is a fresh process running wordgen.train() on the built-in corpus
 with the char tokenizer and the default model for --seconds of training (no
@@ -39,14 +41,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ["before", "wordgen"]
+POLICIES = ["before", "wordgen", "passive", "adaptive"]
+DEFAULT_POLICIES = ["before", "wordgen"]
 SCENARIOS = ["idle", "busy", "pair"]
 
 _WORKER = """
 import json, sys, tempfile
 policy, seconds, corpus = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-if policy == "before":
-    import os, torch  # torch first: wordgen then leaves libgomp's waiting as it was before wordgen.cpu
+import os
+if policy == "passive":
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+if policy in ("before", "adaptive"):
+    import torch  # torch first: wordgen then leaves libgomp's waiting as it was before wordgen.cpu
+if policy in ("before", "passive"):
+    import torch
     os.environ["WORDGEN_THREADS"] = str(torch.get_num_threads())  # torch's own count, never changed
 from wordgen.config import TrainConfig
 from wordgen.train import train
@@ -113,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.busy", description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=20, help="training seconds per run (default: 20)")
     p.add_argument("--repeats", type=int, default=1, help="runs of every scenario and policy (medians)")
-    p.add_argument("--policies", default=",".join(POLICIES), help=f"comma-separated, of {POLICIES}")
+    p.add_argument("--policies", default=",".join(DEFAULT_POLICIES),
+                   help=f"comma-separated, of {POLICIES} (default: {','.join(DEFAULT_POLICIES)})")
     p.add_argument("--corpus", default="shakespeare")
     p.add_argument("--no-save", action="store_true", help="print only; write no results file")
     args = p.parse_args(argv)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is not an installed package
@@ -79,3 +80,76 @@ def test_tune_char_parses_trials_and_logs_one_line_per_run(book, tmp_path, monke
     assert row["steps"] >= 1 and 0 < row["val_bpc"] < 20
     assert row["config"]["model"]["hidden_size"] == 16 and row["config"]["lr"] == TrainConfig().lr
     assert "val" in capsys.readouterr().out
+
+
+def test_naive_reference_draws_with_either_sampler():
+    torch.manual_seed(0)
+    reference = ReferenceLM(30, 8, 8, 1)
+    for sampler in ("multinomial", "inverse-cdf"):
+        ids = naive_generate(reference, torch.tensor([[1, 2]] * 3), 5, sampler=sampler)
+        assert ids.shape == (3, 5) and int(ids.max()) < 30
+
+
+def test_bandwidth_is_probed_beyond_the_last_level_cache():
+    from benchmarks.probes import MB, bandwidth_sizes
+
+    assert bandwidth_sizes(32 * MB, 3) == [64.0, 128.0, 256.0]
+    assert bandwidth_sizes(256 * MB, 2) == [512.0, 1024.0]
+    assert bandwidth_sizes(None, 2) == [64.0, 128.0]
+
+
+def test_the_generation_roof_is_the_lower_of_compute_and_bandwidth():
+    from benchmarks.probes import Roofs, higher
+    from benchmarks.sections_other import _generation_roof
+
+    roofs = Roofs(peak=100e9, bandwidth=20e9, by_size={64: 20e9}, bandwidth_size=64)
+    # batch 1: 20 GB/s / 40 MB = 500 tok/s < 100 GFLOP/s / 20 MFLOP = 5000 tok/s
+    value, note = _generation_roof(roofs, 1, flops=20e6, step_bytes=40e6)
+    assert value == pytest.approx(500) and note.startswith("bandwidth-bound") and "64 MB" in note
+    # batch 32: 16 000 tok/s of bandwidth, but only 5 000 of compute
+    value, note = _generation_roof(roofs, 32, flops=20e6, step_bytes=40e6)
+    assert value == pytest.approx(5000) and note.startswith("compute-bound")
+    other = Roofs(peak=90e9, bandwidth=25e9, by_size={128: 25e9}, bandwidth_size=128)
+    best = higher(roofs, other)
+    assert (best.peak, best.bandwidth, best.bandwidth_size) == (100e9, 25e9, 128)
+
+
+def test_results_are_never_written_over(tmp_path):
+    import datetime
+
+    from benchmarks.results_file import new_path, write_new
+
+    now = datetime.datetime(2026, 11, 27, 5, 16, 0)
+    first = new_path("run", tmp_path, now)
+    first.write_text("{}")
+    second = new_path("run", tmp_path, now)
+    assert first.name == "run-2026-11-27T05-16-00.json" and second.name == "run-2026-11-27T05-16-00-2.json"
+    paths = {write_new({"n": i}, "run", tmp_path) for i in range(3)}
+    assert len(paths) == 3 and all(json.loads(p.read_text())["n"] in (0, 1, 2) for p in paths)
+
+
+def test_micro_sections_run(capsys):
+    from benchmarks import micro
+
+    assert micro.main(["--only", "sampler,gemv", "--repeats", "1", "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert "us/draw" in out and out.count("GB/s") == 3
+
+
+def test_busy_ratios_are_divided_by_the_idle_run():
+    from benchmarks import busy
+
+    runs = {(s, "wordgen"): [{"tokens_per_s": v}] for s, v in (("idle", 1000.0), ("busy", 450.0), ("pair", 900.0))}
+    (row,) = busy._ratios(runs, ["wordgen"])
+    assert row["busy_ratio"] == pytest.approx(0.45) and row["pair_ratio"] == pytest.approx(0.9)
+
+
+@pytest.mark.slow
+def test_busy_benchmark_runs_every_scenario(book, capsys):
+    from benchmarks import busy
+
+    assert busy.main(["--seconds", "0.3", "--policies", "wordgen", "--corpus", str(book), "--no-save"]) == 0
+    out = capsys.readouterr().out
+    for scenario in ("idle", "busy", "pair"):
+        assert f"  {scenario}" in out
+    assert "load average before" in out and "load average after" in out and "pair/idle" in out
