@@ -73,10 +73,10 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
     of the probabilities. The same distribution as `torch.multinomial(probs, 1)`
     at about a tenth of its cost on the CPU for 10 000 tokens
     (`python -m benchmarks.micro --only sampler`), which matters when one step of
-    a model costs ~1 ms. The
-    sum runs in float64 so rounding cannot move mass between tokens; a token
-    of probability 0 is never drawn (its running sum equals its neighbour's,
-    and the search returns the first position whose sum exceeds u).
+    a model costs ~1 ms. The sum runs in float64 so rounding cannot move mass
+    between tokens; a token of probability 0 is never drawn (its running sum
+    equals its neighbour's, and the search returns the first position whose
+    sum exceeds u).
     """
     cdf = torch.cumsum(probs.double(), dim=-1)  # (N, V)
     u = torch.rand(probs.size(0), 1, generator=generator, device=probs.device, dtype=cdf.dtype)  # (N, 1)
