@@ -29,6 +29,8 @@ from pathlib import Path
 
 from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, load_corpus, presets, train
 from wordgen.data import split_text
+from wordgen.errors import UsageError
+from wordgen.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 from wordgen.lab import score_validation
 from wordgen.textstats import token_offsets
 
@@ -234,22 +236,37 @@ def show_text(text: str, indent: str = "  ") -> str:
 
 def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], None],
              argv: list[str] | None) -> int:
-    """Parse argv, run body(args); bad input -> `prog: error: ...` on one line and status 2."""
-    args = parser.parse_args(argv)
+    """Parse argv, run body(args); bad input -> `prog: error: ...` on one line and status 2.
+
+    Errors of the command line itself are one line too (argparse would print its usage
+    block first); a stop signal during training -> `prog: interrupted at step N; resume
+    with: ...` and 130 / 143 (wordgen.stopping).
+    """
+
+    def one_line_usage_error(message: str):
+        raise UsageError(f"{' '.join(message.split())} (see {parser.prog} --help)")
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prog}: warning: {message}", file=sys.stderr)
 
+    parser.error = one_line_usage_error  # argparse calls self.error for every bad argument
     previous = warnings.showwarning
     warnings.showwarning = one_line_warning
     try:
-        body(args)
-    except WordgenError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; files already saved are intact", file=sys.stderr)
-        return 130
+        with sigterm_interrupts():
+            try:
+                body(parser.parse_args(argv))
+            except WordgenError as err:
+                print(f"{prog}: error: {err}", file=sys.stderr)
+                return 2
+            except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
+                exit_on_next_signal()
+                print(f"{prog}: {err}", file=sys.stderr)
+                return err.exit_code
+            except KeyboardInterrupt:
+                exit_on_next_signal()
+                print(f"{prog}: interrupted; files already saved are intact", file=sys.stderr)
+                return 130
     finally:
         warnings.showwarning = previous
     return 0

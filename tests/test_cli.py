@@ -46,8 +46,12 @@ def test_end_to_end_on_the_builtin_corpus(tmp_path, capsys):
 def test_resume_through_the_cli(ckpt, capsys):
     code, stdout, err = run(capsys, "train", "--resume", str(ckpt), "--max-steps", "9", "--quiet")
     assert code == 0, err
-    assert "trained 9 steps" in stdout
-    assert len(open(ckpt / "metrics.jsonl").readlines()) == 3  # steps 3, 6, 9
+    assert "resumed at step 6, trained 3 more to step 9" in stdout
+    from wordgen.checkpoint import read_metrics
+
+    rows = read_metrics(ckpt)
+    assert [r["step"] for r in rows] == [3, 6, 9]
+    assert [r["tokens"] for r in rows] == [3 * 32, 6 * 32, 9 * 32]  # the count goes on across the resume
 
 
 def test_generate_sampler_flags(ckpt, capsys):
@@ -145,3 +149,80 @@ def test_help_explains_every_command(capsys):
             main([command, "--help"])
         assert exit_.value.code == 0
         assert "usage: wordgen" in capsys.readouterr().out
+
+
+ARGPARSE_ERRORS = {
+    "not a number": ["train", "--max-steps", "abc"],
+    "bad choice": ["train", "--rnn", "transformer"],
+    "unknown option": ["train", "--bogus"],
+    "unknown command": ["teleport"],
+    "no command": [],
+    "missing positional": ["generate"],
+    "option without its value": ["compare", "--out"],
+    "top-level option without its value": ["--plugin"],
+}
+
+
+@pytest.mark.parametrize("case", ARGPARSE_ERRORS)
+def test_argparse_errors_are_one_line_and_exit_2(case, capsys):
+    code, out, err = run(capsys, *ARGPARSE_ERRORS[case])
+    assert code == 2 and out == ""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("wordgen: error: ") and "--help" in lines[0], err
+
+
+def test_argparse_error_through_the_console_script_is_one_line():
+    # The probe: this printed the 13-line usage block before the error.
+    proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "train", "--max-steps", "abc"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == ("wordgen: error: argument --max-steps: invalid int value: 'abc' "
+                           "(see wordgen train --help)\n")
+
+
+def test_a_task_argparse_error_is_one_line(capsys):
+    import importlib
+
+    root = str(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    code = importlib.import_module("tasks.word_level_book").main(["--max-steps", "abc"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == ("python -m tasks.word_level_book: error: argument --max-steps: invalid int value: "
+                                 "'abc' (see python -m tasks.word_level_book --help)\n")
+
+
+@pytest.mark.slow
+def test_wordgen_lab_end_to_end_at_tiny_settings(tmp_path, book, capsys):
+    out = tmp_path / "lab"
+    code, stdout, err = run(capsys, "lab", "--corpus", str(book), "--out", str(out), "--max-steps", "4",
+                            "--max-tokens", "12", *TINY)
+    assert code == 0, err
+    assert "trained 4 steps" in stdout
+    assert "validation (whole split, best checkpoint)" in stdout and "bits per character" in stdout
+    for header in ("--- greedy ---", "--- temperature 0.3 ---", "--- temperature 1.8 ---",
+                   "--- temperature 1, top-k 40 ---", "--- temperature 1, top-p 0.9 ---"):
+        assert header in stdout
+    assert f"checkpoint: {out}" in stdout and "lab finished in" in stdout
+    assert (out / "model.safetensors").is_file()
+    code, again, err = run(capsys, "lab", "--corpus", str(book), "--out", str(out), "--max-steps", "4",
+                           "--max-tokens", "12", *TINY)
+    assert code == 0, err  # the lab replaces its own folder
+    strip = lambda text: [line for line in text.splitlines() if " s (" not in line and "finished in" not in line]
+    assert strip(again) == strip(stdout)  # same seed, same steps: the same report and samples
+
+
+@pytest.mark.slow
+def test_gru_train_resume_generate_evaluate(tmp_path, book, capsys):
+    out = tmp_path / "gru"
+    code, _, err = run(capsys, "train", "--corpus", str(book), "--out", str(out), "--rnn", "gru", "--max-steps", "4",
+                       "--eval-interval", "2", "--quiet", *TINY)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["model"]["rnn_type"] == "gru"
+    code, stdout, err = run(capsys, "train", "--resume", str(out), "--max-steps", "6", "--quiet")
+    assert code == 0 and "resumed at step 4" in stdout, err
+    code, text, err = run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")
+    assert code == 0 and text.startswith("ROMEO:") and len(text) > len("ROMEO:\n"), err
+    assert run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")[1] == text
+    code, report, err = run(capsys, "evaluate", str(out), "--text-file", str(book), "--json")
+    assert code == 0 and json.loads(report)["bits_per_char"] > 0, err

@@ -26,7 +26,7 @@ def test_training_writes_a_complete_checkpoint_folder(trained):
     out = trained.bundle.config.out
     for name in ("config.json", "tokenizer.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl"):
         assert (ckpt.Path(out) / name).is_file(), name
-    rows = [json.loads(line) for line in open(f"{out}/metrics.jsonl")]
+    rows = ckpt.read_metrics(out)
     assert [r["step"] for r in rows] == [5, 10, 12]
     assert all(r["val_bpc"] > 0 for r in rows)
     assert trained.steps == 12 and trained.tokens_seen == 12 * 4 * 8
@@ -37,7 +37,8 @@ def test_every_file_of_a_checkpoint_has_the_same_mode(trained):
     # Written through wordgen._io (mkstemp alone would leave 0600 files beside 0644 ones).
     out = ckpt.Path(trained.bundle.config.out)
     files = sorted(p.name for p in out.iterdir())
-    assert files == sorted(["config.json", "tokenizer.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl"])
+    assert files == sorted([".lock", "config.json", "tokenizer.json", "model.safetensors", "trainer_state.pt",
+                            "metrics.jsonl"])
     modes = {name: oct((out / name).stat().st_mode & 0o777) for name in files}
     assert set(modes.values()) == {oct(_io.FILE_MODE)}, modes
 
@@ -80,9 +81,11 @@ def test_a_tokenizer_and_dataset_handed_in_are_used_as_they_are(tmp_path, book, 
         train(tiny_train_config(book, tmp_path / "given"), tokenizer=tokenizer, resume=True)
 
 
-def test_resume_continues_exactly(tmp_path, book):
-    # A constant learning rate after warm-up, so the schedule does not depend on the total length.
-    # Dropout on, so the restored random state matters too.
+def test_resume_with_a_raised_step_limit_continues_exactly(tmp_path, book):
+    # A constant learning rate after warm-up, so the schedule does not depend on the total length
+    # and a run planned for 5 steps, then raised to 10, can equal one planned for 10 from the start.
+    # Dropout on, so the restored random state matters too. (Stops under the real warm-up + cosine
+    # schedule: tests/test_resume_exact.py.)
     model = tiny_model_config(num_layers=2, dropout=0.3)
     train(tiny_train_config(book, tmp_path / "s", max_steps=10, lr_min_ratio=1.0, model=model))
     first = tiny_train_config(book, tmp_path / "r", max_steps=5, lr_min_ratio=1.0, model=model)
@@ -93,8 +96,7 @@ def test_resume_continues_exactly(tmp_path, book):
     assert resumed.steps == 10
     s_state = ckpt.load_trainer_state(tmp_path / "s")["model"]
     r_state = ckpt.load_trainer_state(tmp_path / "r")["model"]
-    for name in s_state:
-        torch.testing.assert_close(s_state[name], r_state[name])
+    assert all(torch.equal(s_state[name], r_state[name]) for name in s_state)  # bitwise
 
 
 def test_existing_checkpoint_is_never_overwritten_by_accident(trained):
@@ -180,14 +182,30 @@ def test_train_leaves_the_callers_config_alone(tmp_path, book):
     assert word.bundle.config.model.vocab_size == word.bundle.tokenizer.vocab_size != char.bundle.tokenizer.vocab_size
 
 
-def test_bf16_autocast_trains_close_to_float32(tmp_path, book):
+def test_bf16_autocast_trains_close_to_float32(tmp_path, book, monkeypatch):
     # Same seed and steps: bfloat16 rounds the forward pass (8 bits of mantissa), so the
     # losses differ a little, but training must still work and keep float32 weights.
+    # A forward hook on the output layer proves autocast really ran: under bf16 the
+    # training steps' logits come out in bfloat16, under fp32 in float32.
+    seen = {"fp32": set(), "bf16": set()}
+    real_step = train_module._step
+
+    def step_with_hook(run, *args):
+        handle = run.model.head.register_forward_hook(
+            lambda module, inputs, output: seen[run.config.precision].add(output.dtype))
+        try:
+            return real_step(run, *args)
+        finally:
+            handle.remove()
+
+    monkeypatch.setattr(train_module, "_step", step_with_hook)
     results = {}
     for precision in ("fp32", "bf16"):
         cfg = tiny_train_config(book, tmp_path / precision, max_steps=20, precision=precision)
         results[precision] = train(cfg)
         assert json.loads((tmp_path / precision / "config.json").read_text())["precision"] == precision
+    assert seen == {"fp32": {torch.float32}, "bf16": {torch.bfloat16}}
+    assert results["fp32"].history[-1]["val_loss"] != results["bf16"].history[-1]["val_loss"]
     fp32, bf16 = (results[p].history[-1]["val_loss"] for p in ("fp32", "bf16"))
     assert abs(bf16 - fp32) / fp32 < 0.05, (fp32, bf16)
     assert all(p.dtype == torch.float32 for p in results["bf16"].bundle.model.parameters())

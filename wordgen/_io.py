@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -55,6 +56,19 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _test_only_save_delay(path: Path) -> None:
+    # TEST-ONLY: WORDGEN_TEST_SAVE_DELAY=SECONDS[:NAME] holds every save (or only saves
+    # of files called NAME) open that long between writing the temporary file and
+    # renaming it, so that tests/test_faults.py can land kills and signals inside saves
+    # often enough to count. Unset -- always, outside those tests -- it costs one
+    # dictionary lookup per saved file.
+    setting = os.environ.get("WORDGEN_TEST_SAVE_DELAY")
+    if setting:
+        seconds, _, name = setting.partition(":")
+        if not name or name == path.name:
+            time.sleep(float(seconds))
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call `write(tmp_path)` for a temporary file beside `path`, then move it onto `path`.
 
@@ -68,6 +82,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        _test_only_save_delay(path)
         with open(tmp, "rb+") as f:  # whatever `write` used, its bytes reach the disk now
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; every wordgen file gets one mode

@@ -8,8 +8,11 @@
     wordgen serve DIR [DIR]              a local web playground over one or two checkpoints
 
 Bad input (a missing file, an unknown tokenizer, a negative temperature, a
-damaged checkpoint...) prints one line, `wordgen: error: ...`, and exits with
-status 2 -- no traceback, and nothing already saved is touched.
+damaged checkpoint, an option argparse cannot read...) prints one line,
+`wordgen: error: ...`, and exits with status 2 -- no traceback, and nothing
+already saved is touched. Ctrl-C or SIGTERM during training finishes the step,
+saves, prints `wordgen: interrupted at step N; resume with: ...` and exits with
+130 / 143 (wordgen.stopping).
 """
 
 from __future__ import annotations
@@ -25,9 +28,23 @@ from pathlib import Path
 
 from wordgen import presets
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
-from wordgen.errors import WordgenError
+from wordgen.errors import UsageError, WordgenError
+from wordgen.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 # ---------------------------------------------------------------- arguments
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: `wordgen: error: ...` and exit 2, like every other error.
+
+    argparse's own `error` prints the whole usage block first (13 lines for `train`);
+    this one raises UsageError, which main() prints on one line. Subparsers are made
+    with the parser's own class, so they inherit it.
+    """
+
+    def error(self, message: str):
+        text = " ".join(message.split())  # argparse's messages may wrap
+        raise UsageError(f"{text} (see {self.prog} --help)")
 
 
 def _add_corpus_options(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -124,7 +141,7 @@ def _add_sample_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="wordgen", description="Word-level text generation lab: train, sample, evaluate and compare."
     )
     parser.add_argument(
@@ -255,7 +272,9 @@ def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool 
 
     result = train(config, resume=resume, overwrite=overwrite, progress=not quiet)
     model = result.bundle.model
-    print(f"trained {result.steps} steps, {result.tokens_seen:,} tokens in {result.seconds:.0f} s "
+    done = (f"resumed at step {result.start_step}, trained {result.steps - result.start_step} more to step "
+            f"{result.steps}" if result.start_step else f"trained {result.steps} steps")
+    print(f"{done}, {result.tokens_seen:,} tokens in {result.seconds:.0f} s "
           f"({result.tokens_per_second:,.0f} tokens/s); {model.num_parameters():,} parameters, "
           f"vocabulary {result.bundle.tokenizer.vocab_size:,}, {result.bundle.config.precision}")
     return result
@@ -446,21 +465,26 @@ def _import_plugins(modules: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
-    try:
-        _import_plugins(args.plugin)
-        COMMANDS[args.command](args)
-    except WordgenError as err:
-        print(f"wordgen: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("wordgen: interrupted; files already saved are intact", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `wordgen generate ... | head`
-        return 0
+    with sigterm_interrupts():  # also puts the signal handlers back as found when main returns
+        try:
+            args = build_parser().parse_args(argv)
+            _import_plugins(args.plugin)
+            COMMANDS[args.command](args)
+        except WordgenError as err:
+            print(f"wordgen: error: {err}", file=sys.stderr)
+            return 2
+        except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
+            exit_on_next_signal()
+            print(f"wordgen: {err}", file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt:
+            exit_on_next_signal()
+            print("wordgen: interrupted; files already saved are intact", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # `wordgen generate ... | head`
+            return 0
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

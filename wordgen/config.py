@@ -17,12 +17,42 @@ from wordgen.errors import ConfigError
 
 
 def _from_dict(cls, d: dict):
-    """Build dataclass `cls` from a dict, refusing keys it does not know."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
+    """Build dataclass `cls` from a dict, refusing keys it does not know and values of the wrong type."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{cls.__name__} settings must be a JSON object, not {type(d).__name__}")
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} setting(s): {', '.join(unknown)}")
+    for name, value in d.items():
+        if not _has_type(value, fields[name]):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ConfigError(f"{cls.__name__} setting {name!r} must be {fields[name]}, got {shown}")
     return cls(**d)
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """Whether `value` fits a field annotation as this module writes them ("int", "float | None", ...).
+
+    The annotations are strings (`from __future__ import annotations`); a bool is not
+    taken for a number, an int is taken for a float (JSON writes 1.0 as 1 in some tools).
+    """
+    for kind in (part.strip() for part in annotation.split("|")):
+        if kind == "None" and value is None:
+            return True
+        if isinstance(value, bool):
+            if kind == "bool":
+                return True
+            continue
+        if (kind == "int" and isinstance(value, int)) or (kind == "float" and isinstance(value, (int, float))):
+            return True
+        if kind == "str" and isinstance(value, str):
+            return True
+        if kind == "list[int]" and isinstance(value, list) and all(_has_type(v, "int") for v in value):
+            return True
+        if kind == "ModelConfig" and isinstance(value, ModelConfig):
+            return True
+    return False
 
 
 @dataclass

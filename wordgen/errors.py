@@ -27,3 +27,7 @@ class CheckpointError(WordgenError):
 
 class ConfigError(WordgenError):
     """A setting is out of range (temperature < 0, top-p outside (0, 1], ...)."""
+
+
+class UsageError(WordgenError):
+    """A command line the argument parser cannot make sense of (an unknown option, a bad number)."""

@@ -127,6 +127,21 @@ def evaluate_stream(model: LSTMLanguageModel, stream: TokenStream, **kwargs) -> 
     )
 
 
+def evaluate_prefix(model: LSTMLanguageModel, stream: TokenStream, max_tokens: int | None) -> Metrics:
+    """Metrics of the first `max_tokens` tokens of a stream (all of it when None or shorter): training's quick checks.
+
+    A capped check converts with the whole split's characters (and words) per token,
+    scaled by the share of tokens read; evaluate_stream on the whole split needs no
+    such estimate.
+    """
+    if max_tokens is None or len(stream) <= max_tokens:
+        return evaluate_stream(model, stream)
+    ids = stream.ids[:max_tokens]  # (max_tokens,)
+    share = len(ids) / len(stream)
+    return Metrics(nll=total_nll(model, ids), num_tokens=len(ids), num_chars=round(stream.num_chars * share),
+                   num_words=round(stream.num_words * share), num_unk=round(stream.num_unk * share))
+
+
 def evaluate_split(model: LSTMLanguageModel, tokenizer: Tokenizer, split, **kwargs) -> Metrics:
     """Metrics over a `datasets.Dataset` split with a `text` column."""
     return evaluate_stream(model, encode_split(split, tokenizer), **kwargs)

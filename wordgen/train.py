@@ -11,8 +11,14 @@ training state in `trainer_state.pt`, and one line per validation is appended
 to `metrics.jsonl`.
 
 A run with --max-steps or --epochs and a fixed seed is repeatable on a CPU,
-and resuming (`resume=True`) continues exactly where the state was saved. A
-run cut by --time-budget stops at a time-dependent step, so it is not.
+and `resume=True` continues it exactly (wordgen.trainer_state). --time-budget
+counts the training seconds of every call together, so a resumed budgeted run
+trains what is left of it on the schedule where it stopped; being wall-clock,
+it is not repeatable step for step.
+
+The first SIGINT/SIGTERM in the loop finishes the step, saves the trainer state
+(no validation: stopping should be quick) and raises wordgen.stopping.Interrupted;
+a second raises it at once. A run holds its folder's lock (checkpoint.lock_folder).
 
 A caller that already holds the trained tokenizer or the loaded corpus (a
 DatasetDict with train/validation/test) hands them in, and neither is made again.
@@ -27,6 +33,7 @@ terminal and a line every few seconds elsewhere (wordgen.progress).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -36,6 +43,7 @@ from pathlib import Path
 import torch
 
 from wordgen import checkpoint as ckpt
+from wordgen import trainer_state
 from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.corpora import load_corpus
@@ -43,19 +51,21 @@ from wordgen.cpu import ThreadPolicy
 from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir, encode_split, split_text, windows,
                           windows_per_epoch)
 from wordgen.errors import CheckpointError, ConfigError, WordgenError
-from wordgen.evaluate import Metrics, evaluate_stream, total_nll
+from wordgen.evaluate import Metrics, evaluate_prefix
 from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
 from wordgen.progress import progress_bar
-from wordgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
+from wordgen.stopping import Interrupted, StopSignals
+from wordgen.tokenization import Tokenizer, load_tokenizer, matches_spec, train_tokenizer
 
 
 @dataclass
 class TrainResult:
     bundle: Bundle  # the model holds the best weights
     history: list[dict] = field(default_factory=list)  # the metrics.jsonl rows of this run
-    steps: int = 0
-    tokens_seen: int = 0
+    steps: int = 0  # the run's step count at the end (a resumed run counts its earlier steps too)
+    start_step: int = 0  # where this call began: 0, or the step it resumed from
+    tokens_seen: int = 0  # training tokens of this call (metrics.jsonl counts the whole run's)
     seconds: float = 0.0  # training time of this call (validation included)
     eval_seconds: float = 0.0  # of which validating and writing checkpoints
     best_val_loss: float = math.inf
@@ -80,6 +90,9 @@ class TrainResult:
 
 
 BITS_PER_NAT = 1 / math.log(2)
+# The training clock. Tests replace it with one that ticks per step, so a run cut by
+# the time budget is repeatable there (tests/test_faults.py).
+_clock = time.perf_counter
 
 
 def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
@@ -87,35 +100,6 @@ def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
     warmup = min(1.0, (step + 1) / max(1, config.warmup_steps))
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return warmup * (config.lr_min_ratio + (1 - config.lr_min_ratio) * cosine)
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((3, tuple(state["python"]), None))
-
-
-def _validate(model, stream: TokenStream, config: TrainConfig) -> Metrics:
-    """Validation on at most `eval_tokens` tokens of the split.
-
-    A capped check converts the per-token loss with the whole split's
-    characters-per-token ratio; the final evaluation (evaluate_stream on the
-    full split) needs no such estimate.
-    """
-    if config.eval_tokens is None or len(stream) <= config.eval_tokens:
-        return evaluate_stream(model, stream)
-    ids = stream.ids[: config.eval_tokens]
-    share = len(ids) / len(stream)
-    return Metrics(
-        nll=total_nll(model, ids),
-        num_tokens=len(ids),
-        num_chars=round(stream.num_chars * share),
-        num_words=round(stream.num_words * share),
-        num_unk=round(stream.num_unk * share),
-    )
 
 
 def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None, dataset=None):
@@ -148,9 +132,11 @@ def _cached_tokenizer(spec: str, split, cache) -> Tokenizer:
     path = Path(cache) / "tokenizers" / f"{content_key(split_text(split), spec)}.json"
     if path.is_file():
         try:
-            return load_tokenizer(path)
+            cached = load_tokenizer(path)  # JSON: a damaged file is refused, it cannot run code
         except WordgenError:  # damaged: train again and overwrite
-            pass
+            cached = None
+        if cached is not None and matches_spec(cached, spec):  # a swapped file is not trusted
+            return cached
     tokenizer = train_tokenizer(spec, split["text"])
     path.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(path)  # written through a temporary file and a rename
@@ -172,11 +158,15 @@ class _Run:
     step: int = 0
     epoch: int = 0
     cursor: int = 0  # where the next window starts in the table
-    tokens_before: int = 0  # training tokens read before this call (a resumed run)
     best: float = math.inf  # lowest validation loss so far
     hidden: State | None = None  # carried from window to window
+    tokens: int = 0  # training tokens read since step 0, earlier calls included
+    loss_sum: float = 0.0  # training losses since the last validation, and how many
+    loss_count: int = 0
+    saved_step: int | None = None  # step of the trainer state on disk
     last_val: Metrics | None = None
-    start: float = 0.0  # time.perf_counter() when the loop began
+    elapsed_before: float = 0.0  # training seconds of the calls before a resume
+    start: float = 0.0  # _clock() when this call's loop began
     bar: object = None  # wordgen.progress.progress_bar: tqdm or LineProgress
     threads: ThreadPolicy | None = None
 
@@ -184,14 +174,18 @@ class _Run:
     def out(self) -> Path:
         return Path(self.config.out)
 
+    def elapsed(self) -> float:
+        """Training seconds of the whole run so far: what --time-budget limits."""
+        return self.elapsed_before + _clock() - self.start
+
     @property
     def chars_seen(self) -> float:
         """Characters of training text read by the whole run, resumed calls included (what --chars counts)."""
-        return (self.tokens_before + self.result.tokens_seen) * self.result.chars_per_token
+        return self.tokens * self.result.chars_per_token
 
 
 def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=None, resume: bool = False,
-          overwrite: bool = False, progress: bool = False) -> TrainResult:
+          overwrite: bool = False, progress: bool = False, stop_signals: bool = True) -> TrainResult:
     """Train a model as `config` says and write its checkpoint to `config.out`.
 
     tokenizer / dataset: a trained tokenizer and a DatasetDict (train, validation,
@@ -200,24 +194,48 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
     from the trainer state in `config.out` (the stop limits in `config` may be
     larger than before), with the checkpoint's own tokenizer. overwrite: allow
     replacing a checkpoint already in `config.out`; without it an existing one is
-    never touched.
+    never touched. stop_signals: let SIGINT / SIGTERM stop the loop gracefully (see
+    the module's docstring); raises `Interrupted` once the resumable state is saved.
     """
-    run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite)
-    run.bar = _progress_bar(run, enabled=progress)
-    # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
-    run.threads = ThreadPolicy() if run.table.device.type == "cpu" else None
-    run.start = time.perf_counter()
-    try:
-        loss_sum, loss_count = _loop(run)
-        return _finish(run, loss_sum, loss_count)
-    finally:
-        if run.threads is not None:
-            run.result.thread_changes = run.threads.changes
-            run.threads.close()
+    with contextlib.ExitStack() as hold:  # the folder's lock, the bar, the threads and the signal handlers
+        run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite, hold=hold)
+        run.bar = _progress_bar(run, enabled=progress)
+        hold.callback(run.bar.close)
+        # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
+        if run.table.device.type == "cpu":
+            run.threads = ThreadPolicy()
+            hold.callback(_release_threads, run)
+        stop = hold.enter_context(StopSignals(enabled=stop_signals))
+        run.start = _clock()
+        try:
+            if _loop(run, stop):
+                if run.saved_step != run.step:  # else the validation of this very step saved it
+                    _save_state(run)
+                raise Interrupted(stop.signum, step=run.step, checkpoint=run.out, saved_step=run.saved_step)
+            return _finish(run)
+        except Interrupted as err:
+            if err.checkpoint is None:  # a second signal, raised wherever the run was
+                err.step, err.checkpoint, err.saved_step = run.step, run.out, run.saved_step
+            raise
 
 
-def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool) -> _Run:
-    """Check the folder, seed, build data, model and optimizer; restore or start the folder."""
+def _release_threads(run: _Run) -> None:
+    run.result.thread_changes = run.threads.changes
+    run.threads.close()
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if ckpt.is_checkpoint(out) and not overwrite:
+        raise CheckpointError(f"{out} already holds a checkpoint; resume it with --resume {out} or pass --overwrite")
+
+
+def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool,
+           hold: contextlib.ExitStack) -> _Run:
+    """Check the folder, seed, build data, model and optimizer; restore or start the folder.
+
+    The folder's lock goes into `hold`: taken before a resumed state is read, and for
+    a new run once the data is ready, just before the first file is written.
+    """
     config.validate()
     # Work on a copy: the vocabulary size is filled in below, and a caller's
     # ModelConfig shared between two runs must not carry one run's size into the other.
@@ -227,10 +245,13 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     if resume:
         if tokenizer is not None:
             raise ConfigError("a resumed run uses the tokenizer saved in its checkpoint; do not pass one")
+        if not out.is_dir():
+            raise CheckpointError(f"checkpoint folder {out} does not exist")
+        hold.enter_context(ckpt.lock_folder(out, create=False))
         state = ckpt.load_trainer_state(out)
-        tokenizer = load_tokenizer(out / ckpt.TOKENIZER_FILE)
-    elif ckpt.is_checkpoint(out) and not overwrite:
-        raise CheckpointError(f"{out} already holds a checkpoint; resume it with --resume {out} or pass --overwrite")
+        tokenizer = load_tokenizer(ckpt.member(out, ckpt.TOKENIZER_FILE))
+    else:
+        _refuse_existing(out, overwrite)  # early, before any work
     device = resolve_device(config.device)
     config.precision = resolve_precision(config.precision, device)  # saved as chosen, not "auto"
     # Seeded before the model is built: its initial weights come from this stream.
@@ -252,24 +273,14 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     run = _Run(config=config, model=model, optimizer=optimizer, table=table, val_stream=val_stream,
                total_steps=min(limits), result=result, tokens_per_char=1 / train_stream.chars_per_token)
     if state is not None:
-        _restore(run, state, device)
+        trainer_state.restore(run, state, device)
     else:
+        hold.enter_context(ckpt.lock_folder(out, create=True))
+        _refuse_existing(out, overwrite)  # again: another run may have written it meanwhile
         _begin_folder(run, tokenizer, overwrite=overwrite)
     result.best_val_loss = run.best
+    result.start_step = run.step
     return run
-
-
-def _restore(run: _Run, state: dict, device: torch.device) -> None:
-    """Put a saved trainer state back: weights, optimizer, position, recurrent state, RNG."""
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.step, run.epoch, run.cursor, run.best = state["step"], state["epoch"], state["cursor"], state["best_val_loss"]
-    # States saved before the count was kept: every step read one full batch of windows.
-    run.tokens_before = state.get("tokens", run.step * run.config.batch_size * run.config.seq_len)
-    hidden = tuple(h.to(device) for h in state["hidden"]) or None
-    # Saved as a list of tensors: (h, c) for an LSTM, [h] for a GRU, [] before the first step.
-    run.hidden = hidden[0] if run.config.model.rnn_type == "gru" and hidden else hidden
-    _set_rng_state(state["rng"])
 
 
 def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
@@ -297,37 +308,40 @@ def _progress_bar(run: _Run, *, enabled: bool):
         options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + \
             " [{elapsed}<{remaining}{postfix}]"
     bar = progress_bar(total, desc="training", unit=unit, enabled=enabled, **options)
-    bar.update({"step": min(run.step, total), "char": min(run.chars_seen, total), "s": 0}[unit])  # resumed: part way
+    # A resumed run starts part way.
+    bar.update({"step": min(run.step, total), "char": min(run.chars_seen, total),
+                "s": min(run.elapsed_before, total)}[unit])
     return bar
 
 
-def _loop(run: _Run) -> tuple[float, int]:
-    """Train until a stop limit; return the summed loss and count since the last validation."""
+def _loop(run: _Run, stop: StopSignals) -> bool:
+    """Train until a stop limit (returns False) or a stop signal (True, after the step in hand)."""
     config = run.config
     budget = config.time_budget or math.inf
     max_chars = config.max_chars or math.inf
     run.model.train()
     # bfloat16 needs no loss scaling (it has float32's exponent range), unlike float16.
     autocast = torch.autocast(run.table.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-    loss_sum, loss_count = 0.0, 0
     while True:
         for pos, x, y in windows(run.table, config.seq_len, start=run.cursor):  # x, y: (B, T)
-            elapsed = time.perf_counter() - run.start
+            elapsed = run.elapsed()
             # The character count is checked before each step, so a --chars run stops
             # less than one batch (B x T tokens) past the count it was given.
             if run.step >= run.total_steps or elapsed >= budget or run.chars_seen >= max_chars:
-                return loss_sum, loss_count
+                return False
             by_steps = run.step / run.total_steps if run.total_steps < math.inf else 0.0
             loss = _step(run, x, y, max(by_steps, elapsed / budget, run.chars_seen / max_chars), autocast)
             run.cursor = pos + x.size(1)
+            run.tokens += y.numel()
             run.result.tokens_seen += y.numel()
-            loss_sum, loss_count = loss_sum + loss, loss_count + 1
+            run.loss_sum, run.loss_count = run.loss_sum + loss, run.loss_count + 1
             _advance_bar(run, loss, budget)
             if run.threads is not None:
                 run.threads.check()
             if run.step % config.eval_interval == 0:
-                _checkpoint(run, loss_sum / loss_count)
-                loss_sum, loss_count = 0.0, 0
+                _checkpoint(run)
+            if stop.requested:
+                return True
         # The epoch ran out: start the next one from the top with a fresh state.
         run.epoch, run.cursor, run.hidden = run.epoch + 1, 0, None
 
@@ -356,22 +370,28 @@ def _advance_bar(run: _Run, loss: float, budget: float) -> None:
     elif unit == "char":
         bar.update(min(run.config.max_chars, run.chars_seen) - bar.n)
     else:
-        bar.update(min(budget, time.perf_counter() - run.start) - bar.n)
+        bar.update(min(budget, run.elapsed()) - bar.n)
     if run.step % 10 == 0:  # setting the postfix redraws the bar: not every step
         bar.set_postfix(loss=f"{loss:.3f}", bpc=f"{loss * BITS_PER_NAT * run.tokens_per_char:.3f}",
                         val_bpc=f"{run.last_val.bits_per_char:.3f}" if run.last_val else "-")
 
 
-def _checkpoint(run: _Run, train_loss: float) -> None:
-    """Validate; keep the weights if they are the best yet; save the trainer state; log a row."""
-    began = time.perf_counter()
-    val = run.last_val = _validate(run.model, run.val_stream, run.config)
+def _checkpoint(run: _Run) -> None:
+    """Validate; keep the weights if they are the best yet; log a row; save the trainer state.
+
+    The row goes out before the state: a crash between the two leaves a row the resumed
+    run drops and writes again (checkpoint.keep_metrics_until), never a missing one.
+    """
+    began = _clock()
+    train_loss = run.loss_sum / run.loss_count if run.loss_count else math.nan
+    run.loss_sum, run.loss_count = 0.0, 0
+    val = run.last_val = evaluate_prefix(run.model, run.val_stream, run.config.eval_tokens)
     row = {
         "step": run.step,
         "epoch": run.epoch + run.cursor / max(1, run.table.size(1)),
-        "tokens": run.result.tokens_seen,
+        "tokens": run.tokens,
         "chars": run.chars_seen,  # characters of training text read so far (the --chars count)
-        "elapsed": time.perf_counter() - run.start,
+        "elapsed": run.elapsed(),
         "lr": run.optimizer.param_groups[0]["lr"],
         "train_loss": train_loss,
         "train_bpc": train_loss * BITS_PER_NAT * run.tokens_per_char,
@@ -383,34 +403,24 @@ def _checkpoint(run: _Run, train_loss: float) -> None:
         run.best = val.loss
         ckpt.save_weights(run.out, run.model)
     row["best_val_loss"] = run.best
-    ckpt.save_trainer_state(run.out, _trainer_state(run))
     ckpt.append_metrics(run.out, row)
+    _save_state(run)
     run.result.history.append(row)
-    run.result.eval_seconds += time.perf_counter() - began
+    run.result.eval_seconds += _clock() - began
     run.bar.set_postfix(loss=f"{train_loss:.3f}", bpc=f"{row['train_bpc']:.3f}", val_bpc=f"{val.bits_per_char:.3f}")
 
 
-def _trainer_state(run: _Run) -> dict:
-    """Everything `_restore` needs, as tensors and plain containers (torch.load weights_only)."""
-    hidden = run.hidden
-    hidden_list = list(hidden) if isinstance(hidden, tuple) else ([hidden] if hidden is not None else [])
-    return {
-        "model": run.model.state_dict(),
-        "optimizer": run.optimizer.state_dict(),
-        "step": run.step, "epoch": run.epoch, "cursor": run.cursor, "best_val_loss": run.best,
-        "tokens": run.tokens_before + run.result.tokens_seen,
-        "hidden": [h.detach().cpu() for h in hidden_list],
-        "rng": _rng_state(),
-    }
+def _save_state(run: _Run) -> None:
+    ckpt.save_trainer_state(run.out, trainer_state.capture(run))
+    run.saved_step = run.step
 
 
-def _finish(run: _Run, loss_sum: float, loss_count: int) -> TrainResult:
+def _finish(run: _Run) -> TrainResult:
     """Validate the steps since the last check, then hand back the best model, not the last."""
-    if loss_count or not (run.out / ckpt.WEIGHTS_FILE).exists():
-        _checkpoint(run, loss_sum / loss_count if loss_count else math.nan)
-    run.bar.close()
+    if run.loss_count or not (run.out / ckpt.WEIGHTS_FILE).exists():
+        _checkpoint(run)
     result = run.result
-    result.seconds = time.perf_counter() - run.start
+    result.seconds = _clock() - run.start
     result.steps = run.step
     result.best_val_loss = run.best
     ckpt.load_weights(run.out, run.model)

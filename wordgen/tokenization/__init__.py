@@ -40,6 +40,7 @@ from wordgen.tokenization.registry import (
     ENTRY_POINT_GROUP,
     available_tokenizers,
     load_tokenizer,
+    matches_spec,
     parse_tokenizer_spec,
     register_tokenizer,
     tokenizer_from_dict,
@@ -62,4 +63,5 @@ __all__ = [
     "train_tokenizer",
     "load_tokenizer",
     "tokenizer_from_dict",
+    "matches_spec",
 ]

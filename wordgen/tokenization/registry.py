@@ -200,6 +200,17 @@ def train_tokenizer(spec: str, texts: Iterable[str]) -> Tokenizer:
     return cls.train_from_texts(texts, **options)
 
 
+def matches_spec(tokenizer: Tokenizer, spec: str) -> bool:
+    """Whether `tokenizer` is of the spec's kind, with the spec's options wherever its `to_dict` records them.
+
+    For caches keyed by a spec: a file that was swapped or damaged but still parses
+    must not be used, or a run would train on another vocabulary without a word said.
+    """
+    name, options = parse_tokenizer_spec(spec)
+    saved = tokenizer.to_dict()
+    return tokenizer.kind == name and all(saved.get(key, value) == value for key, value in options.items())
+
+
 def tokenizer_from_dict(d: dict) -> Tokenizer:
     """Rebuild a tokenizer from `to_dict()` output (what `load_tokenizer` does after reading).
 

@@ -1,0 +1,116 @@
+"""The command line's file inputs fuzzed: exit 0 or 2 with one line, never a traceback, never a hang.
+
+hypothesis writes random files -- random bytes, text with NULs, one huge line, only
+whitespace, mixed line ends (\\n, \\r\\n, \\r), invalid UTF-8 after a valid start --
+and hands them to `wordgen train --corpus`, `wordgen evaluate --text-file` and
+`wordgen generate --prompt`. Any exception that escapes `main` (what the console
+script would print as a traceback) fails the test; so does a call that outlives an
+alarm (a hang).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from wordgen.cli import main
+
+from conftest import VERSE
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+EXAMPLES = {"train": 15, "evaluate": 40, "prompt": 40}
+TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "2", "--seq-len", "4",
+        "--precision", "fp32"]
+SECONDS = 60  # far above what any of these calls needs on a busy 2-core machine
+
+LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r", "\n\n", "\u2028", "\x0c"])
+WORDS = st.sampled_from(VERSE.split() + ["\x00", "\t", "  ", "👍🏽", "e\u0301", "\ufeff", "\ufffd", "<unk>"])
+TEXTY = st.lists(st.one_of(WORDS, LINE_ENDS, st.text(max_size=8)), max_size=60).map(" ".join)
+FILES = st.one_of(
+    st.binary(max_size=600),
+    TEXTY.map(lambda t: t.encode("utf-8")),
+    st.text(" \t\r\n\x0b\x0c", max_size=50).map(lambda t: t.encode()),  # only whitespace
+    st.tuples(TEXTY, st.binary(max_size=20)).map(lambda p: p[0].encode("utf-8") + p[1]),  # UTF-8, then not
+    st.integers(1, 200_000).map(lambda n: ("word " * n).encode()),  # one huge line
+    st.just(b"\x00" * 5000),
+)
+
+
+@contextmanager
+def deadline(seconds: int):
+    def hang(signum, frame):
+        raise AssertionError(f"the command ran for more than {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run(capsys, *argv):
+    with deadline(SECONDS):
+        code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code in (0, 2), (code, err)
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("wordgen: error: "), err
+    event(f"exit {code}")  # --hypothesis-show-statistics shows how many examples got through
+    return code
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    book = folder / "book.txt"
+    book.write_text(VERSE * 20, encoding="utf-8")
+    out = folder / "ckpt"
+    assert main(["train", "--corpus", str(book), "--out", str(out), "--max-steps", "2", "--quiet", *TINY]) == 0
+    return out
+
+
+def fuzz(kind):
+    return settings(max_examples=EXAMPLES[kind], deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@fuzz("train")
+@given(data=st.one_of(FILES, FILES.map(lambda data: (VERSE * 8).encode() + data)))  # half long enough to train on
+@pytest.mark.filterwarnings("ignore")
+def test_train_on_a_fuzzed_corpus_file(data, tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(data)
+    run(capsys, "train", "--corpus", corpus, "--out", tmp_path / "out", "--overwrite", "--max-steps", "1",
+        "--quiet", *TINY)
+
+
+@fuzz("evaluate")
+@given(data=FILES)
+@pytest.mark.filterwarnings("ignore")
+def test_evaluate_a_fuzzed_text_file(data, trained, tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_bytes(data)
+    run(capsys, "evaluate", trained, "--text-file", text)
+
+
+@fuzz("prompt")
+@given(prompt=TEXTY)
+@pytest.mark.filterwarnings("ignore")
+def test_generate_from_a_fuzzed_prompt(prompt, trained, capsys):
+    run(capsys, "generate", trained, "--prompt", prompt.replace("\x00", ""), "--max-tokens", "4")
+
+
+def test_the_console_script_on_a_huge_line_with_nuls(trained, tmp_path):
+    file = tmp_path / "huge.txt"
+    file.write_bytes(b"word " * 100_000 + b"\x00" * 1000 + b"word\r\n" * 10)
+    proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "evaluate", str(trained), "--text-file", str(file)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, proc.stderr

@@ -1,0 +1,76 @@
+"""What trainer_state.pt holds, and how a run is put back from it exactly.
+
+`capture(run)` takes everything a run needs to go on as if it had never stopped:
+the latest weights and the optimizer's moments, the step, the epoch and the
+position in it, the recurrent state carried into the next window, both random
+number generators (torch's drives dropout), the training tokens read so far, the
+training seconds so far (what --time-budget limits) and the losses summed since
+the last validation (the next metrics row averages them). `restore(run, state)`
+puts them back, checking every piece against the run's model and data first, so
+a state from another model or a damaged one fails with one line instead of
+deep inside torch. tests/test_resume_exact.py proves the round trip bitwise.
+
+Only tensors and plain containers go in, so the file loads with
+`torch.load(weights_only=True)` (wordgen.checkpoint reads and writes it).
+Not here: when to save (wordgen.train), the file itself (wordgen.checkpoint).
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from wordgen import checkpoint as ckpt
+from wordgen._io import first_line
+from wordgen.errors import CheckpointError
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+
+
+def capture(run) -> dict:
+    """Everything `restore` needs from a wordgen.train._Run, as tensors and plain containers."""
+    hidden = run.hidden
+    hidden_list = list(hidden) if isinstance(hidden, tuple) else ([hidden] if hidden is not None else [])
+    return {
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "step": run.step, "epoch": run.epoch, "cursor": run.cursor, "best_val_loss": run.best,
+        "hidden": [h.detach().cpu() for h in hidden_list],
+        "rng": _rng_state(),
+        "tokens": run.tokens, "elapsed": run.elapsed(), "loss_sum": run.loss_sum, "loss_count": run.loss_count,
+    }
+
+
+def restore(run, state: dict, device: torch.device) -> None:
+    """Put a saved state (checked by checkpoint.load_trainer_state) back into a freshly built run."""
+    try:
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        hidden = tuple(h.to(device) for h in state["hidden"]) or None
+        # Saved as a list of tensors: (h, c) for an LSTM, [h] for a GRU, [] before the first step.
+        shape = (run.config.model.num_layers, run.table.size(0), run.config.model.hidden_size)  # (layers, B, H)
+        parts = 2 if run.config.model.rnn_type == "lstm" else 1
+        if hidden is not None and (len(hidden) != parts or any(tuple(h.shape) != shape for h in hidden)):
+            raise ValueError(f"its recurrent state does not have {parts} tensor(s) of shape {list(shape)}")
+        _set_rng_state(state["rng"])
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        # Everything in this block comes from the file: its errors are the file's.
+        raise CheckpointError(f"{run.out / ckpt.STATE_FILE} does not fit this checkpoint's model and data "
+                              f"({first_line(err)})") from None
+    run.hidden = hidden[0] if parts == 1 and hidden else hidden
+    run.step, run.epoch, run.cursor, run.best = state["step"], state["epoch"], state["cursor"], state["best_val_loss"]
+    run.saved_step = run.step
+    # States saved before these were counted: the tokens follow from the data position
+    # (each epoch reads L - 1 targets per row), the time and the loss since the last check are lost.
+    run.tokens = state.get("tokens", run.table.size(0) * (run.epoch * (run.table.size(1) - 1) + run.cursor))
+    run.elapsed_before = float(state.get("elapsed", 0.0))
+    run.loss_sum, run.loss_count = float(state.get("loss_sum", 0.0)), state.get("loss_count", 0)
+    ckpt.keep_metrics_until(run.out, run.step)  # rows of a save that a crash cut short are made again
