@@ -64,8 +64,9 @@ def test_a_tokenizer_and_dataset_handed_in_are_used_as_they_are(tmp_path, book, 
     def refuse(*args, **kwargs):
         raise AssertionError("train() loaded or trained what it was handed")
 
-    monkeypatch.setattr(train_module, "load_corpus", refuse)
-    monkeypatch.setattr(train_module, "_cached_tokenizer", refuse)
+    prepare_module = sys.modules["wordgen.prepare"]  # where train() loads and trains
+    monkeypatch.setattr(prepare_module, "load_corpus", refuse)
+    monkeypatch.setattr(prepare_module, "_cached_tokenizer", refuse)
     given = train(tiny_train_config(book, tmp_path / "given", max_steps=4, eval_interval=2),
                   tokenizer=tokenizer, dataset=dataset)
     assert given.bundle.tokenizer is tokenizer and given.dataset is dataset

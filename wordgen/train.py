@@ -46,17 +46,16 @@ from wordgen import checkpoint as ckpt
 from wordgen import trainer_state
 from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
-from wordgen.corpora import load_corpus
 from wordgen.cpu import ThreadPolicy
-from wordgen.data import (TokenStream, batchify, content_key, default_cache_dir, encode_split, split_text, windows,
-                          windows_per_epoch)
-from wordgen.errors import CheckpointError, ConfigError, WordgenError
+from wordgen.data import TokenStream, batchify, windows, windows_per_epoch
+from wordgen.errors import CheckpointError, ConfigError
 from wordgen.evaluate import Metrics, evaluate_prefix
 from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
+from wordgen.prepare import prepare
 from wordgen.progress import progress_bar
 from wordgen.stopping import Interrupted, StopSignals
-from wordgen.tokenization import Tokenizer, load_tokenizer, matches_spec, train_tokenizer
+from wordgen.tokenization import Tokenizer, load_tokenizer
 
 
 @dataclass
@@ -100,47 +99,6 @@ def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
     warmup = min(1.0, (step + 1) / max(1, config.warmup_steps))
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return warmup * (config.lr_min_ratio + (1 - config.lr_min_ratio) * cosine)
-
-
-def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None, dataset=None):
-    """Load the corpus, train (or reuse) the tokenizer, encode train and validation.
-
-    A `dataset` (DatasetDict with train and validation splits) or a `tokenizer`
-    handed in is used as it is: the corpus is then not loaded, the tokenizer not
-    trained. Trained tokenizers and encoded streams are cached
-    (wordgen.data.default_cache_dir), keyed by the training text and the tokenizer
-    spec / the tokenizer itself, so a second run on the same text starts in well
-    under a second.
-    """
-    if dataset is None:
-        dataset = load_corpus(config.corpus, seed=config.seed, stage_directions=config.stage_directions)
-    missing = [name for name in ("train", "validation") if name not in dataset]
-    if missing:
-        raise ConfigError(f"the dataset handed to train() has no {' or '.join(missing)} split")
-    cache = default_cache_dir()
-    if tokenizer is None:
-        tokenizer = _cached_tokenizer(config.tokenizer, dataset["train"], cache)
-    train_stream = encode_split(dataset["train"], tokenizer, cache_dir=cache)
-    val_stream = encode_split(dataset["validation"], tokenizer, cache_dir=cache)
-    return dataset, tokenizer, train_stream, val_stream
-
-
-def _cached_tokenizer(spec: str, split, cache) -> Tokenizer:
-    # hf:PATH loads a file that may change under the same spec: never cached.
-    if cache is None or spec.startswith("hf:"):
-        return train_tokenizer(spec, split["text"])
-    path = Path(cache) / "tokenizers" / f"{content_key(split_text(split), spec)}.json"
-    if path.is_file():
-        try:
-            cached = load_tokenizer(path)  # JSON: a damaged file is refused, it cannot run code
-        except WordgenError:  # damaged: train again and overwrite
-            cached = None
-        if cached is not None and matches_spec(cached, spec):  # a swapped file is not trusted
-            return cached
-    tokenizer = train_tokenizer(spec, split["text"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(path)  # written through a temporary file and a rename
-    return tokenizer
 
 
 @dataclass
