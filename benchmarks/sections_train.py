@@ -85,7 +85,7 @@ def _train_pair(label, corpus, tokenizer, model_config, sizes, tmp, ref_tie=True
         ours.append(last.loop_tokens_per_second)
         with_eval.append(last.tokens_per_second)
         torch.manual_seed(r)
-        reference = ReferenceLM(c.vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.dropout, ref_tie)
+        reference = ReferenceLM(c.vocab_size, c.embedding_dim, c.hidden_size, c.num_layers, c.rate("dropout"), ref_tie)
         run = reference_train(reference, data, sizes["seq_len"], steps)
         ref.append(run["tokens"] / run["seconds"])
     shape = f"V={c.vocab_size} E={c.embedding_dim} H={c.hidden_size} L={c.num_layers} B={sizes['batch']} T={sizes['seq_len']}"
@@ -103,7 +103,8 @@ def train_configs() -> list:
     from wordgen.config import ModelConfig
 
     return [
-        (f"word H{ModelConfig().hidden_size} (default)", "word", ModelConfig(), 1),
+        # The size rule's width for texts of 50 000+ tokens (wordgen.autosize.WIDE).
+        ("word H384 (default)", "word", ModelConfig(embedding_dim=384, hidden_size=384), 1),
         ("char H256", "char", ModelConfig(embedding_dim=256, hidden_size=256), 8),
         ("char H512", "char", ModelConfig(embedding_dim=512, hidden_size=512), 3),
     ]

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ i
 from benchmarks import run as bench
 from benchmarks import sections_train
 from benchmarks.reference import ReferenceLM, naive_generate, reference_train
+from wordgen import autosize
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.model import LSTMLanguageModel
 
@@ -78,7 +79,7 @@ def test_tune_char_parses_trials_and_logs_one_line_per_run(book, tmp_path, monke
     row = json.loads(log.read_text())
     assert row["name"] == "a" and row["model"] == {"hidden_size": 16, "embedding_dim": 16, "num_layers": 1}
     assert row["steps"] >= 1 and 0 < row["val_bpc"] < 20
-    assert row["config"]["model"]["hidden_size"] == 16 and row["config"]["lr"] == TrainConfig().lr
+    assert row["config"]["model"]["hidden_size"] == 16 and row["config"]["lr"] == autosize.RECIPES["adamw"]["lr"]
     assert "val" in capsys.readouterr().out
 
 
@@ -153,3 +154,31 @@ def test_busy_benchmark_runs_every_scenario(book, capsys):
     for scenario in ("idle", "busy", "pair"):
         assert f"  {scenario}" in out
     assert "load average before" in out and "load average after" in out and "pair/idle" in out
+
+
+def test_the_book_search_and_the_quality_table_at_tiny_sizes(book, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from benchmarks import quality, reference, tune_book
+
+    # The classic recipe as it is (SGD lr 20, clip 0.25, 20 x 35), only narrower, for speed.
+    monkeypatch.setitem(reference.RECIPES, "classic",
+                        dataclasses.replace(reference.CLASSIC, embedding_dim=8, hidden_size=8))
+    monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
+    log = tmp_path / "search.jsonl"
+    code = tune_book.main(["--book", str(book), "--tokens", "2000", "--log", str(log), "--unk-penalty",
+                           "--trial", "w:hidden_size=16,num_layers=1,batch_size=4,seq_len=8",
+                           "--trial", "c:ref=classic"])
+    assert code == 0
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["name"] for r in rows] == ["w", "c"]
+    wordgen_row, classic_row = rows
+    assert wordgen_row["config"]["model"]["hidden_size"] == 16 and wordgen_row["tokens"] == 2016  # 63 steps x 32
+    assert wordgen_row["config"]["model"]["input_dropout"] is not None  # the size rule filled it in
+    assert classic_row["tokens"] >= 2000 and classic_row["recipe"] == reference.CLASSIC.name
+    assert all(0 < r["val_bpc"] < 20 and r["unk_penalty_bpc"] >= 0 for r in rows)
+    assert "val" in capsys.readouterr().out
+    table = quality.format_table([("frankenstein", "word", 150, {"wordgen": 1.5, "classic": 2.0}),
+                                  ("frankenstein", "char", 150, {"wordgen": 1.8, "plain": 1.6})], "s")
+    lines = table.splitlines()
+    assert lines[2].split()[-1] == "0.750" and lines[3].split()[-1] == "1.125"

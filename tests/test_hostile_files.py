@@ -132,9 +132,9 @@ def edit_config(folder, change):
 @pytest.mark.parametrize("change, match", [
     (lambda d: d.update(colour="red"), "unknown TrainConfig setting(s): colour"),
     (lambda d: d["model"].update(heads=4), "unknown ModelConfig setting(s): heads"),
-    (lambda d: d["model"].update(hidden_size="16"), "ModelConfig setting 'hidden_size' must be int, got '16'"),
+    (lambda d: d["model"].update(hidden_size="16"), "ModelConfig setting 'hidden_size' must be int | None, got '16'"),
     (lambda d: d["model"].update(tie_weights="yes"), "'tie_weights' must be bool"),
-    (lambda d: d["model"].update(dropout=None), "'dropout' must be float"),
+    (lambda d: d["model"].update(activation_reg=None), "'activation_reg' must be float"),
     (lambda d: d["model"].update(adaptive_cutoffs=["a"]), "'adaptive_cutoffs' must be list[int] | None"),
     (lambda d: d.update(model=[16, 16]), "ModelConfig settings must be a JSON object"),
     (lambda d: d.update(max_steps=2.5), "'max_steps' must be int | None"),

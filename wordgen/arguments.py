@@ -58,14 +58,45 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                    help="stop after reading N characters of training text (tokens x the text's characters per "
                         "token; 2e6 or 2000000): models with different tokenizers then read the same text")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds the split, initialisation and dropout (default: {d.seed})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"parallel token streams B (default: {d.batch_size})")
-    p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per BPTT window T (default: {d.seq_len})")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate (default: {d.lr})")
+    auto = "chosen from the text's size by the size rule"
+
+    def default(value) -> str:
+        return f"default: {value:g}" if isinstance(value, (int, float)) else f"default: {value or auto}"
+
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"parallel token streams B ({default(d.batch_size)})")
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"tokens per BPTT window T ({default(d.seq_len)})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate ({default(d.lr)})")
+    p.add_argument("--optimizer", choices=["adamw", "sgd"], default=d.optimizer,
+                   help="adamw, or plain sgd (word_language_model's recipe: --lr 20 --grad-clip 0.25) "
+                        f"({default(d.optimizer)}; the rule picks sgd for vocabularies of 5000+, else adamw)")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip,
+                   help=f"largest gradient norm ({default(d.grad_clip)})")
     p.add_argument("--embedding-dim", type=int, default=m.embedding_dim,
-                   help=f"token embedding size (default: {m.embedding_dim})")
-    p.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"LSTM hidden size (default: {m.hidden_size})")
+                   help=f"token embedding size ({default(m.embedding_dim)}; = hidden size when tied)")
+    p.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"LSTM hidden size ({default(m.hidden_size)})")
     p.add_argument("--num-layers", type=int, default=m.num_layers, help=f"stacked recurrent layers (default: {m.num_layers})")
-    p.add_argument("--dropout", type=float, default=m.dropout, help=f"dropout probability (default: {m.dropout})")
+    p.add_argument("--dropout", type=float, default=m.dropout,
+                   help=f"dropout on the top layer's output, before the softmax ({default(m.dropout)})")
+    p.add_argument("--input-dropout", type=float, default=m.input_dropout,
+                   help=f"dropout on the embedded input ({default(m.input_dropout)})")
+    p.add_argument("--hidden-dropout", type=float, default=m.hidden_dropout,
+                   help=f"dropout between recurrent layers ({default(m.hidden_dropout)})")
+    p.add_argument("--embedding-dropout", type=float, default=m.embedding_dropout,
+                   help=f"share of whole words dropped from the embedding per batch ({default(m.embedding_dropout)})")
+    p.add_argument("--weight-dropout", type=float, default=m.weight_dropout,
+                   help=f"DropConnect on the hidden-to-hidden weights ({default(m.weight_dropout)})")
+    p.add_argument("--no-locked-dropout", action="store_true",
+                   help="a fresh dropout mask at every time step instead of one per sequence")
+    p.add_argument("--activation-reg", type=float, default=m.activation_reg,
+                   help=f"activation regularisation alpha (default: {m.activation_reg:g})")
+    p.add_argument("--temporal-activation-reg", type=float, default=m.temporal_activation_reg,
+                   help=f"temporal activation regularisation beta (default: {m.temporal_activation_reg:g})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help=f"weight decay on the weight matrices, AdamW's or SGD's L2 ({default(d.weight_decay)})")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="validations without a new best before the learning rate drops, then before "
+                        f"training stops early; 0: never stop early (default: {d.patience})")
     p.add_argument("--rnn", choices=["lstm", "gru"], default=m.rnn_type, help="recurrent cell (default: lstm)")
     p.add_argument("--no-tie-weights", action="store_true",
                    help="use a separate output matrix instead of reusing the input embedding")
@@ -74,7 +105,8 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                         "several times faster for word vocabularies of 10 000+; adaptive needs "
                         "--no-tie-weights (default: full)")
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
-                   help=f"steps between validations and checkpoints (default: {d.eval_interval})")
+                   help="steps between validations and checkpoints (default: "
+                        + (f"{d.eval_interval})" if d.eval_interval else "every half pass, 10 to 100 steps)"))
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
                    help="bf16: train under bfloat16 autocast, faster where the CPU or GPU has bfloat16 units; "
@@ -98,9 +130,14 @@ def train_config(args, *, lab: bool = False) -> TrainConfig:
         base, corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
         model=ModelConfig(
             embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, num_layers=args.num_layers,
-            dropout=args.dropout, rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
+            dropout=args.dropout, input_dropout=args.input_dropout, hidden_dropout=args.hidden_dropout,
+            embedding_dropout=args.embedding_dropout, weight_dropout=args.weight_dropout,
+            locked_dropout=not args.no_locked_dropout, activation_reg=args.activation_reg,
+            temporal_activation_reg=args.temporal_activation_reg,
+            rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
         ),
-        batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+        batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
+        optimizer=args.optimizer, grad_clip=args.grad_clip, patience=args.patience or None,
         epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget, max_chars=args.max_chars,
         eval_interval=args.eval_interval, seed=args.seed, device=args.device, precision=args.precision,
         stage_directions=args.stage_directions,

@@ -49,13 +49,16 @@ def _print_metrics(title: str, metrics) -> None:
 def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False):
     from wordgen.train import train  # imported late: `wordgen corpora --help` stays instant
 
-    result = train(config, resume=resume, overwrite=overwrite, progress=not quiet)
+    result = train(config, resume=resume, overwrite=overwrite, progress=not quiet,
+                   log=lambda line: print(line, flush=True))
     model = result.bundle.model
     done = (f"resumed at step {result.start_step}, trained {result.steps - result.start_step} more to step "
             f"{result.steps}" if result.start_step else f"trained {result.steps} steps")
     print(f"{done}, {result.tokens_seen:,} tokens in {result.seconds:.0f} s "
           f"({result.tokens_per_second:,.0f} tokens/s); {model.num_parameters():,} parameters, "
           f"vocabulary {result.bundle.tokenizer.vocab_size:,}, {result.bundle.config.precision}")
+    if result.early_stop is not None:
+        print(result.early_stop.describe())
     return result
 
 

@@ -58,12 +58,34 @@ def _has_type(value: object, annotation: str) -> bool:
 @dataclass
 class ModelConfig:
     vocab_size: int = 0  # filled in from the tokenizer
-    # Sizes, like TrainConfig's learning rate and precision, won a search for the best
-    # character-level bits per character after 10 minutes on 2 CPU cores (benchmarks/README.md).
-    embedding_dim: int = 384  # = hidden_size by default so the weights can be tied
-    hidden_size: int = 384
+    # Fields left at None are chosen from the training text by wordgen.autosize.choose when
+    # train() starts (the size rule: width and regularisation from the number of training
+    # tokens, the vocabulary and the budget); config.json records the values chosen. Give a
+    # number to fix one. The rule and the search behind it: benchmarks/README.md. A model
+    # built directly from a config needs its sizes; dropouts still None are then off.
+    embedding_dim: int | None = None  # = hidden_size when None and the weights are tied
+    hidden_size: int | None = None
     num_layers: int = 2
-    dropout: float = 0.2  # between layers and before the output layer
+    # --- Regularisers for small data (Merity et al. 2017, "Regularizing and Optimizing LSTM
+    # Language Models", the AWD-LSTM). All act in train mode only; eval mode (and the
+    # generation stepper) computes the plain network.
+    dropout: float | None = None  # on the top layer's output, before the softmax (AWD-LSTM "dropout")
+    input_dropout: float | None = None  # on the embedded input of the first layer ("dropouti")
+    hidden_dropout: float | None = None  # between stacked recurrent layers ("dropouth")
+    # True: one dropout mask per sequence and batch row, shared by every time step (variational
+    # or "locked" dropout, Gal & Ghahramani 2016); False: a fresh mask per element and step.
+    locked_dropout: bool = True
+    # Whole words dropped from the embedding for a batch (every occurrence of the word at once),
+    # the rest scaled by 1/(1-p) (Gal & Ghahramani 2016, section 4; AWD-LSTM "dropoute").
+    embedding_dropout: float | None = None
+    # DropConnect on the hidden-to-hidden matrices W_hh: one mask per batch, the same at every
+    # time step (Wan et al. 2013; AWD-LSTM "wdrop"); the recurrence itself stays cuDNN/oneDNN's.
+    weight_dropout: float | None = None
+    # Activation regularisation (AR) alpha * mean(dropped top output ^ 2) and temporal AR
+    # beta * mean((h_t - h_{t-1}) ^ 2) of the top layer, added to the training loss only
+    # (Merity et al. 2017, section 4.6; their alpha 2, beta 1).
+    activation_reg: float = 0.0
+    temporal_activation_reg: float = 0.0
     rnn_type: str = "lstm"  # "lstm" or "gru"
     tie_weights: bool = True  # share input embedding and output matrix (Press & Wolf 2017)
     # "full": one linear layer over the whole vocabulary, then softmax. "adaptive": the
@@ -77,30 +99,57 @@ class ModelConfig:
     # a quarter of the vocabulary (tiny vocabularies, e.g. in tests).
     adaptive_cutoffs: list[int] | None = None
 
+    def unresolved(self) -> list[str]:
+        """The fields still left to the size rule (None)."""
+        return [name for name in AUTO_MODEL_FIELDS if getattr(self, name) is None]
+
+    def rate(self, name: str) -> float:
+        """A dropout probability; one left at None (never chosen, e.g. a model built by hand) is 0."""
+        return getattr(self, name) or 0.0
+
     def validate(self) -> None:
+        """Check a config a model can be built from: vocabulary and sizes known.
+
+        Dropouts may still be None (a model built outside train(), where the size rule
+        runs): the model then leaves them off.
+        """
         if self.vocab_size < 1:
             raise ConfigError(f"vocab_size must be at least 1, got {self.vocab_size}")
-        for name in ("embedding_dim", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.rnn_type not in ("lstm", "gru"):
-            raise ConfigError(f"rnn_type must be 'lstm' or 'gru', got {self.rnn_type!r}")
-        if self.softmax not in ("full", "adaptive"):
-            raise ConfigError(f"softmax must be 'full' or 'adaptive', got {self.softmax!r}")
+        self.check_settings()
         if self.softmax == "adaptive":
-            self.check_adaptive_tie()
             cutoffs = self.resolved_cutoffs()
             if not cutoffs or any(b <= a for a, b in zip([0, *cutoffs], cutoffs)) or cutoffs[-1] >= self.vocab_size:
                 raise ConfigError(
                     f"adaptive softmax needs increasing cutoffs between 1 and vocab_size - 1 "
                     f"({self.vocab_size - 1}), got {cutoffs}; a vocabulary this small needs no adaptive softmax"
                 )
-            if self.hidden_size // 4 ** len(cutoffs) < 1:  # each tail cluster projects 4x narrower
-                raise ConfigError(f"hidden size {self.hidden_size} is too small for {len(cutoffs)} adaptive "
-                                  f"clusters; it must be at least {4 ** len(cutoffs)}")
-        if self.tie_weights and self.embedding_dim != self.hidden_size:
+        missing = [name for name in ("embedding_dim", "hidden_size") if getattr(self, name) is None]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} not chosen yet: give a value, or let "
+                              "wordgen.autosize.resolve choose it from the training text")
+        if self.softmax == "adaptive" and self.hidden_size // 4 ** len(self.resolved_cutoffs()) < 1:
+            # each tail cluster projects 4x narrower
+            raise ConfigError(f"hidden size {self.hidden_size} is too small for {len(self.resolved_cutoffs())} "
+                              f"adaptive clusters; it must be at least {4 ** len(self.resolved_cutoffs())}")
+
+    def check_settings(self) -> None:
+        """The checks that need no vocabulary and allow fields left to the size rule."""
+        for name in ("embedding_dim", "hidden_size", "num_layers"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in DROPOUTS:
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        for name in ("activation_reg", "temporal_activation_reg"):
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.rnn_type not in ("lstm", "gru"):
+            raise ConfigError(f"rnn_type must be 'lstm' or 'gru', got {self.rnn_type!r}")
+        if self.softmax not in ("full", "adaptive"):
+            raise ConfigError(f"softmax must be 'full' or 'adaptive', got {self.softmax!r}")
+        self.check_adaptive_tie()
+        if self.tie_weights and None not in (self.embedding_dim, self.hidden_size) and self.embedding_dim != self.hidden_size:
             raise ConfigError(
                 f"tied weights need embedding_dim == hidden_size "
                 f"({self.embedding_dim} != {self.hidden_size}); pass --no-tie-weights"
@@ -122,7 +171,20 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return _from_dict(cls, d)
+        # A config.json written before the regularisers existed used `dropout` everywhere,
+        # with a fresh mask per step, and nothing else: read it back as exactly that run.
+        if not isinstance(d, dict):
+            return _from_dict(cls, d)  # refused there, in one line
+        legacy = {"input_dropout": d.get("dropout", 0.2), "hidden_dropout": d.get("dropout", 0.2),
+                  "locked_dropout": False, "embedding_dropout": 0.0, "weight_dropout": 0.0,
+                  "activation_reg": 0.0, "temporal_activation_reg": 0.0}
+        return _from_dict(cls, {**legacy, **d} if "dropout" in d else d)
+
+
+# The dropout probabilities of ModelConfig, each checked to be in [0, 1).
+DROPOUTS = ("dropout", "input_dropout", "hidden_dropout", "embedding_dropout", "weight_dropout")
+# The ModelConfig fields the size rule fills in when they are None.
+AUTO_MODEL_FIELDS = ("embedding_dim", "hidden_size", *DROPOUTS)
 
 
 @dataclass
@@ -131,13 +193,29 @@ class TrainConfig:
     tokenizer: str = "word"  # char, word, bpe[:VOCAB], hf:PATH or a registered name
     out: str = "runs/word"  # checkpoint folder
     model: ModelConfig = field(default_factory=ModelConfig)
-    batch_size: int = 32  # B parallel token streams
-    seq_len: int = 64  # T: tokens per truncated-BPTT window
-    lr: float = 6e-3  # AdamW peak learning rate
-    weight_decay: float = 0.01
+    # The optimisation recipe -- batch, window, optimizer, learning rate, clip -- left at None is
+    # chosen by the size rule from the vocabulary (wordgen.autosize.RECIPES): character-sized
+    # vocabularies get AdamW at 6e-3, batches of 32 x 64 and clip 1 (the char search in
+    # benchmarks/README.md); word vocabularies plain SGD at lr 20, clip 0.25, batches of 20 x 35,
+    # which beat AdamW on a book (benchmarks/README.md, "The size rule").
+    batch_size: int | None = None  # B parallel token streams
+    seq_len: int | None = None  # T: tokens per truncated-BPTT window
+    lr: float | None = None  # peak learning rate
+    # "adamw", or "sgd": plain SGD (with weight_decay as an L2 term, as torch.optim.SGD does),
+    # which generalises better than Adam on word-level LSTM language models (Merity et al.
+    # 2017, section 3; Wilson et al. 2017) and is what pytorch/examples' word_language_model
+    # uses, at lr 20 with the gradient norm clipped at 0.25.
+    optimizer: str | None = None
+    # Weight decay: AdamW's decoupled decay (Loshchilov & Hutter 2019), or SGD's L2 term. None:
+    # chosen with the recipe and the dropouts by wordgen.autosize. It applies to the matrices only (embedding, recurrent
+    # and output weights), never to biases, as is usual since "Bag of Tricks" (He et al. 2019):
+    # pulling a bias towards zero regularises nothing. decay_vectors=True decays every
+    # parameter, as wordgen did before (kept so older checkpoints resume exactly).
+    weight_decay: float | None = None
+    decay_vectors: bool = False
     warmup_steps: int = 50  # linear warm-up, then cosine decay to lr_min_ratio * lr
     lr_min_ratio: float = 0.1
-    grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
+    grad_clip: float | None = None  # max global gradient norm (LSTMs explode without it)
     epochs: float | None = None  # stop after this many passes over the training stream
     max_steps: int | None = None  # ...or after this many optimizer steps
     time_budget: float | None = None  # ...or after this many seconds of training
@@ -145,7 +223,16 @@ class TrainConfig:
     # characters per token, so a char model and a word model given the same number read
     # the same amount of text (a time or step budget lets the cheaper tokenizer read more).
     max_chars: int | None = None
-    eval_interval: int = 100  # steps between validations (and checkpoints)
+    # Steps between validations (and checkpoints). None: every half pass over the training text,
+    # at most every 100 steps and at least every 10, so early stopping sees a small book often.
+    eval_interval: int | None = None
+    # Early stopping on validation (Prechelt 1998, "Early Stopping -- But When?"): after
+    # `patience` validations in a row without a new best, the learning rate is divided by
+    # `plateau_factor` and training goes on from the best weights; after `plateau_drops` such
+    # drops the run stops and says so (TrainResult.early_stop). None: never stop early.
+    patience: int | None = 3
+    plateau_drops: int = 1
+    plateau_factor: float = 4.0
     eval_tokens: int | None = 200_000  # cap on validation tokens per periodic check (None: all)
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:1, mps
@@ -157,9 +244,9 @@ class TrainConfig:
     stage_directions: bool = False  # keep Shakespeare's stage directions in the text
 
     def validate(self) -> None:
-        if self.batch_size < 1 or self.seq_len < 1:
+        if (self.batch_size is not None and self.batch_size < 1) or (self.seq_len is not None and self.seq_len < 1):
             raise ConfigError("batch size and sequence length must be at least 1")
-        if self.lr <= 0 or not math.isfinite(self.lr):
+        if self.lr is not None and (self.lr <= 0 or not math.isfinite(self.lr)):
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
         if self.epochs is not None and self.epochs <= 0:
             raise ConfigError(f"--epochs must be positive, got {self.epochs}")
@@ -171,13 +258,21 @@ class TrainConfig:
             raise ConfigError(f"--chars must be at least 1 character, got {self.max_chars}")
         if self.epochs is None and self.max_steps is None and self.time_budget is None and self.max_chars is None:
             raise ConfigError("say when to stop: give --epochs, --max-steps, --chars or --time-budget")
-        if self.eval_interval < 1:
+        if self.weight_decay is not None and not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(f"weight decay must be >= 0, got {self.weight_decay}")
+        if self.optimizer not in (None, "adamw", "sgd"):
+            raise ConfigError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"--patience must be at least 1, got {self.patience}")
+        if self.plateau_drops < 0 or not self.plateau_factor > 1:
+            raise ConfigError("plateau_drops must be >= 0 and plateau_factor above 1")
+        if self.eval_interval is not None and self.eval_interval < 1:
             raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
-        if self.grad_clip <= 0:
+        if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"gradient clip must be positive, got {self.grad_clip}")
-        self.model.check_adaptive_tie()
+        self.model.check_settings()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -185,6 +280,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
+        if "model" in d and "decay_vectors" not in d:
+            # Written before the weight decay was split by parameter kind, and before early
+            # stopping: resume such a run as it was (one decayed group, no stopping).
+            d.setdefault("decay_vectors", True)
+            d.setdefault("patience", None)
+            d.setdefault("optimizer", "adamw")
         d["model"] = ModelConfig.from_dict(d.get("model", {}))
         return _from_dict(cls, d)
 

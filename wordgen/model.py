@@ -14,6 +14,11 @@ but computes the rare-word clusters only for the targets that fall in them.
 adaptive layer, which are valid logits); `loss` is the cheap path training and
 evaluation use.
 
+Regularisers for small data (ModelConfig's dropouts, DropConnect on W_hh, AR/TAR;
+Merity et al. 2017) act in train mode only: in eval mode `forward` is the plain
+network, which is what the generation stepper reproduces. `training_loss` returns
+the activation penalty beside the cross-entropy.
+
 Not here: the device and precision choice (device.py), the one-token-at-a-time
 generation path (stepper.py), sampling, tokenizers, the autocast itself (train.py).
 """
@@ -41,14 +46,17 @@ class LSTMLanguageModel(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         rnn_class = nn.LSTM if config.rnn_type == "lstm" else nn.GRU
+        # One multi-layer module holds the weights (the state-dict names and the generation
+        # stepper depend on it). Its own between-layer dropout (a fresh mask per step) is used
+        # only when that is what the config asks for; locked dropout between layers and
+        # DropConnect run the layers one by one (`_recurrent_regularised`).
         self.rnn = rnn_class(
             config.embedding_dim,
             config.hidden_size,
             num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            dropout=config.rate("hidden_dropout") if config.num_layers > 1 and not config.locked_dropout else 0.0,
             batch_first=True,
         )
-        self.dropout = nn.Dropout(config.dropout)
         self.adaptive = config.softmax == "adaptive"
         if self.adaptive:
             # div_value 4: each cluster's projection is 4x narrower than the one before,
@@ -86,9 +94,69 @@ class LSTMLanguageModel(nn.Module):
 
     def features(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids (B, T) -> the (dropped-out) top LSTM outputs (B, T, H) and the last state."""
-        x = self.dropout(self.embedding(ids))  # (B, T, E)
-        out, state = self.rnn(x, state)  # (B, T, H)
-        return self.dropout(out), state
+        dropped, _, state = self._features(ids, state)
+        return dropped, state
+
+    def _features(self, ids: torch.Tensor, state: State | None) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """ids (B, T) -> top outputs (B, T, H) after and before the output dropout, and the last state."""
+        c = self.config
+        x = self._dropout(self._embed(ids), c.rate("input_dropout"))  # (B, T, E)
+        needs_layers = self.training and (c.rate("weight_dropout") > 0 or (
+            c.num_layers > 1 and c.locked_dropout and c.rate("hidden_dropout") > 0))
+        out, state = self._recurrent_regularised(x, state) if needs_layers else self.rnn(x, state)  # (B, T, H)
+        return self._dropout(out, c.rate("dropout")), out, state
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, T) -> embeddings (B, T, E), with embedding dropout in train mode."""
+        x = self.embedding(ids)  # (B, T, E)
+        p = self.config.rate("embedding_dropout")
+        if self.training and p > 0:
+            # One keep/drop draw per vocabulary entry: a dropped word is zero wherever it occurs
+            # in the batch. Gathering the mask for the ids costs B*T, not V*E.
+            keep = x.new_empty(self.config.vocab_size).bernoulli_(1 - p) / (1 - p)  # (V,)
+            x = x * keep[ids].unsqueeze(-1)  # (B, T, E)
+        return x
+
+    def _dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        """Dropout on x (B, T, D), off in eval mode; locked: one mask per row, shared over T."""
+        if not self.training or p == 0:
+            return x
+        if not self.config.locked_dropout:
+            return F.dropout(x, p, training=True)
+        mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p) / (1 - p)  # (B, 1, D)
+        return x * mask
+
+    def _recurrent_regularised(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """The recurrent layers one at a time, with DropConnect on W_hh and dropout between layers.
+
+        Each layer is torch's own fused recurrence (`torch.lstm` / `torch.gru`, the
+        operators nn.LSTM / nn.GRU call) on this module's weights, so the speed is
+        nn.LSTM's and nothing is copied but the dropped W_hh (4H x H per layer).
+        """
+        c, rnn = self.config, self.rnn
+        lstm = c.rnn_type == "lstm"
+        if state is None:
+            state = self.init_state(x.size(0))
+        h0, c0 = state if lstm else (state, None)  # (L, B, H) each
+        hs, cs = [], []
+        for layer in range(c.num_layers):
+            w_hh = getattr(rnn, f"weight_hh_l{layer}")  # (G*H, H)
+            if c.rate("weight_dropout") > 0:
+                w_hh = F.dropout(w_hh, c.rate("weight_dropout"), training=True)
+            weights = [getattr(rnn, f"weight_ih_l{layer}"), w_hh, getattr(rnn, f"bias_ih_l{layer}"),
+                       getattr(rnn, f"bias_hh_l{layer}")]
+            if layer > 0:  # _dropout: locked or not, as configured
+                x = self._dropout(x, c.rate("hidden_dropout"))
+            # Arguments: input, state, weights, has_biases, num_layers, dropout, train, bidirectional, batch_first.
+            if lstm:
+                x, h, cell = torch.lstm(x, (h0[layer : layer + 1], c0[layer : layer + 1]), weights,
+                                        True, 1, 0.0, True, False, True)  # (B, T, H), (1, B, H) x 2
+                cs.append(cell)
+            else:
+                x, h = torch.gru(x, h0[layer : layer + 1], weights, True, 1, 0.0, True, False, True)
+            hs.append(h)
+        h = torch.cat(hs)  # (L, B, H)
+        return x, ((h, torch.cat(cs)) if lstm else h)
 
     def scores(self, hidden: torch.Tensor) -> torch.Tensor:
         """Top LSTM outputs (..., H) -> logits (..., V) (log-probabilities if adaptive)."""
@@ -111,19 +179,41 @@ class LSTMLanguageModel(nn.Module):
         adaptive layer never builds the (B, T, V) scores here, which is where
         its speed comes from.
         """
-        out, state = self.features(ids, state)  # (B, T, H)
+        loss, _, state = self.training_loss(ids, targets, state, reduction=reduction)
+        return loss, state
+
+    def training_loss(
+        self, ids: torch.Tensor, targets: torch.Tensor, state: State | None = None, *, reduction: str = "mean"
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """(cross-entropy as `loss` gives it, the activation penalty, the last state).
+
+        The penalty is AR + TAR (ModelConfig.activation_reg, temporal_activation_reg):
+        zero in eval mode and when both are 0. Training minimises their sum and
+        reports the cross-entropy alone.
+        """
+        dropped, raw, state = self._features(ids, state)  # (B, T, H) each
+        c = self.config
+        penalty = dropped.new_zeros((), dtype=torch.float32)
+        if self.training and c.activation_reg > 0:
+            penalty = penalty + c.activation_reg * dropped.float().pow(2).mean()
+        if self.training and c.temporal_activation_reg > 0 and raw.size(1) > 1:
+            penalty = penalty + c.temporal_activation_reg * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+        return self._cross_entropy(dropped, targets, reduction), penalty, state
+
+    def _cross_entropy(self, out: torch.Tensor, targets: torch.Tensor, reduction: str) -> torch.Tensor:
+        """Top outputs (B, T, H) and targets (B, T) -> summed or mean nats."""
         flat, y = out.flatten(0, 1), targets.flatten()  # (N, H), (N,)
         if not self.adaptive:
             logits = self.head(flat).float()  # (N, V)
-            return F.cross_entropy(logits, y, ignore_index=IGNORE, reduction=reduction), state
+            return F.cross_entropy(logits, y, ignore_index=IGNORE, reduction=reduction)
         keep = y != IGNORE
         if not bool(keep.all()):
             flat, y = flat[keep], y[keep]  # (N', H), (N',): the layer has no ignore_index
         if y.numel() == 0:
-            return flat.new_zeros(()), state
+            return flat.new_zeros(())
         target_logprob = self.head(flat, y).output  # (N',) log p(target)
         nll = -target_logprob.float().sum()
-        return (nll if reduction == "sum" else nll / y.numel()), state
+        return nll if reduction == "sum" else nll / y.numel()
 
     def num_parameters(self) -> int:
         """Trainable parameters, counting tied weights once."""
@@ -149,6 +239,8 @@ def count_parameters(config: ModelConfig) -> int:
     against `LSTMLanguageModel.num_parameters`.
     """
     if config.softmax != "full":
+        config = copy.deepcopy(config)
+        config.embedding_dim = config.embedding_dim or config.hidden_size
         with torch.device("meta"):
             return LSTMLanguageModel(copy.deepcopy(config)).num_parameters()
     v, e, h = config.vocab_size, config.embedding_dim, config.hidden_size

@@ -2,13 +2,16 @@
 
 The loop is plain truncated BPTT: B token streams side by side, windows of T
 tokens, the recurrent state carried from window to window and detached so
-gradients stop at the window edge. AdamW with gradient clipping; the learning
-rate warms up linearly, then follows a cosine down to `lr_min_ratio` of its
+gradients stop at the window edge. AdamW or SGD with gradient clipping, weight
+decay on the matrices only; the learning rate warms up linearly, then follows a cosine down to `lr_min_ratio` of its
 peak over the run (its length known from --max-steps / --epochs, or measured
 against --time-budget). Every `eval_interval` steps and at the end the model is
 validated; the best weights are kept in `model.safetensors`, the latest
 training state in `trainer_state.pt`, and one line per validation is appended
-to `metrics.jsonl`.
+to `metrics.jsonl`. Settings left at None are filled in first by the size rule
+(wordgen.autosize). After `patience` validations without a new best the rate is
+divided by `plateau_factor` and the best weights are put back; after
+`plateau_drops` such drops the run stops early (TrainResult.early_stop).
 
 A run with --max-steps or --epochs and a fixed seed is repeatable on a CPU,
 and `resume=True` continues it exactly (wordgen.trainer_state). --time-budget
@@ -37,13 +40,17 @@ import contextlib
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from wordgen import autosize
 from wordgen import checkpoint as ckpt
 from wordgen import trainer_state
+from wordgen.autosize import Choice
+from wordgen.plateau import EarlyStop, on_plateau
 from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.cpu import ThreadPolicy
@@ -71,6 +78,8 @@ class TrainResult:
     dataset: object = None  # the DatasetDict trained on, for evaluation after training
     chars_per_token: float = 0.0  # of the training text: turns tokens read into characters read
     thread_changes: list = field(default_factory=list)  # (seconds, torch threads) each time wordgen.cpu changed them
+    early_stop: EarlyStop | None = None  # set when validation stopped improving before the budget ran out
+    size_rule: Choice | None = None  # what wordgen.autosize chose for this run (None when resumed)
 
     @property
     def chars_seen(self) -> float:
@@ -127,6 +136,14 @@ class _Run:
     start: float = 0.0  # _clock() when this call's loop began
     bar: object = None  # wordgen.progress.progress_bar: tqdm or LineProgress
     threads: ThreadPolicy | None = None
+    # Early stopping: validations in a row without a new best, learning-rate drops made, and
+    # the multiplier they left on the schedule's rate; best_step / best_bpc describe the best.
+    bad_checks: int = 0
+    drops: int = 0
+    lr_scale: float = 1.0
+    best_step: int = 0
+    best_bpc: float = math.inf
+    stop: bool = False
 
     @property
     def out(self) -> Path:
@@ -143,7 +160,8 @@ class _Run:
 
 
 def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=None, resume: bool = False,
-          overwrite: bool = False, progress: bool = False, stop_signals: bool = True) -> TrainResult:
+          overwrite: bool = False, progress: bool = False, stop_signals: bool = True,
+          log: Callable[[str], None] | None = None) -> TrainResult:
     """Train a model as `config` says and write its checkpoint to `config.out`.
 
     tokenizer / dataset: a trained tokenizer and a DatasetDict (train, validation,
@@ -154,9 +172,12 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
     replacing a checkpoint already in `config.out`; without it an existing one is
     never touched. stop_signals: let SIGINT / SIGTERM stop the loop gracefully (see
     the module's docstring); raises `Interrupted` once the resumable state is saved.
+    log: receives one line before training when the size rule chose anything
+    (wordgen.autosize.describe); the CLI prints it.
     """
     with contextlib.ExitStack() as hold:  # the folder's lock, the bar, the threads and the signal handlers
-        run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite, hold=hold)
+        run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite, hold=hold,
+                     log=log or (lambda line: None))
         run.bar = _progress_bar(run, enabled=progress)
         hold.callback(run.bar.close)
         # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
@@ -188,7 +209,7 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
 
 
 def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool,
-           hold: contextlib.ExitStack) -> _Run:
+           hold: contextlib.ExitStack, log: Callable[[str], None]) -> _Run:
     """Check the folder, seed, build data, model and optimizer; restore or start the folder.
 
     The folder's lock goes into `hold`: taken before a resumed state is read, and for
@@ -218,16 +239,25 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
 
     dataset, tokenizer, train_stream, val_stream = prepare(config, tokenizer, dataset)
     config.model.vocab_size = tokenizer.vocab_size
-    model = LSTMLanguageModel(config.model).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    chosen = autosize.chosen_fields(config)
+    config, choice = autosize.resolve(config, len(train_stream), tokenizer.vocab_size, device.type)
+    if chosen:
+        log(autosize.describe(config, choice, chosen))
     table = batchify(train_stream.ids, config.batch_size).to(device)  # (B, L)
+    if config.eval_interval is None:
+        # Every half pass, within [10, 100] steps: early stopping needs several checks per
+        # pass on a small book, and a check costs about a tenth of a pass's compute.
+        config.eval_interval = max(10, min(100, windows_per_epoch(table, config.seq_len) // 2))
+    model = LSTMLanguageModel(config.model).to(device)
+    optimizer_class = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.AdamW
+    optimizer = optimizer_class(_param_groups(model, config), lr=config.lr)
     if len(val_stream) < 2:
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")
     limits = [config.max_steps or math.inf]
     if config.epochs is not None:
         limits.append(math.ceil(config.epochs * windows_per_epoch(table, config.seq_len)))
     result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset,
-                         chars_per_token=train_stream.chars_per_token)
+                         chars_per_token=train_stream.chars_per_token, size_rule=choice if state is None else None)
     run = _Run(config=config, model=model, optimizer=optimizer, table=table, val_stream=val_stream,
                total_steps=min(limits), result=result, tokens_per_char=1 / train_stream.chars_per_token)
     if state is not None:
@@ -239,6 +269,15 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     result.best_val_loss = run.best
     result.start_step = run.step
     return run
+
+
+def _param_groups(model: LSTMLanguageModel, config: TrainConfig) -> list[dict]:
+    """Optimizer groups: matrices decayed, vectors (biases) not -- or one decayed group with decay_vectors."""
+    params = list(model.parameters())  # tied weights appear once
+    if config.decay_vectors:
+        return [{"params": params, "weight_decay": config.weight_decay}]
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
 def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
@@ -298,6 +337,8 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
                 run.threads.check()
             if run.step % config.eval_interval == 0:
                 _checkpoint(run)
+                if run.stop:
+                    return False
             if stop.requested:
                 return True
         # The epoch ran out: start the next one from the top with a fresh state.
@@ -308,12 +349,13 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, progress: float, autocast
     """One optimizer step on inputs x (B, T) and targets y (B, T); returns its mean loss in nats."""
     config, optimizer = run.config, run.optimizer
     for group in optimizer.param_groups:
-        group["lr"] = config.lr * lr_factor(run.step, progress, config)
+        group["lr"] = config.lr * run.lr_scale * lr_factor(run.step, progress, config)
     with autocast:
-        loss, hidden = run.model.loss(x, y, run.hidden)  # mean nats per target token
+        # Mean nats per target token, and the activation penalty (AR/TAR; 0 unless configured).
+        loss, penalty, hidden = run.model.training_loss(x, y, run.hidden)
     run.hidden = detach_state(hidden)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss + penalty).backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
     optimizer.step()
     run.step += 1
@@ -358,8 +400,10 @@ def _checkpoint(run: _Run) -> None:
         "val_ppl_token": val.ppl_token,
     }
     if val.loss < run.best:
-        run.best = val.loss
+        run.best, run.best_step, run.best_bpc, run.bad_checks = val.loss, run.step, val.bits_per_char, 0
         ckpt.save_weights(run.out, run.model)
+    else:
+        on_plateau(run)
     row["best_val_loss"] = run.best
     ckpt.append_metrics(run.out, row)
     _save_state(run)
@@ -376,7 +420,9 @@ def _save_state(run: _Run) -> None:
 def _finish(run: _Run) -> TrainResult:
     """Validate the steps since the last check, then hand back the best model, not the last."""
     if run.loss_count or not (run.out / ckpt.WEIGHTS_FILE).exists():
+        stopped = run.result.early_stop
         _checkpoint(run)
+        run.result.early_stop = stopped  # the budget ended the run, whatever this last check says
     result = run.result
     result.seconds = _clock() - run.start
     result.steps = run.step

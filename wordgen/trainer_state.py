@@ -46,6 +46,8 @@ def capture(run) -> dict:
         "hidden": [h.detach().cpu() for h in hidden_list],
         "rng": _rng_state(),
         "tokens": run.tokens, "elapsed": run.elapsed(), "loss_sum": run.loss_sum, "loss_count": run.loss_count,
+        "early_stopping": {"bad_checks": run.bad_checks, "drops": run.drops, "lr_scale": run.lr_scale,
+                           "best_step": run.best_step, "best_bpc": run.best_bpc},
     }
 
 
@@ -73,4 +75,13 @@ def restore(run, state: dict, device: torch.device) -> None:
     run.tokens = state.get("tokens", run.table.size(0) * (run.epoch * (run.table.size(1) - 1) + run.cursor))
     run.elapsed_before = float(state.get("elapsed", 0.0))
     run.loss_sum, run.loss_count = float(state.get("loss_sum", 0.0)), state.get("loss_count", 0)
+    # Early stopping's counters (absent from states saved before it existed: a fresh count).
+    stopping = state.get("early_stopping", {})
+    try:
+        run.bad_checks, run.drops = int(stopping.get("bad_checks", 0)), int(stopping.get("drops", 0))
+        run.lr_scale, run.best_step = float(stopping.get("lr_scale", 1.0)), int(stopping.get("best_step", 0))
+        run.best_bpc = float(stopping.get("best_bpc", float("inf")))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{run.out / ckpt.STATE_FILE} has damaged early-stopping counters "
+                              f"({first_line(err)})") from None
     ckpt.keep_metrics_until(run.out, run.step)  # rows of a save that a crash cut short are made again

@@ -85,7 +85,7 @@ def compare(settings: CompareSettings, *, progress: bool = False, log: Callable[
         raise CompareError(f"the test split of {base.corpus!r} is empty: there is nothing to evaluate on")
     eval_text = read_text_file(settings.eval_corpus) if settings.eval_corpus else None  # CorpusError if empty
     plans = plan_runs(settings, dataset, eval_text, log)
-    target, note = match_sizes(plans, settings)
+    target, note = match_sizes(plans, settings, dataset)
     refuse_existing(plans, settings)
     # 2. Train each tokenizer's model; 3. charge <unk> once every model exists; 4. report.
     rows, bundles = run_all(plans, settings, dataset, progress=progress, log=log)

@@ -260,8 +260,10 @@ def _setting_lines(comparison: Comparison) -> list[str]:
         f"# Tokenizer comparison on `{base.corpus}`",
         "",
         f"Tokenizers: {', '.join(f'`{t}`' for t in s.tokenizers)}. Every model: {base.model.num_layers} "
-        f"{base.model.rnn_type.upper()} layer(s), dropout {base.model.dropout:g}, batch {base.batch_size} x "
-        f"{base.seq_len} tokens, learning rate {base.lr:g}, {seed_text}; each stopped at: {stop}.",
+        f"{base.model.rnn_type.upper()} layer(s), dropout {_given(base.model.dropout)}, batch "
+        f"{_given(base.batch_size)} x {_given(base.seq_len)} tokens, learning rate {_given(base.lr)}, {seed_text} "
+        f"(\"rule\": chosen per tokenizer by the size rule, wordgen.autosize; each run's config.json has the "
+        f"values); each stopped at: {stop}.",
         f"Whole comparison: {comparison.seconds:.0f} s on {m['cores']} CPU cores (up to {m['torch_threads']} torch "
         f"threads, fewer while other processes took cores; OpenMP wait policy {m.get('omp_wait_policy', 'n/a')}); "
         f"load average before {_load(m['load_average_before'])}, after {_load(m['load_average_after'])} "
@@ -294,6 +296,10 @@ def _rule_lines(comparison: Comparison) -> list[str]:
         + "`; `wordgen evaluate <checkpoint> --split test` "
         "reproduces the bits per character without the `<unk>` penalty (`raw_bits_per_char` in results.json).",
     ]
+
+
+def _given(value) -> str:
+    return "rule" if value is None else f"{value:g}"
 
 
 def _load(load) -> str:

@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wordgen import autosize
 from wordgen import checkpoint as ckpt
 from wordgen.compare.records import JSON_FILE, RUNS_DIR, CompareError, CompareSettings
 from wordgen.compare.score import hidden_pieces
 from wordgen.config import ModelConfig
-from wordgen.data import encode_split, row_text
+from wordgen.data import default_cache_dir, encode_split, row_text
 from wordgen.model import count_parameters
 from wordgen.tokenization import Tokenizer, parse_tokenizer_spec, train_tokenizer
 
@@ -156,29 +157,47 @@ def plan_runs(settings: CompareSettings, dataset, eval_text: str | None, log: Ca
     return plans
 
 
-def match_sizes(plans: list[Plan], settings: CompareSettings) -> tuple[int | None, str]:
-    """Give each plan its ModelConfig; return the parameter target (None: same sizes) and how, in words."""
+def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> tuple[int | None, str]:
+    """Give each plan its ModelConfig; return the parameter target (None: same sizes) and how, in words.
+
+    Fields the base model leaves to the size rule (None) are filled in per tokenizer by
+    wordgen.autosize from that tokenizer's training tokens (`dataset` is needed then);
+    with --match params, a width left to the rule starts from autosize.WIDE.
+    """
     model = settings.base.model
-    target, note = None, (
-        f"same sizes: embedding {model.embedding_dim}, hidden {model.hidden_size}, "
-        f"{model.num_layers} {model.rnn_type.upper()} layer(s); parameter counts differ with the vocabulary"
-    )
+    if settings.match == "params" and model.hidden_size is None:
+        model = dataclasses.replace(model, hidden_size=autosize.WIDE,
+                                    embedding_dim=model.embedding_dim or autosize.WIDE)
+    if model.hidden_size is None:
+        target, note = None, (f"sizes chosen per tokenizer by the size rule (wordgen.autosize), "
+                              f"{model.num_layers} {model.rnn_type.upper()} layer(s)")
+    else:
+        target, note = None, (
+            f"same sizes: embedding {model.embedding_dim or model.hidden_size}, hidden {model.hidden_size}, "
+            f"{model.num_layers} {model.rnn_type.upper()} layer(s); parameter counts differ with the vocabulary"
+        )
     if settings.match == "params":
         if settings.params is not None:
             target, source = settings.params, "given with --params"
         else:
             median = statistics.median_low([p.tokenizer.vocab_size for p in plans])
-            target = count_parameters(dataclasses.replace(model, vocab_size=median))
+            target = count_parameters(_resolved_width(dataclasses.replace(model, vocab_size=median)))
             which = next(p.spec for p in plans if p.tokenizer.vocab_size == median)
-            source = (f"the default-size model (embedding {model.embedding_dim}, hidden "
-                      f"{model.hidden_size}) with the median vocabulary ({which}, {median:,} tokens)")
+            source = (f"the default-size model (hidden {model.hidden_size}) with the median vocabulary "
+                      f"({which}, {median:,} tokens)")
         note = (f"about the same number of parameters: target {target:,}, {source}; the hidden size "
                 "(and the tied embedding) is scaled per tokenizer, layers stay the same")
     for plan in plans:
         if target is None:
             plan.model = dataclasses.replace(model, vocab_size=plan.tokenizer.vocab_size)
         else:
-            plan.model = match_hidden_size(model, plan.tokenizer.vocab_size, target)
+            plan.model = match_hidden_size(_resolved_width(model), plan.tokenizer.vocab_size, target)
+        if plan.model.unresolved():
+            if dataset is None:
+                raise CompareError("match_sizes needs the dataset to choose sizes with the size rule")
+            tokens = len(encode_split(dataset["train"], plan.tokenizer, cache_dir=default_cache_dir()))
+            config = dataclasses.replace(settings.base, model=plan.model)
+            plan.model = autosize.resolve(config, tokens, plan.tokenizer.vocab_size)[0].model
         plan.model.validate()
     return target, note
 
@@ -186,6 +205,11 @@ def match_sizes(plans: list[Plan], settings: CompareSettings) -> tuple[int | Non
 def run_folder(plan: Plan, seed: int, settings: CompareSettings) -> Path:
     """OUT/runs/NAME with one seed; OUT/runs/NAME/seed-S for each seed S of several."""
     return plan.out if settings.seeds == 1 else plan.out / f"seed-{seed}"
+
+
+def _resolved_width(model: ModelConfig) -> ModelConfig:
+    """A model whose embedding follows its hidden size where the rule would set it (for counting)."""
+    return dataclasses.replace(model, embedding_dim=model.embedding_dim or model.hidden_size)
 
 
 def refuse_existing(plans: list[Plan], settings: CompareSettings) -> None:

@@ -1,0 +1,234 @@
+"""The quality suite: wordgen's defaults against plain recipes, same split, same budget, bits per character.
+
+    python -m benchmarks.quality                                   # the suite (books below, 150 s and 600 s)
+    python -m benchmarks.quality --book ~/pg11.txt --budgets 150   # any text
+    python -m benchmarks.quality --tokenizers word --budgets 150 --books frankenstein
+    python -m benchmarks.quality --tokens 1600000 ...              # a budget in training tokens instead
+
+For each book, tokenizer (char, word, bpe:2000) and budget, three runs train one after
+another on the same 90 / 5 / 5 split and tokenizer:
+
+* **wordgen**: `train()` with every default (the size rule, regularisers, early stopping);
+* **classic**: the pytorch/examples word_language_model recipe (benchmarks/reference.py:
+  2 x 200, dropout 0.2, tied, SGD lr 20, clip 0.25, batch 20 x 35, lr / 4 on a plateau);
+* **plain**: a plain 2 x 256 LSTM with Adam at 2e-3 and no dropout (the lesson's model).
+
+By default the char rows run against the plain LSTM and the word and BPE rows against
+the classic recipe (`--references classic,plain` runs both everywhere). The whole
+default suite is 3 books x 3 tokenizers x (150 s + 600 s) x 2 runs: about 3.8 hours of
+training; `--budgets 150` about 45 minutes.
+
+Each is scored on the whole validation split with its best weights, in bits per
+character (wordgen.evaluate). The table gives each reference's figure, wordgen's,
+and wordgen / the better reference. `--unk-penalty` charges every `<unk>` of a word
+model the cost of spelling its word uniformly over the training characters
+(wordgen.compare.score), so a small vocabulary cannot win by hiding words.
+
+One line per run goes to benchmarks/results/quality-<date>.jsonl (settings, figures,
+load average). Budgets are wall-clock seconds of training (validation included for
+wordgen, excluded for the references) unless `--tokens` is given: on a shared machine,
+run it when nothing else runs. Runs never overlap.
+
+Not here: speed (benchmarks/run.py), the search over settings (benchmarks/tune_book.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+BOOKS = {  # the suite's default books: three sizes of public-domain text
+    "frankenstein": "../shared/corpora/frankenstein.txt",
+    "dorian_gray": "../shared/corpora/dorian_gray.txt",
+    "mobydick": "../shared/corpora/mobydick.txt",
+    "macbeth": "shakespeare:macbeth",
+}
+RESULTS = Path(__file__).parent / "results"
+
+
+class Book:
+    """One text and one tokenizer, prepared once for every run on it."""
+
+    def __init__(self, corpus: str, tokenizer: str, seed: int = 0):
+        from wordgen.config import TrainConfig
+        from wordgen.train import prepare
+
+        self.corpus, self.spec = corpus, tokenizer
+        self.dataset, self.tokenizer, self.train, self.val = prepare(
+            TrainConfig(corpus=corpus, tokenizer=tokenizer, seed=seed, max_steps=1))
+
+    def score(self, model) -> float:
+        """Validation bits per character of `model` (eval mode), whole split."""
+        from wordgen.evaluate import evaluate_stream
+
+        model.eval()
+        return evaluate_stream(model, self.val).bits_per_char
+
+    def unk_penalty_bpc(self) -> float:
+        """Bits per character that charging each validation `<unk>` a uniform spelling adds."""
+        from wordgen.compare.score import Speller, hidden_pieces
+        from wordgen.data import row_text
+        from wordgen.tokenization import CharTokenizer
+
+        speller = Speller(CharTokenizer.train_from_texts(self.dataset["train"]["text"]).vocab_size)
+        pieces = [p for t in self.dataset["validation"]["text"] for p in hidden_pieces(self.tokenizer, row_text(t))]
+        return speller.cost(pieces) / math.log(2) / max(1, self.val.num_chars)
+
+
+def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overrides: dict | None = None,
+                seed: int = 0) -> dict:
+    """wordgen's defaults (plus `overrides`: TrainConfig or ModelConfig fields) for the budget."""
+    from wordgen.config import ModelConfig, TrainConfig
+    from wordgen.train import train
+
+    overrides = dict(overrides or {})
+    model_keys = set(ModelConfig.__dataclass_fields__)
+    model = replace(ModelConfig(), **{k: v for k, v in overrides.items() if k in model_keys})
+    rest = {k: v for k, v in overrides.items() if k not in model_keys}
+    config = TrainConfig(corpus=book.corpus, tokenizer=book.spec, model=model, seed=seed, time_budget=seconds,
+                         eval_tokens=None, **rest)
+    if tokens is not None:  # the batch the size rule will pick when none is given
+        from wordgen.autosize import RECIPES, recipe_for
+
+        recipe = RECIPES[config.optimizer or recipe_for(book.tokenizer.vocab_size)]
+        per_step = (config.batch_size or recipe["batch_size"]) * (config.seq_len or recipe["seq_len"])
+        config.max_steps = max(1, math.ceil(tokens / per_step))
+    with tempfile.TemporaryDirectory() as tmp:
+        config.out = str(Path(tmp) / "run")
+        result = train(config, tokenizer=book.tokenizer, dataset=book.dataset, overwrite=True)
+    final = book.score(result.bundle.model)
+    best_seen = min(r["val_bpc"] for r in result.history)
+    stop = result.early_stop
+    return {"val_bpc": final, "best_seen_bpc": best_seen, "steps": result.steps, "tokens": result.tokens_seen,
+            "seconds": result.seconds, "tokens_per_s": result.loop_tokens_per_second,
+            "passes": result.tokens_seen / max(1, len(book.train)),
+            "early_stop": None if stop is None else {"step": stop.step, "epoch": stop.epoch},
+            "config": result.bundle.config.to_dict(), "curve": [(r["step"], r["val_bpc"]) for r in result.history],
+            "train_curve": [(r["step"], r["train_bpc"]) for r in result.history]}
+
+
+def run_reference(book: Book, name: str, *, seconds: float | None, tokens: int | None, seed: int = 0) -> dict:
+    """One of benchmarks.reference.RECIPES on the book, scored like wordgen."""
+    import torch
+
+    from benchmarks.reference import RECIPES, train_recipe
+    from wordgen.config import ModelConfig
+    from wordgen.evaluate import evaluate_stream
+    from wordgen.model import LSTMLanguageModel
+
+    recipe = RECIPES[name]
+    # The reference's weights have wordgen's names and shapes: score them with wordgen's evaluation.
+    scorer = LSTMLanguageModel(ModelConfig(vocab_size=book.tokenizer.vocab_size, embedding_dim=recipe.embedding_dim,
+                                           hidden_size=recipe.hidden_size, num_layers=recipe.num_layers))
+
+    def val_loss(model) -> float:
+        scorer.load_state_dict(model.state_dict())
+        scorer.eval()
+        return evaluate_stream(scorer, book.val).loss
+
+    out = train_recipe(recipe, book.tokenizer.vocab_size, book.train.ids, val_loss, seconds=seconds, tokens=tokens,
+                       seed=seed)
+    scorer.load_state_dict(out["state"])
+    torch.manual_seed(seed)
+    return {"val_bpc": book.score(scorer), "tokens": out["tokens"], "seconds": out["seconds"],
+            "passes": out["tokens"] / max(1, len(book.train)), "recipe": recipe.name,
+            "tokens_per_s": out["tokens"] / max(1e-9, out["seconds"]),
+            "curve": [(h["tokens"], h["val_loss"]) for h in out["history"]]}
+
+
+def log_row(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
+    p.add_argument("--book", action="append", default=[], metavar="PATH",
+                   help="a text file or corpus (repeatable); default: the suite's books")
+    p.add_argument("--books", default="frankenstein,dorian_gray,mobydick",
+                   help=f"names from {', '.join(BOOKS)} (comma-separated), used when no --book is given")
+    p.add_argument("--tokenizers", default="char,word,bpe:2000")
+    p.add_argument("--budgets", default="150,600", help="seconds of training per run, comma-separated")
+    p.add_argument("--tokens", type=int, default=None, help="a budget in training tokens instead of seconds")
+    p.add_argument("--references", default="auto",
+                   help="references to run: classic, plain, both as 'classic,plain', or auto: the plain char "
+                        "LSTM for char, the classic recipe for word and BPE (default: auto)")
+    p.add_argument("--unk-penalty", action="store_true", help="charge <unk> a uniform spelling cost")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log", type=Path, default=RESULTS / f"quality-{time.strftime('%Y-%m-%d')}.jsonl")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from wordgen.device import machine_info
+
+    here = Path(__file__).resolve().parent.parent
+    books = args.book or [BOOKS[name] if BOOKS[name].startswith("shakespeare") else str(here / BOOKS[name])
+                          for name in args.books.split(",")]
+    budgets = [None] if args.tokens else [float(b) for b in args.budgets.split(",")]
+    specs = args.tokenizers.split(",")
+
+    def references(spec: str) -> list[str]:
+        if args.references != "auto":
+            return [r for r in args.references.split(",") if r]
+        return ["plain"] if spec == "char" else ["classic"]
+
+    if not args.tokens:  # a wall-clock suite: say how long it will take before it starts
+        runs = sum(1 + len(references(spec)) for spec in specs) * len(books)
+        total = runs * sum(budgets)
+        print(f"{runs * len(budgets)} runs, at least {total / 3600:.1f} h of training "
+              f"(plus data preparation and validation)", flush=True)
+    table = []
+    for corpus in books:
+        for spec in specs:
+            refs = references(spec)
+            book = Book(corpus, spec, seed=args.seed)
+            penalty = book.unk_penalty_bpc() if args.unk_penalty else 0.0
+            for seconds in budgets:
+                figures = {}
+                for who in ["wordgen", *refs]:
+                    load = os.getloadavg()[0]
+                    began = time.perf_counter()
+                    if who == "wordgen":
+                        out = run_wordgen(book, seconds=seconds, tokens=args.tokens, seed=args.seed)
+                    else:
+                        out = run_reference(book, who, seconds=seconds, tokens=args.tokens, seed=args.seed)
+                    out["val_bpc"] += penalty
+                    figures[who] = out["val_bpc"]
+                    log_row(args.log, {"book": corpus, "tokenizer": spec, "who": who, "seconds_budget": seconds,
+                                       "tokens_budget": args.tokens, "unk_penalty_bpc": penalty,
+                                       "train_tokens": len(book.train), "vocab": book.tokenizer.vocab_size,
+                                       "load_before": load, "load_after": os.getloadavg()[0],
+                                       "wall": time.perf_counter() - began, "threads": torch.get_num_threads(),
+                                       "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), **out})
+                    print(f"  {Path(corpus).stem:14s} {spec:9s} {seconds or args.tokens:>8} {who:8s} "
+                          f"{out['val_bpc']:.3f} bits/char  {out['passes']:.1f} passes  load {load:.1f}", flush=True)
+                table.append((Path(corpus).stem, spec, seconds or args.tokens, figures))
+    print()
+    print(format_table(table, "tokens" if args.tokens else "s"))
+    return 0
+
+
+def format_table(table: list, unit: str) -> str:
+    """The rows as a fixed-width table: each figure, and wordgen / the better reference."""
+    head = (f"{'book':14s} {'tokenizer':9s} {'budget':>10s} {'classic':>8s} {'plain':>8s} {'wordgen':>8s} "
+            f"{'ratio':>6s}")
+    lines = [head, "-" * len(head)]
+    for name, spec, budget, figures in table:
+        refs = [figures[r] for r in ("classic", "plain") if r in figures]
+        cells = " ".join(f"{figures[r]:8.3f}" if r in figures else f"{'-':>8s}" for r in ("classic", "plain"))
+        ratio = figures["wordgen"] / min(refs) if refs else math.nan
+        lines.append(f"{name:14s} {spec:9s} {budget:>8g} {unit[:1]} {cells} {figures['wordgen']:8.3f} {ratio:6.3f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

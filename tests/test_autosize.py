@@ -1,0 +1,100 @@
+"""The size rule with worked numbers: a pure function of tokens, vocabulary and passes."""
+
+import math
+
+import pytest
+
+from wordgen import autosize
+from wordgen.autosize import choose, expected_passes, resolve, strength
+from wordgen.config import ModelConfig, TrainConfig
+
+
+def test_strength_is_zero_up_to_two_passes_and_full_from_eight():
+    assert strength(None) == 0 and strength(1.0) == 0 and strength(2.0) == 0
+    assert strength(3.0) == pytest.approx(0.2925, abs=1e-4)  # log2(3 / 2) / 2
+    assert strength(4.0) == 0.5
+    assert strength(8.0) == 1 and strength(500.0) == 1
+
+
+def test_a_small_book_read_ten_times_gets_everything_and_the_sgd_recipe():
+    # Frankenstein, word level: 83 603 training tokens, 7 139 words; 800 000 tokens of budget.
+    c = choose(83_603, 7_139, 800_000 / 83_603)  # 9.57 passes
+    assert c.strength == 1 and c.width == 384 and c.recipe == "sgd"  # 7 139 >= 5 000 words
+    assert (c.dropout, c.input_dropout, c.hidden_dropout, c.embedding_dropout, c.weight_dropout) == \
+        (0.4, 0.4, 0.2, 0.1, 0.3)
+    assert c.weight_decay == 1.2e-6  # SGD's L2 (AWD-LSTM)
+
+
+def test_a_longer_book_read_three_times():
+    # Moby-Dick-sized: 263 000 tokens, 17 000 words, 800 000 tokens of budget = 3.04 passes.
+    passes = 800_000 / 263_000
+    s = math.log2(passes / 2) / 2  # 0.3024
+    c = choose(263_000, 17_000, passes)
+    assert c.strength == pytest.approx(s, abs=1e-3) == pytest.approx(0.302, abs=1e-3)
+    # Each regulariser: floor + s * (full - floor).
+    assert c.dropout == pytest.approx(0.1 + s * 0.3, abs=1e-3) == pytest.approx(0.191, abs=1e-3)
+    assert c.input_dropout == pytest.approx(0.191, abs=1e-3)
+    assert c.hidden_dropout == pytest.approx(0.130, abs=1e-3)
+    assert c.embedding_dropout == pytest.approx(0.030, abs=1e-3)
+    assert c.weight_dropout == pytest.approx(0.091, abs=1e-3)
+    assert c.recipe == "sgd" and c.width == 384 and c.weight_decay == 1.2e-6
+
+
+def test_a_big_character_corpus_read_once_and_a_half_gets_the_floor():
+    # The built-in plays in characters: 4 070 000 tokens, 77 symbols, 1.4 passes.
+    c = choose(4_070_000, 77, 1.4)
+    assert c.recipe == "adamw" and c.strength == 0
+    assert (c.dropout, c.input_dropout, c.hidden_dropout, c.embedding_dropout, c.weight_dropout) == \
+        (0.1, 0.1, 0.1, 0.0, 0.0)
+    assert c.weight_decay == 0.01
+    # At 4 passes, half way: AdamW's decay is the geometric middle of 0.01 and 0.1.
+    assert choose(4_070_000, 77, 4.0).weight_decay == pytest.approx(0.0316, abs=1e-4)
+
+
+def test_a_tiny_text_gets_the_narrow_model():
+    c = choose(20_000, 3_000, 200.0)
+    assert c.width == 256 and c.strength == 1 and c.recipe == "adamw" and c.weight_decay == 0.1
+
+
+def test_passes_from_each_kind_of_budget():
+    # The smallest limit wins: 100 steps x (32 x 64, the AdamW recipe's batch) over 409 600 tokens.
+    config = TrainConfig(epochs=3, max_steps=100)
+    assert expected_passes(config, 409_600, 1000, 384) == pytest.approx(0.5)
+    # ... and with a word vocabulary, the SGD recipe's 20 x 35.
+    assert expected_passes(config, 409_600, 7_000, 384) == pytest.approx(100 * 700 / 409_600)
+    assert expected_passes(TrainConfig(epochs=3), 409_600, 1000, 384) == 3
+    # 600 s at the CPU's nominal float32 rate (1e11 FLOP/s), 2 x 384 LSTM, 7 139 words:
+    # forward FLOPs per token = 2*4*384*(384+384) per layer x 2 + 2*384*7139 = 10 201 344; training x3.
+    timed = TrainConfig(time_budget=600, precision="fp32", model=ModelConfig(num_layers=2))
+    flops = 2 * (2 * 4 * 384 * 768) + 2 * 384 * 7139
+    assert flops == 10_201_344
+    expected = 600 * 1e11 / (3 * flops) / 83_603
+    assert expected_passes(timed, 83_603, 7_139, 384) == pytest.approx(expected) == pytest.approx(23.45, abs=0.01)
+    bf16 = TrainConfig(time_budget=600, precision="bf16")
+    assert expected_passes(bf16, 83_603, 7_139, 384) == pytest.approx(expected * 1.5)
+
+
+def test_resolve_keeps_what_the_caller_set_and_fills_the_rest():
+    config = TrainConfig(epochs=8.0, model=ModelConfig(hidden_size=128, dropout=0.05))
+    resolved, choice = resolve(config, 100_000, 5_000)
+    m = resolved.model
+    assert (m.hidden_size, m.embedding_dim, m.dropout) == (128, 128, 0.05)  # given; tied embedding follows
+    assert (m.input_dropout, m.weight_dropout) == (0.4, 0.3) and choice.strength == 1
+    assert (resolved.optimizer, resolved.lr, resolved.grad_clip, resolved.batch_size, resolved.seq_len,
+            resolved.weight_decay) == ("sgd", 20.0, 0.25, 20, 35, 1.2e-6)
+    assert config.model.input_dropout is None and config.lr is None  # the caller's config is not changed
+    chosen = autosize.chosen_fields(config)
+    assert chosen == ["embedding_dim", "input_dropout", "hidden_dropout", "embedding_dropout", "weight_dropout",
+                      "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay"]
+    line = autosize.describe(resolved, choice, chosen)
+    assert line.startswith("size rule: 100,000 training tokens, vocabulary 5,000, about 8.0 passes in the budget -> strength 1: 2 x 128 (given)")
+    assert "2 x 128 (given)" in line and "dropout 0.05 (given)" in line and "optimizer sgd, lr 20," in line
+    assert line.endswith("batch 20 x 35")
+
+
+def test_naming_the_optimizer_brings_its_own_recipe():
+    config = TrainConfig(epochs=8.0, optimizer="adamw", lr=3e-3)
+    resolved, choice = resolve(config, 100_000, 7_000)
+    assert (resolved.optimizer, resolved.lr, resolved.grad_clip, resolved.batch_size, resolved.seq_len) == \
+        ("adamw", 3e-3, 1.0, 32, 64)
+    assert resolved.weight_decay == choice.weight_decay == 0.1  # AdamW's decay at strength 1

@@ -1,0 +1,191 @@
+"""The size rule: recipe, width, dropout and weight decay chosen from the training text and the budget.
+
+A book is 0.1-0.3 M word tokens and a 10-minute budget reads it 10-60 times; the
+built-in plays are 1.2 M and are read about twice. One fixed setting cannot suit
+both: unregularised, a small text is memorised or the run stalls (issue 10), and
+heavy dropout on a big one only slows learning. So the fields a config leaves at
+None are filled in from three numbers, by `choose`:
+
+* the **vocabulary** picks the optimisation recipe (`RECIPES`): below `WORD_VOCAB`
+  tokens (characters, small BPE) AdamW at 6e-3, batches of 32 x 64, clip 1 -- the
+  character search's winner; from `WORD_VOCAB` on, plain SGD at lr 20, clip 0.25,
+  batches of 20 x 35 (word_language_model's recipe), which beat AdamW on a book;
+* **passes**, how many times the budget reads the training text: `--epochs`
+  itself; `--max-steps` x batch x window / tokens; for `--time-budget` an estimate
+  from the model's FLOPs per token and a nominal training rate (`NOMINAL_FLOPS`);
+* **strength** s = clip(log2(passes / 2) / 2, 0, 1) -- nothing up to two passes, half
+  at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
+  `FULL`) and AdamW's weight decay between 0.01 and 0.1 (SGD keeps AWD-LSTM's L2 of
+  1.2e-6);
+* **width**: `WIDE` (384) by default, `NARROW` (256) under `SMALL_TEXT` tokens.
+
+The constants and what supports each are in benchmarks/README.md ("The size rule");
+tests/test_autosize.py works through examples with numbers. `resolve` applies the
+choice to a TrainConfig and keeps every field the caller set.
+
+Not here: measuring the machine (the rate is a constant on purpose: the choice must
+not change from run to run on a busy machine), training, printing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from wordgen.config import TrainConfig
+
+WIDE = 384  # hidden size (= embedding size, tied) for most texts
+NARROW = 256  # ... for texts under SMALL_TEXT training tokens (a guess: not measured)
+SMALL_TEXT = 50_000
+WORD_VOCAB = 5_000  # vocabularies this large or larger get the SGD recipe
+RECIPES = {
+    "adamw": {"optimizer": "adamw", "lr": 6e-3, "grad_clip": 1.0, "batch_size": 32, "seq_len": 64},
+    "sgd": {"optimizer": "sgd", "lr": 20.0, "grad_clip": 0.25, "batch_size": 20, "seq_len": 35},
+}
+# Training FLOP/s (by the count of wordgen.model.forward_flops_per_token, x3) assumed when a
+# time budget has to be turned into passes, by device and precision. CPU: what 2 cores of an
+# AMD EPYC reached in benchmarks/README.md's training rows (0.9-1.0e11 in float32, 1.3-1.5e11
+# under bf16 autocast, 2 x 384 word and 2 x 512 char models); a GPU's figure is a guess (no GPU
+# in these sessions). Small models run below it (per-step latency), so their passes are
+# overestimated. A machine 3x faster or slower moves the strength by log2(3)/2 = 0.8 at most,
+# and only below eight passes: early stopping is the safety net either way.
+NOMINAL_FLOPS = {("cpu", "fp32"): 1.0e11, ("cpu", "bf16"): 1.5e11, ("cuda", "fp32"): 2e12, ("cuda", "bf16"): 5e12,
+                 ("mps", "fp32"): 5e11, ("mps", "bf16"): 5e11}
+# Each regulariser at full strength (s = 1) and at none (s = 0); in between, linear in s.
+FULL = {"dropout": 0.4, "input_dropout": 0.4, "hidden_dropout": 0.2, "embedding_dropout": 0.1,
+        "weight_dropout": 0.3}
+FLOOR = {"dropout": 0.1, "input_dropout": 0.1, "hidden_dropout": 0.1, "embedding_dropout": 0.0,
+         "weight_dropout": 0.0}
+ADAMW_DECAY = (0.01, 0.1)  # AdamW's decoupled decay at strength 0 and 1, geometric in between
+SGD_DECAY = 1.2e-6  # SGD's L2 coefficient (Merity et al. 2017's setting for the AWD-LSTM)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the rule picked, and the numbers it picked it from."""
+
+    train_tokens: int
+    vocab_size: int
+    passes: float | None  # None: unknown (no budget to read), taken as one pass
+    strength: float  # s in [0, 1]
+    recipe: str  # a key of RECIPES
+    width: int
+    dropout: float
+    input_dropout: float
+    hidden_dropout: float
+    embedding_dropout: float
+    weight_dropout: float
+    weight_decay: float
+
+    def model_fields(self) -> dict:
+        return {"embedding_dim": self.width, "hidden_size": self.width, "dropout": self.dropout,
+                "input_dropout": self.input_dropout, "hidden_dropout": self.hidden_dropout,
+                "embedding_dropout": self.embedding_dropout, "weight_dropout": self.weight_dropout}
+
+
+def recipe_for(vocab_size: int) -> str:
+    """'sgd' for word-sized vocabularies, 'adamw' below WORD_VOCAB."""
+    return "sgd" if vocab_size >= WORD_VOCAB else "adamw"
+
+
+def strength(passes: float | None) -> float:
+    """s = clip(log2(passes / 2) / 2, 0, 1): 0 up to two passes, 0.5 at four, 1 from eight on."""
+    if passes is None or passes <= 2:
+        return 0.0
+    return min(1.0, math.log2(passes / 2) / 2)
+
+
+def choose(train_tokens: int, vocab_size: int, passes: float | None) -> Choice:
+    """The rule itself: a pure function of the text's size, the vocabulary and the passes."""
+    s = strength(passes)
+    recipe = recipe_for(vocab_size)
+    width = NARROW if train_tokens < SMALL_TEXT else WIDE
+    reg = {name: round(FLOOR[name] + s * (FULL[name] - FLOOR[name]), 3) for name in FULL}
+    return Choice(train_tokens=train_tokens, vocab_size=vocab_size, passes=passes, strength=round(s, 3),
+                  recipe=recipe, width=width, weight_decay=weight_decay(recipe, s), **reg)
+
+
+def weight_decay(recipe: str, s: float) -> float:
+    """SGD: the fixed L2 of SGD_DECAY; AdamW: ADAMW_DECAY's ends, geometric in the strength s."""
+    low, high = ADAMW_DECAY
+    return SGD_DECAY if recipe == "sgd" else round(low * (high / low) ** s, 4)
+
+
+def expected_passes(config: TrainConfig, train_tokens: int, vocab_size: int, width: int,
+                    device: str = "cpu") -> float | None:
+    """How many times the run's budget reads the training text (the smallest of its limits).
+
+    Batch and window left at None are the vocabulary's recipe's. A time budget is
+    converted with the FLOPs per token of a `width`-wide model
+    (wordgen.model.forward_flops_per_token, x3 for training) at NOMINAL_FLOPS.
+    """
+    from wordgen.model import forward_flops_per_token  # torch: imported only when training
+
+    recipe = RECIPES[recipe_for(vocab_size)]
+    tokens = max(1, train_tokens)
+    limits = []
+    if config.epochs is not None:
+        limits.append(config.epochs)
+    if config.max_steps is not None:
+        batch, window = config.batch_size or recipe["batch_size"], config.seq_len or recipe["seq_len"]
+        limits.append(config.max_steps * batch * window / tokens)
+    if config.time_budget is not None:
+        model = replace(config.model, vocab_size=vocab_size, hidden_size=config.model.hidden_size or width,
+                        embedding_dim=config.model.embedding_dim or config.model.hidden_size or width)
+        precision = "bf16" if config.precision == "bf16" else "fp32"
+        rate = NOMINAL_FLOPS.get((device.split(":")[0], precision), NOMINAL_FLOPS[("cpu", precision)])
+        limits.append(config.time_budget * rate / (3 * forward_flops_per_token(model)) / tokens)
+    return min(limits) if limits else None
+
+
+def resolve(config: TrainConfig, train_tokens: int, vocab_size: int, device: str = "cpu") -> tuple[TrainConfig, Choice]:
+    """`config` with every field it left at None filled in by `choose`; the choice beside it.
+
+    Fields the caller set are kept, including a width (the passes are then
+    estimated for that width) and an optimizer (its own recipe then fills the rest).
+    """
+    width = config.model.hidden_size or config.model.embedding_dim or (NARROW if train_tokens < SMALL_TEXT else WIDE)
+    passes = expected_passes(config, train_tokens, vocab_size, width, device)
+    choice = choose(train_tokens, vocab_size, passes)
+    fields = {k: v for k, v in choice.model_fields().items() if getattr(config.model, k) is None}
+    model = replace(config.model, **fields)
+    if model.tie_weights and config.model.hidden_size is not None and config.model.embedding_dim is None:
+        model.embedding_dim = model.hidden_size  # tied weights: the embedding follows a given width
+    if model.tie_weights and config.model.embedding_dim is not None and config.model.hidden_size is None:
+        model.hidden_size = model.embedding_dim
+    recipe = RECIPES[config.optimizer or choice.recipe]
+    if recipe["optimizer"] != choice.recipe:  # the caller named the other optimizer: its decay too
+        choice = replace(choice, recipe=recipe["optimizer"],
+                         weight_decay=weight_decay(recipe["optimizer"], choice.strength))
+    training = {k: v for k, v in recipe.items() if getattr(config, k) is None}
+    decay = choice.weight_decay if config.weight_decay is None else config.weight_decay
+    return replace(config, model=model, weight_decay=decay, **training), choice
+
+
+def chosen_fields(config: TrainConfig) -> list[str]:
+    """The names `resolve` will fill in (model fields, then training fields)."""
+    training = [k for k in ("optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay")
+                if getattr(config, k) is None]
+    return [*config.model.unresolved(), *training]
+
+
+def describe(config: TrainConfig, choice: Choice, chosen: list[str]) -> str:
+    """One line for `wordgen train` to print: the inputs, then every value, '(given)' where not chosen."""
+    m = config.model
+    passes = "unknown" if choice.passes is None else f"{choice.passes:.1f}"
+
+    def show(label: str, name: str, value) -> str:
+        text = f"{label} {value:g}" if isinstance(value, (int, float)) else f"{label} {value}"
+        return text + ("" if name in chosen else " (given)")
+
+    parts = [f"{m.num_layers} x {m.hidden_size}" + ("" if "hidden_size" in chosen else " (given)"),
+             *(show(label, name, getattr(m, name)) for label, name in (
+                 ("dropout", "dropout"), ("input", "input_dropout"), ("hidden", "hidden_dropout"),
+                 ("embedding", "embedding_dropout"), ("weight-drop", "weight_dropout"))),
+             show("weight-decay", "weight_decay", config.weight_decay),
+             show("optimizer", "optimizer", config.optimizer), show("lr", "lr", config.lr),
+             show("clip", "grad_clip", config.grad_clip),
+             f"batch {config.batch_size} x {config.seq_len}"
+             + ("" if "batch_size" in chosen and "seq_len" in chosen else " (given)")]
+    return (f"size rule: {choice.train_tokens:,} training tokens, vocabulary {choice.vocab_size:,}, "
+            f"about {passes} passes in the budget -> strength {choice.strength:g}: " + ", ".join(parts))
