@@ -133,7 +133,7 @@ def run_reference(book: Book, name: str, *, seconds: float | None, tokens: int |
         scorer.eval()
         return evaluate_stream(scorer, book.val).loss
 
-    out = train_recipe(recipe, book.tokenizer.vocab_size, book.train.ids, val_loss, seconds=seconds, tokens=tokens,
+    out = train_recipe(recipe, book.tokenizer.vocab_size, book.train.tensor(), val_loss, seconds=seconds, tokens=tokens,
                        seed=seed)
     scorer.load_state_dict(out["state"])
     torch.manual_seed(seed)

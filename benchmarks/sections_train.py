@@ -78,7 +78,7 @@ def _train_pair(label, corpus, tokenizer, model_config, sizes, tmp, ref_tie=True
     model_config.vocab_size = tok.vocab_size
     c = model_config
     steps, repeats = sizes["train_steps"], sizes["repeats"]
-    data = batchify(train_stream.ids, sizes["batch"])  # (B, L)
+    data = batchify(train_stream.tensor(), sizes["batch"])  # (B, L) int64 in memory, as the reference expects
     ours, with_eval, ref, last = [], [], [], None
     for r in range(repeats):
         last = _wordgen_train(corpus, tokenizer, copy.deepcopy(c), sizes, steps, Path(tmp) / label)
@@ -150,7 +150,7 @@ def section_adaptive(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
     mc = ModelConfig(embedding_dim=256, hidden_size=256, softmax="adaptive", tie_weights=False)
     pair = _train_pair("adaptive", corpus, "word", mc, sizes, tmp)
     ours, ref = pair["ours"], pair["ref"]
-    head = adaptive_head_flops(pair["result"].bundle.model, train_stream.ids)
+    head = adaptive_head_flops(pair["result"].bundle.model, train_stream.tensor())
     fwd = forward_flops_per_token(mc, head)
     table.add("adaptive", "word adaptive: wordgen loop tokens/s", ours, "tok/s", pair["shape"])
     table.add("adaptive", "word adaptive: FLOPs/token (fwd+bwd)", 3 * fwd, "FLOP",

@@ -182,3 +182,20 @@ def test_the_book_search_and_the_quality_table_at_tiny_sizes(book, tmp_path, mon
                                   ("frankenstein", "char", 150, {"wordgen": 1.8, "plain": 1.6})], "s")
     lines = table.splitlines()
     assert lines[2].split()[-1] == "0.750" and lines[3].split()[-1] == "1.125"
+
+
+def test_the_gpu_benchmark_runs_at_toy_sizes_on_the_cpu(book, tmp_path, monkeypatch, capsys):
+    # benchmarks/gpu_check.sh runs it on a GPU; here the same code runs on the CPU, so it is
+    # known to work before a GPU machine is at hand. The figures mean nothing at this size.
+    import subprocess
+
+    from benchmarks import gpu_bench
+
+    monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
+    assert gpu_bench.main(["--device", "cpu", "--tiny", "--steps", "2", "--tokens", "4", "--corpus", str(book),
+                           "--out", str(tmp_path)]) == 0
+    rows = json.loads(next(tmp_path.glob("gpu-*.json")).read_text())["rows"]
+    assert {r["what"] for r in rows} == {"train", "generate, fast path", "generate, nn.LSTM per token"}
+    assert all(r["tokens_per_s"] > 0 for r in rows) and "tokens/s" in capsys.readouterr().out
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # at least it parses

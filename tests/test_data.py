@@ -1,6 +1,7 @@
 import stat
 
 import datasets
+import numpy as np
 import pytest
 import torch
 
@@ -50,14 +51,23 @@ def test_encode_split_counts_the_original_text():
     assert stream.num_unk == 0
 
 
-def test_encode_split_cache_file_gets_the_wordgen_file_mode(tmp_path):
+def test_encode_split_cache_files_get_the_wordgen_file_mode(tmp_path):
     # The cache goes through wordgen._io like every other file wordgen writes, so a
     # colleague sharing the cache folder can read it (mkstemp alone would give 0600).
     split = datasets.Dataset.from_dict({"text": ["to be, or not to be", "that is the question"]})
     tokenizer = train_tokenizer("char", split["text"])
     stream = encode_split(split, tokenizer, cache_dir=tmp_path)
-    files = list((tmp_path / "streams").iterdir())
-    assert len(files) == 1 and files[0].suffix == ".pt"  # no temporary file left beside it
-    assert stat.S_IMODE(files[0].stat().st_mode) == FILE_MODE
+    files = sorted((tmp_path / "streams").iterdir())
+    assert [f.suffix for f in files] == [".ids", ".json"]  # no temporary file left beside them
+    assert all(stat.S_IMODE(f.stat().st_mode) == FILE_MODE for f in files)
     again = encode_split(split, tokenizer, cache_dir=tmp_path)  # read back from the cache
-    assert torch.equal(again.ids, stream.ids) and again.num_chars == stream.num_chars
+    assert np.array_equal(again.ids, stream.ids) and again.num_chars == stream.num_chars
+
+
+def test_windows_of_a_numpy_table_equal_those_of_the_tensor():
+    ids = np.arange(60, dtype=np.uint16)
+    from_numpy = list(windows(batchify(ids, 3), 7, start=7))
+    from_tensor = list(windows(batchify(torch.arange(60), 3), 7, start=7))
+    assert [p for p, _, _ in from_numpy] == [p for p, _, _ in from_tensor] == [7, 14]
+    for (_, xa, ya), (_, xb, yb) in zip(from_numpy, from_tensor):
+        assert xa.dtype == torch.long and torch.equal(xa, xb) and torch.equal(ya, yb)

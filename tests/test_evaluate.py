@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,3 +117,16 @@ def test_evaluate_corpus_joins_the_splits_in_order(trained):
              for s in ("train", "validation", "test")]
     assert whole.num_chars == sum(p.num_chars for p in parts)
     assert whole.num_tokens == sum(p.num_tokens for p in parts)
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_columns_shared_between_ranks_add_up_to_the_total(world_size):
+    # What a multi-process validation does: each rank scores its columns, the sums are added.
+    # The stream is a numpy uint16 array, as a memory-mapped token store hands it over.
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(ModelConfig(vocab_size=11, embedding_dim=6, hidden_size=6, num_layers=1)).eval()
+    ids = np.random.default_rng(0).integers(0, 11, 101).astype(np.uint16)
+    whole = total_nll(model, torch.from_numpy(ids.astype(np.int64)), batch_size=5, seq_len=7)
+    parts = [total_nll(model, ids, batch_size=5, seq_len=7, rank=r, world_size=world_size) for r in range(world_size)]
+    assert sum(parts) == pytest.approx(whole, rel=1e-6)
+    assert parts[0] > parts[-1] > 0  # rank 0 alone pays ln V for the first token (and has more columns)

@@ -19,7 +19,7 @@ from safetensors.torch import save_file, save_model
 
 from wordgen import checkpoint as ckpt
 from wordgen.cli import main
-from wordgen.data import content_key, default_cache_dir, split_text
+from wordgen.data import content_key, default_cache_dir, text_digest
 from wordgen.corpora import load_corpus
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import CharTokenizer, load_tokenizer, train_tokenizer
@@ -251,7 +251,8 @@ def test_a_poisoned_tokenizer_cache_entry_is_rebuilt_not_trusted(poison, tmp_pat
     book.write_text(VERSE * 40, encoding="utf-8")
     spec = "word:min_freq=2"
     dataset = load_corpus(str(book), seed=0)
-    entry = default_cache_dir() / "tokenizers" / f"{content_key(split_text(dataset['train']), spec)}.json"
+    # Named as prepare names it: by the SHA-256 of the training text and the spec.
+    entry = default_cache_dir() / "tokenizers" / f"{content_key(text_digest(dataset['train']), spec)}.json"
     honest = train_tokenizer(spec, dataset["train"]["text"])
     entry.parent.mkdir(parents=True, exist_ok=True)
     if poison == "garbage":

@@ -16,8 +16,9 @@ from wordgen.generate import generate
 from wordgen.tokenization import train_tokenizer
 from wordgen.train import train
 
-# The module itself: `wordgen.train` as an attribute is the function (the package exports it).
+# The modules themselves: `wordgen.train` as an attribute is the function (the package exports it).
 train_module = sys.modules["wordgen.train"]
+prepare_module = sys.modules["wordgen.prepare"]  # where train() loads the corpus and the tokenizer
 
 from conftest import tiny_model_config, tiny_train_config
 
@@ -64,7 +65,6 @@ def test_a_tokenizer_and_dataset_handed_in_are_used_as_they_are(tmp_path, book, 
     def refuse(*args, **kwargs):
         raise AssertionError("train() loaded or trained what it was handed")
 
-    prepare_module = sys.modules["wordgen.prepare"]  # where train() loads and trains
     monkeypatch.setattr(prepare_module, "load_corpus", refuse)
     monkeypatch.setattr(prepare_module, "_cached_tokenizer", refuse)
     given = train(tiny_train_config(book, tmp_path / "given", max_steps=4, eval_interval=2),

@@ -41,6 +41,18 @@ def expand(path: str | os.PathLike) -> Path:
     return Path(os.path.expanduser(os.fspath(path)))
 
 
+def default_cache_dir() -> Path | None:
+    """$WORDGEN_CACHE, or ~/.cache/wordgen; WORDGEN_CACHE=off turns caching off.
+
+    The one cache folder: trained tokenizers, token stores, and the arrow files of
+    local folders of text (wordgen.corpora.local) all live under it.
+    """
+    value = os.environ.get("WORDGEN_CACHE")
+    if value is not None:
+        return None if value.strip().lower() in ("", "off", "0", "none") else expand(value)
+    return Path.home() / ".cache" / "wordgen"
+
+
 def _fsync_folder(folder: Path) -> None:
     # The rename is durable only once the folder's entry is on disk (POSIX); not all
     # systems can open a folder (Windows), and there a failed fsync is harmless.

@@ -107,6 +107,9 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
                    help="steps between validations and checkpoints (default: "
                         + (f"{d.eval_interval})" if d.eval_interval else "every half pass, 10 to 100 steps)"))
+    p.add_argument("--eval-tokens", type=int, default=d.eval_tokens,
+                   help="validation tokens per check during training, from the start of the split; 0: all "
+                        f"(default: {d.eval_tokens})")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N (default: auto)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=d.precision,
                    help="bf16: train under bfloat16 autocast, faster where the CPU or GPU has bfloat16 units; "
@@ -139,8 +142,9 @@ def train_config(args, *, lab: bool = False) -> TrainConfig:
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer, grad_clip=args.grad_clip, patience=args.patience or None,
         epochs=args.epochs, max_steps=args.max_steps, time_budget=args.time_budget, max_chars=args.max_chars,
-        eval_interval=args.eval_interval, seed=args.seed, device=args.device, precision=args.precision,
-        stage_directions=args.stage_directions,
+        eval_interval=args.eval_interval, eval_tokens=args.eval_tokens or None, seed=args.seed,
+        device=args.device, precision=args.precision, stage_directions=args.stage_directions,
+        streaming=getattr(args, "streaming", False), dist_timeout=getattr(args, "dist_timeout", base.dist_timeout),
     )
 
 
@@ -189,9 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "least one of --epochs, --max-steps, --chars, --time-budget.")
     _add_train_options(p, lab=False)
     p.add_argument("--resume", metavar="DIR", default=None,
-                   help="continue the run saved in DIR (model, optimizer, step, RNG); stop limits may be raised")
+                   help="continue the run saved in DIR (model, optimizer, step, RNG); stop limits may be raised; "
+                        "a run of N processes resumes in any number of them")
     p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--streaming", action="store_true",
+                   help="read the corpus as a stream: hf: datasets through datasets' streaming (no arrow copy), "
+                        "folders and globs one file at a time when reached; the encoded tokens still go to the "
+                        "cache (see README, 'Bigger corpora and more machines')")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train in N processes on this machine (DistributedDataParallel, started through "
+                        "torchrun's launcher; gloo on CPUs, NCCL on GPUs); --batch-size is their batch together. "
+                        "For several machines run torchrun yourself: torchrun --nnodes ... -m wordgen train ...")
+    p.add_argument("--dist-timeout", type=float, default=TrainConfig().dist_timeout, metavar="SECONDS",
+                   help="with several processes: how long one waits for the others before it stops with an "
+                        f"error (default: {TrainConfig().dist_timeout:g})")
 
     p = sub.add_parser("generate", help="generate text from a checkpoint",
                        description="Generate text from a checkpoint folder, printed as it is sampled.")
@@ -208,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "corpus (split with its seed, so the text is unseen); a --corpus that is not the "
                         "checkpoint's own is scored whole, all of its text, unless --split is given")
     p.add_argument("--text-file", default=None, help="score this whole UTF-8 text file instead of a split")
+    p.add_argument("--streaming", action="store_true",
+                   help="read the corpus as a stream (default: as the checkpoint was trained); the encoded "
+                        "split goes to the cache and is scored from there")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
 

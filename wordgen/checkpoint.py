@@ -262,7 +262,9 @@ def load_weights(path: Path, model: LSTMLanguageModel) -> None:
 # (the reader fills them in); every entry is checked before the state is trusted.
 _STATE_ENTRIES = {"model": dict, "optimizer": dict, "step": int, "epoch": int, "cursor": int,
                   "best_val_loss": float, "hidden": list, "rng": dict}
-_STATE_OPTIONAL = {"tokens": int, "elapsed": float, "loss_sum": float, "loss_count": int, "early_stopping": dict}
+_STATE_OPTIONAL = {"tokens": int, "elapsed": float, "loss_sum": float, "loss_count": int, "early_stopping": dict,
+                   # one row per process of a multi-process run (wordgen.trainer_state)
+                   "rng_ranks": torch.Tensor, "cuda_rng_ranks": torch.Tensor}
 
 
 def load_trainer_state(path: Path) -> dict:

@@ -49,8 +49,11 @@ def _print_metrics(title: str, metrics) -> None:
 def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False):
     from wordgen.train import train  # imported late: `wordgen corpora --help` stays instant
 
+    speaks = os.environ.get("RANK", "0") in ("", "0")  # of a torchrun run's processes, rank 0 speaks
     result = train(config, resume=resume, overwrite=overwrite, progress=not quiet,
-                   log=lambda line: print(line, flush=True))
+                   log=lambda line: print(line, flush=True) if speaks else None)
+    if not speaks:
+        return result
     model = result.bundle.model
     done = (f"resumed at step {result.start_step}, trained {result.steps - result.start_step} more to step "
             f"{result.steps}" if result.start_step else f"trained {result.steps} steps")
@@ -63,6 +66,17 @@ def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool 
 
 
 def cmd_train(args) -> None:
+    if args.nproc is not None and args.nproc != 1:
+        from wordgen.distributed import in_torchrun, launch
+
+        if in_torchrun():
+            raise WordgenError("--nproc starts torchrun itself; under torchrun leave it out")
+        if not args.resume and not args.out:
+            raise WordgenError("say where to write the checkpoint: --out DIR (or continue one with --resume DIR)")
+        # The copies run this same command line; the --nproc 1 added last (argparse keeps the
+        # last value) makes each of them one process of the run.
+        launch([*args.argv, "--nproc", "1"], args.nproc)
+        return
     if args.resume:
         from wordgen.checkpoint import load_config
 
@@ -71,12 +85,14 @@ def cmd_train(args) -> None:
             if getattr(args, name) is not None:
                 setattr(config, name, getattr(args, name))
         config.out = args.resume
-        _run_training(config, resume=True, quiet=args.quiet)
+        config.dist_timeout = args.dist_timeout
+        result = _run_training(config, resume=True, quiet=args.quiet)
     elif not args.out:
         raise WordgenError("say where to write the checkpoint: --out DIR (or continue one with --resume DIR)")
     else:
-        _run_training(train_config(args), overwrite=args.overwrite, quiet=args.quiet)
-    print(f"checkpoint: {args.resume or args.out}")
+        result = _run_training(train_config(args), overwrite=args.overwrite, quiet=args.quiet)
+    if not result.rank:
+        print(f"checkpoint: {args.resume or args.out}")
 
 
 def cmd_lab(args) -> None:
@@ -121,6 +137,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from wordgen._io import default_cache_dir
     from wordgen.checkpoint import Bundle
     from wordgen.corpora import load_corpus
     from wordgen.evaluate import evaluate_corpus, evaluate_split, evaluate_text
@@ -136,10 +153,12 @@ def cmd_evaluate(args) -> None:
         own = bundle.config.corpus
         corpus = args.corpus or own
         stage = args.stage_directions or bundle.config.stage_directions
-        dataset = load_corpus(corpus, seed=bundle.config.seed, stage_directions=stage)
+        streaming = args.streaming or bundle.config.streaming
+        dataset = load_corpus(corpus, seed=bundle.config.seed, stage_directions=stage, streaming=streaming)
         if args.split or _same_corpus(corpus, own):
             split = args.split or "test"
-            metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[split])
+            # Through the cache: a large split is encoded once into a token store and scored from the map.
+            metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[split], cache_dir=default_cache_dir())
             title = f"{corpus} [{split} split" + ("" if _same_corpus(corpus, own) else
                                                   f" of a corpus this model was not trained on ({own})") + "]"
         else:
@@ -247,18 +266,24 @@ def _import_plugins(modules: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _show_warning
     with sigterm_interrupts():  # also puts the signal handlers back as found when main returns
         try:
             args = build_parser().parse_args(argv)
+            args.argv = argv  # `train --nproc N` starts N copies of this command line
             _import_plugins(args.plugin)
             COMMANDS[args.command](args)
         except WordgenError as err:
-            print(f"wordgen: error: {err}", file=sys.stderr)
+            # One write of the whole line: the processes of a torchrun run share one stderr, and
+            # separate writes of the text and its newline interleave with each other's.
+            sys.stderr.write(f"wordgen: error: {err}\n")
+            sys.stderr.flush()
             return 2
         except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
             exit_on_next_signal()
-            print(f"wordgen: {err}", file=sys.stderr)
+            if os.environ.get("RANK", "0") in ("", "0"):  # one process of a torchrun run speaks for all
+                print(f"wordgen: {err}", file=sys.stderr)
             return err.exit_code
         except KeyboardInterrupt:
             exit_on_next_signal()

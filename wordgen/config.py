@@ -242,6 +242,12 @@ class TrainConfig:
     # speed-up and its effect on the loss are measured in benchmarks/README.md.
     precision: str = "auto"
     stage_directions: bool = False  # keep Shakespeare's stage directions in the text
+    # Read the corpus as a stream (datasets' IterableDataset): Hub datasets are not copied
+    # to arrow first, folders are read file by file when reached (wordgen.corpora).
+    streaming: bool = False
+    # Seconds a process of a multi-process (torchrun) run waits for the others at any one
+    # message before it gives up with an error: a process that hangs stops the run.
+    dist_timeout: float = 600.0
 
     def validate(self) -> None:
         if (self.batch_size is not None and self.batch_size < 1) or (self.seq_len is not None and self.seq_len < 1):
@@ -268,10 +274,14 @@ class TrainConfig:
             raise ConfigError("plateau_drops must be >= 0 and plateau_factor above 1")
         if self.eval_interval is not None and self.eval_interval < 1:
             raise ConfigError(f"--eval-interval must be at least 1, got {self.eval_interval}")
+        if self.eval_tokens is not None and self.eval_tokens < 2:
+            raise ConfigError(f"--eval-tokens must be at least 2 (or 0 for the whole split), got {self.eval_tokens}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"gradient clip must be positive, got {self.grad_clip}")
+        if not self.dist_timeout > 0:
+            raise ConfigError(f"--dist-timeout must be positive seconds, got {self.dist_timeout}")
         self.model.check_settings()
 
     def to_dict(self) -> dict:

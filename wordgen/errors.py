@@ -31,3 +31,7 @@ class ConfigError(WordgenError):
 
 class UsageError(WordgenError):
     """A command line the argument parser cannot make sense of (an unknown option, a bad number)."""
+
+
+class DistributedError(WordgenError):
+    """A process of a multi-process run died, hung past the timeout, or could not be started."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 
 from wordgen.data import TokenStream, encode_split
@@ -82,38 +83,51 @@ class Metrics:
 
 @torch.inference_mode()
 def total_nll(
-    model: LSTMLanguageModel, ids: torch.Tensor, batch_size: int = 16, seq_len: int = 256
+    model: LSTMLanguageModel, ids, batch_size: int = 16, seq_len: int = 256, *, rank: int = 0, world_size: int = 1
 ) -> float:
     """Sum of -log p(token | previous tokens) in nats over a stream ids (N,).
 
-    The N - 1 predictions are cut into `batch_size` contiguous columns that run
-    in parallel (each with its own carried state); the last column is padded
-    with ignored targets. The first token is charged ln(V).
+    `ids` is a tensor or a numpy array (a memory-mapped token store). The N - 1
+    predictions are cut into `batch_size` contiguous columns that run in parallel
+    (each with its own carried state); the last column is padded with ignored
+    targets. The first token is charged ln(V). Only the (B, T) window being
+    scored is ever copied out of `ids`.
+
+    rank / world_size share the columns between processes (column c goes to
+    rank c % world_size, the ln(V) to rank 0): the sum of every rank's result is
+    the total, whatever the number of processes.
     """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    n = ids.numel() - 1
-    nll = math.log(model.config.vocab_size) if ids.numel() else 0.0
-    if n <= 0:
+    n = len(ids) - 1
+    nll = math.log(model.config.vocab_size) if len(ids) and rank == 0 else 0.0
+    batch_size = max(1, min(batch_size, n))
+    length = -(-n // batch_size)  # ceil(n / B): column c predicts from positions c*L .. c*L + L - 1
+    starts = np.arange(rank, batch_size, world_size) * length  # (b,) this rank's columns
+    if n <= 0 or not len(starts):
         model.train(was_training)
         return nll
-    batch_size = max(1, min(batch_size, n))
-    length = -(-n // batch_size)  # ceil(n / B)
-    inputs = torch.zeros(batch_size * length, dtype=torch.long)
-    targets = torch.full((batch_size * length,), IGNORE, dtype=torch.long)
-    inputs[:n], targets[:n] = ids[:-1], ids[1:]
-    inputs = inputs.view(batch_size, length).to(device)  # (B, L)
-    targets = targets.view(batch_size, length).to(device)  # (B, L)
     state = None
     for pos in range(0, length, seq_len):
+        t = min(seq_len, length - pos)
+        where = starts[:, None] + pos + np.arange(t + 1)  # (b, T + 1) stream positions
+        block = _gather(ids, np.minimum(where, n)).to(device)  # (b, T + 1)
+        targets = block[:, 1:].clone()  # (b, T)
+        targets[torch.from_numpy(where[:, :t] >= n).to(device)] = IGNORE  # past the end: padding
         # model.loss, not model(...): the adaptive softmax never builds (B, T, V) scores there.
-        loss, state = model.loss(inputs[:, pos : pos + seq_len], targets[:, pos : pos + seq_len], state,
-                                 reduction="sum")
+        loss, state = model.loss(block[:, :t], targets, state, reduction="sum")
         state = detach_state(state)
         nll += loss.item()
     model.train(was_training)
     return nll
+
+
+def _gather(ids, where: np.ndarray) -> torch.Tensor:
+    """ids[where] as an int64 tensor, for a tensor or a numpy (memory-mapped) stream."""
+    if isinstance(ids, torch.Tensor):
+        return ids[torch.from_numpy(where)].long()
+    return torch.from_numpy(np.asarray(ids[where], dtype=np.int64))
 
 
 def evaluate_stream(model: LSTMLanguageModel, stream: TokenStream, **kwargs) -> Metrics:
@@ -127,24 +141,33 @@ def evaluate_stream(model: LSTMLanguageModel, stream: TokenStream, **kwargs) -> 
     )
 
 
-def evaluate_prefix(model: LSTMLanguageModel, stream: TokenStream, max_tokens: int | None) -> Metrics:
+def evaluate_prefix(model: LSTMLanguageModel, stream: TokenStream, max_tokens: int | None, *, rank: int = 0,
+                    world_size: int = 1) -> Metrics:
     """Metrics of the first `max_tokens` tokens of a stream (all of it when None or shorter): training's quick checks.
 
     A capped check converts with the whole split's characters (and words) per token,
     scaled by the share of tokens read; evaluate_stream on the whole split needs no
-    such estimate.
+    such estimate. rank / world_size: this process's share of the columns (see
+    `total_nll`); its `nll` is then a part, which the caller adds up over the ranks.
     """
-    if max_tokens is None or len(stream) <= max_tokens:
-        return evaluate_stream(model, stream)
-    ids = stream.ids[:max_tokens]  # (max_tokens,)
+    capped = max_tokens is not None and len(stream) > max_tokens
+    ids = stream.ids[:max_tokens] if capped else stream.ids  # (N',)
+    nll = total_nll(model, ids, rank=rank, world_size=world_size)
+    if not capped:
+        return Metrics(nll=nll, num_tokens=len(stream), num_chars=stream.num_chars, num_words=stream.num_words,
+                       num_unk=stream.num_unk)
     share = len(ids) / len(stream)
-    return Metrics(nll=total_nll(model, ids), num_tokens=len(ids), num_chars=round(stream.num_chars * share),
+    return Metrics(nll=nll, num_tokens=len(ids), num_chars=round(stream.num_chars * share),
                    num_words=round(stream.num_words * share), num_unk=round(stream.num_unk * share))
 
 
-def evaluate_split(model: LSTMLanguageModel, tokenizer: Tokenizer, split, **kwargs) -> Metrics:
-    """Metrics over a `datasets.Dataset` split with a `text` column."""
-    return evaluate_stream(model, encode_split(split, tokenizer), **kwargs)
+def evaluate_split(model: LSTMLanguageModel, tokenizer: Tokenizer, split, *, cache_dir=None, **kwargs) -> Metrics:
+    """Metrics over a split (`datasets.Dataset` or `IterableDataset`) with a `text` column.
+
+    With `cache_dir` the split is encoded into (or read from) a token store there,
+    so a large split is scored from a memory map instead of from memory.
+    """
+    return evaluate_stream(model, encode_split(split, tokenizer, cache_dir), **kwargs)
 
 
 def evaluate_corpus(model: LSTMLanguageModel, tokenizer: Tokenizer, dataset, **kwargs) -> Metrics:
@@ -154,10 +177,10 @@ def evaluate_corpus(model: LSTMLanguageModel, tokenizer: Tokenizer, dataset, **k
     not the last 5 % of it; a single file cut 90 / 5 / 5 joins back to itself.
     """
     streams = [encode_split(dataset[name], tokenizer) for name in CORPUS_SPLITS if name in dataset]
-    ids = torch.cat([s.ids for s in streams])  # (N,)
+    ids = np.concatenate([s.ids for s in streams])  # (N,) uint16/uint32: 2-4 bytes a token
     return Metrics(
         nll=total_nll(model, ids, **kwargs),
-        num_tokens=ids.numel(),
+        num_tokens=len(ids),
         num_chars=sum(s.num_chars for s in streams),
         num_words=sum(s.num_words for s in streams),
         num_unk=sum(s.num_unk for s in streams),

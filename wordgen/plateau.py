@@ -47,8 +47,10 @@ def on_plateau(run) -> None:
     if run.drops < config.plateau_drops:
         run.drops += 1
         run.lr_scale /= config.plateau_factor
-        ckpt.load_weights(run.out, run.model)
+        if run.group.is_main:  # the other processes of a run take rank 0's (their folder may be another machine's)
+            ckpt.load_weights(run.out, run.model)
+        run.group.share_weights(run.model)
         return
     run.stop = True
-    run.result.early_stop = EarlyStop(step=run.step, epoch=run.epoch + run.cursor / max(1, run.table.size(1)),
+    run.result.early_stop = EarlyStop(step=run.step, epoch=run.epoch + run.cursor / max(1, run.table.shape[1]),
                                       best_step=run.best_step, best_val_bpc=run.best_bpc)

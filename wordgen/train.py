@@ -30,6 +30,17 @@ The run is a handful of named steps around one `_Run` (the state they share):
 `_start` (fresh or resumed), `_step` (one optimizer step), `_checkpoint`
 (validate, keep the best weights, save the trainer state), `_loop`, `_finish`.
 
+Started by torchrun (WORLD_SIZE > 1), the same function is one process of a
+data-parallel run (wordgen.distributed): the model is wrapped in
+DistributedDataParallel, `batch_size` is the batch of all processes together and
+each takes its own rows of the token table (`batchify`'s rank / world_size), so N
+processes take the same steps as one process with the whole batch. Rank 0 alone
+holds the folder's lock and writes the checkpoint, the metrics and the progress bar;
+validation is shared (each rank scores its columns, the sums are added); every step
+the ranks agree on the clock and on a stop signal, so all stop at the same step; the
+recurrent and random states of every rank go into the trainer state, laid out as one
+process would hold them, so a run resumes with any number of processes.
+
 No argument parsing and no printing here; `progress=True` shows a tqdm bar on a
 terminal and a line every few seconds elsewhere (wordgen.progress).
 """
@@ -38,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -55,14 +67,17 @@ from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.cpu import ThreadPolicy
 from wordgen.data import TokenStream, batchify, windows, windows_per_epoch
+from wordgen.distributed import Group, device_for, global_batch_share, loss_module, rank_seed
 from wordgen.errors import CheckpointError, ConfigError
 from wordgen.evaluate import Metrics, evaluate_prefix
 from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
-from wordgen.prepare import prepare
+from wordgen.prepare import prepare, prepare_together
 from wordgen.progress import progress_bar
 from wordgen.stopping import Interrupted, StopSignals
 from wordgen.tokenization import Tokenizer, load_tokenizer
+
+__all__ = ["TrainResult", "lr_factor", "prepare", "train"]  # prepare is prepare.py's, kept here for callers
 
 
 @dataclass
@@ -80,6 +95,7 @@ class TrainResult:
     thread_changes: list = field(default_factory=list)  # (seconds, torch threads) each time wordgen.cpu changed them
     early_stop: EarlyStop | None = None  # set when validation stopped improving before the budget ran out
     size_rule: Choice | None = None  # what wordgen.autosize chose for this run (None when resumed)
+    rank: int = 0  # this process's rank in a multi-process run: only rank 0's result is the run's
 
     @property
     def chars_seen(self) -> float:
@@ -117,7 +133,7 @@ class _Run:
     config: TrainConfig  # the run's own copy, vocabulary size and precision filled in
     model: LSTMLanguageModel
     optimizer: torch.optim.Optimizer
-    table: torch.Tensor  # (B, L) training ids on the device
+    table: object  # (B / N, L) this process's rows of the training ids: a view of the memory-mapped store
     val_stream: TokenStream
     total_steps: float  # math.inf when only the time budget says when to stop
     result: TrainResult
@@ -144,6 +160,10 @@ class _Run:
     best_step: int = 0
     best_bpc: float = math.inf
     stop: bool = False
+    group: Group = field(default_factory=Group)  # the other processes of a multi-process run
+    device: torch.device = torch.device("cpu")
+    forward: torch.nn.Module | None = None  # what a step calls: the loss, through DDP when there are several
+    stopped_by: int | None = None  # the stop signal the ranks agreed on (any rank may have received it)
 
     @property
     def out(self) -> Path:
@@ -174,24 +194,35 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
     the module's docstring); raises `Interrupted` once the resumable state is saved.
     log: receives one line before training when the size rule chose anything
     (wordgen.autosize.describe); the CLI prints it.
+    Under torchrun this is one process of a data-parallel run (see the module's docstring).
     """
-    with contextlib.ExitStack() as hold:  # the folder's lock, the bar, the threads and the signal handlers
-        run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite, hold=hold,
-                     log=log or (lambda line: None))
-        run.bar = _progress_bar(run, enabled=progress)
+    config.validate()
+    device = resolve_device(device_for(config.device, int(os.environ.get("LOCAL_RANK", "0") or 0)))
+    group = Group.join(device, config.dist_timeout)
+    with contextlib.ExitStack() as hold:  # the folder's lock, the bar, the threads, the signal handlers, the group
+        hold.callback(group.close)  # the last thing undone
+        with group.failures(lambda: "while preparing the run"):
+            run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite, hold=hold,
+                         log=log or (lambda line: None), group=group, device=device)
+        # DDP's reducer must be gone before its process group: destroyed after it, it
+        # sometimes hung the process on its way out (torch 2.13, gloo).
+        hold.callback(setattr, run, "forward", None)
+        run.bar = _progress_bar(run, enabled=progress and group.is_main)
         hold.callback(run.bar.close)
         # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
-        if run.table.device.type == "cpu":
+        if run.device.type == "cpu":
             run.threads = ThreadPolicy()
             hold.callback(_release_threads, run)
         stop = hold.enter_context(StopSignals(enabled=stop_signals))
         run.start = _clock()
         try:
-            if _loop(run, stop):
-                if run.saved_step != run.step:  # else the validation of this very step saved it
-                    _save_state(run)
-                raise Interrupted(stop.signum, step=run.step, checkpoint=run.out, saved_step=run.saved_step)
-            return _finish(run)
+            with group.failures(lambda: f"at step {run.step}"):
+                if _loop(run, stop):
+                    if run.saved_step != run.step:  # else the validation of this very step saved it
+                        _save_state(run)
+                    raise Interrupted(stop.signum or run.stopped_by, step=run.step, checkpoint=run.out,
+                                      saved_step=run.saved_step)
+                return _finish(run)
         except Interrupted as err:
             if err.checkpoint is None:  # a second signal, raised wherever the run was
                 err.step, err.checkpoint, err.saved_step = run.step, run.out, run.saved_step
@@ -209,13 +240,13 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
 
 
 def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool,
-           hold: contextlib.ExitStack, log: Callable[[str], None]) -> _Run:
+           hold: contextlib.ExitStack, log: Callable[[str], None], group: Group, device: torch.device) -> _Run:
     """Check the folder, seed, build data, model and optimizer; restore or start the folder.
 
-    The folder's lock goes into `hold`: taken before a resumed state is read, and for
-    a new run once the data is ready, just before the first file is written.
+    The folder's lock goes into `hold` (rank 0's alone: the other processes of a run
+    never write): taken before a resumed state is read, and for a new run once the
+    data is ready, just before the first file is written.
     """
-    config.validate()
     # Work on a copy: the vocabulary size is filled in below, and a caller's
     # ModelConfig shared between two runs must not carry one run's size into the other.
     config = replace(config, model=replace(config.model))
@@ -226,29 +257,34 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
             raise ConfigError("a resumed run uses the tokenizer saved in its checkpoint; do not pass one")
         if not out.is_dir():
             raise CheckpointError(f"checkpoint folder {out} does not exist")
-        hold.enter_context(ckpt.lock_folder(out, create=False))
+        if group.is_main:
+            hold.enter_context(ckpt.lock_folder(out, create=False))
         state = ckpt.load_trainer_state(out)
         tokenizer = load_tokenizer(ckpt.member(out, ckpt.TOKENIZER_FILE))
     else:
         _refuse_existing(out, overwrite)  # early, before any work
-    device = resolve_device(config.device)
     config.precision = resolve_precision(config.precision, device)  # saved as chosen, not "auto"
-    # Seeded before the model is built: its initial weights come from this stream.
+    # Seeded before the model is built: its initial weights come from this stream (the same on every rank).
     torch.manual_seed(config.seed)
     random.seed(config.seed)
 
-    dataset, tokenizer, train_stream, val_stream = prepare(config, tokenizer, dataset)
+    dataset, tokenizer, train_stream, val_stream = prepare_together(config, tokenizer, dataset, group)
     config.model.vocab_size = tokenizer.vocab_size
     chosen = autosize.chosen_fields(config)
     config, choice = autosize.resolve(config, len(train_stream), tokenizer.vocab_size, device.type)
     if chosen:
         log(autosize.describe(config, choice, chosen))
-    table = batchify(train_stream.ids, config.batch_size).to(device)  # (B, L)
+    rows = global_batch_share(config.batch_size, group.world_size)  # B / N rows of the table per process
+    table = batchify(train_stream.ids, rows, group.rank, group.world_size)  # (B / N, L): a view of the map
     if config.eval_interval is None:
         # Every half pass, within [10, 100] steps: early stopping needs several checks per
         # pass on a small book, and a check costs about a tenth of a pass's compute.
         config.eval_interval = max(10, min(100, windows_per_epoch(table, config.seq_len) // 2))
     model = LSTMLanguageModel(config.model).to(device)
+    if device.type == "cuda":
+        model.rnn.flatten_parameters()  # one contiguous weight block, as cuDNN's LSTM wants it
+    if group.rank:  # every rank draws its own dropout masks
+        torch.manual_seed(rank_seed(config.seed, group.rank, 0))
     optimizer_class = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.AdamW
     optimizer = optimizer_class(_param_groups(model, config), lr=config.lr)
     if len(val_stream) < 2:
@@ -257,12 +293,14 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     if config.epochs is not None:
         limits.append(math.ceil(config.epochs * windows_per_epoch(table, config.seq_len)))
     result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset,
-                         chars_per_token=train_stream.chars_per_token, size_rule=choice if state is None else None)
+                         chars_per_token=train_stream.chars_per_token, size_rule=choice if state is None else None,
+                         rank=group.rank)
     run = _Run(config=config, model=model, optimizer=optimizer, table=table, val_stream=val_stream,
-               total_steps=min(limits), result=result, tokens_per_char=1 / train_stream.chars_per_token)
+               total_steps=min(limits), result=result, tokens_per_char=1 / train_stream.chars_per_token,
+               group=group, device=device, forward=loss_module(model, group, device))
     if state is not None:
         trainer_state.restore(run, state, device)
-    else:
+    elif group.is_main:
         hold.enter_context(ckpt.lock_folder(out, create=True))
         _refuse_existing(out, overwrite)  # again: another run may have written it meanwhile
         _begin_folder(run, tokenizer, overwrite=overwrite)
@@ -313,15 +351,22 @@ def _progress_bar(run: _Run, *, enabled: bool):
 
 def _loop(run: _Run, stop: StopSignals) -> bool:
     """Train until a stop limit (returns False) or a stop signal (True, after the step in hand)."""
-    config = run.config
+    config, group = run.config, run.group
     budget = config.time_budget or math.inf
     max_chars = config.max_chars or math.inf
     run.model.train()
     # bfloat16 needs no loss scaling (it has float32's exponent range), unlike float16.
-    autocast = torch.autocast(run.table.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    autocast = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     while True:
-        for pos, x, y in windows(run.table, config.seq_len, start=run.cursor):  # x, y: (B, T)
+        for pos, x, y in windows(run.table, config.seq_len, start=run.cursor, device=run.device):  # x, y: (B, T)
             elapsed = run.elapsed()
+            if group.distributed:
+                # One clock and one stop signal for every rank (the latest of each), so all stop at
+                # the same step: a rank that stopped alone would leave the others waiting for it.
+                # (Kept apart from `stop`: this rank's own signal, when it comes, is still its first.)
+                elapsed, run.stopped_by = group.agree(elapsed, stop.signum)
+                if run.stopped_by:
+                    return True
             # The character count is checked before each step, so a --chars run stops
             # less than one batch (B x T tokens) past the count it was given.
             if run.step >= run.total_steps or elapsed >= budget or run.chars_seen >= max_chars:
@@ -329,8 +374,8 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
             by_steps = run.step / run.total_steps if run.total_steps < math.inf else 0.0
             loss = _step(run, x, y, max(by_steps, elapsed / budget, run.chars_seen / max_chars), autocast)
             run.cursor = pos + x.size(1)
-            run.tokens += y.numel()
-            run.result.tokens_seen += y.numel()
+            run.tokens += y.numel() * group.world_size  # every rank read as many: the run's tokens
+            run.result.tokens_seen += y.numel() * group.world_size
             run.loss_sum, run.loss_count = run.loss_sum + loss, run.loss_count + 1
             _advance_bar(run, loss, budget)
             if run.threads is not None:
@@ -339,7 +384,7 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
                 _checkpoint(run)
                 if run.stop:
                     return False
-            if stop.requested:
+            if stop.requested and not group.distributed:
                 return True
         # The epoch ran out: start the next one from the top with a fresh state.
         run.epoch, run.cursor, run.hidden = run.epoch + 1, 0, None
@@ -351,11 +396,12 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, progress: float, autocast
     for group in optimizer.param_groups:
         group["lr"] = config.lr * run.lr_scale * lr_factor(run.step, progress, config)
     with autocast:
-        # Mean nats per target token, and the activation penalty (AR/TAR; 0 unless configured).
-        loss, penalty, hidden = run.model.training_loss(x, y, run.hidden)
+        # Mean nats per target token of this process's rows, and the activation penalty (AR/TAR; 0 unless
+        # configured), through DDP when there are several processes.
+        loss, penalty, hidden = run.forward(x, y, run.hidden)
     run.hidden = detach_state(hidden)
     optimizer.zero_grad(set_to_none=True)
-    (loss + penalty).backward()
+    (loss + penalty).backward()  # under DDP the gradients are averaged over the processes here
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
     optimizer.step()
     run.step += 1
@@ -381,14 +427,16 @@ def _checkpoint(run: _Run) -> None:
 
     The row goes out before the state: a crash between the two leaves a row the resumed
     run drops and writes again (checkpoint.keep_metrics_until), never a missing one.
+    Every rank validates its share and sends its states; rank 0 writes.
     """
     began = _clock()
-    train_loss = run.loss_sum / run.loss_count if run.loss_count else math.nan
+    total, count = run.group.sum([run.loss_sum, run.loss_count])  # every rank's steps: their mean is the batch's
+    train_loss = total / count if count else math.nan
     run.loss_sum, run.loss_count = 0.0, 0
-    val = run.last_val = evaluate_prefix(run.model, run.val_stream, run.config.eval_tokens)
+    val = run.last_val = _validate(run)
     row = {
         "step": run.step,
-        "epoch": run.epoch + run.cursor / max(1, run.table.size(1)),
+        "epoch": run.epoch + run.cursor / max(1, run.table.shape[1]),
         "tokens": run.tokens,
         "chars": run.chars_seen,  # characters of training text read so far (the --chars count)
         "elapsed": run.elapsed(),
@@ -401,25 +449,40 @@ def _checkpoint(run: _Run) -> None:
     }
     if val.loss < run.best:
         run.best, run.best_step, run.best_bpc, run.bad_checks = val.loss, run.step, val.bits_per_char, 0
-        ckpt.save_weights(run.out, run.model)
+        if run.group.is_main:
+            ckpt.save_weights(run.out, run.model)
     else:
         on_plateau(run)
     row["best_val_loss"] = run.best
-    ckpt.append_metrics(run.out, row)
+    if run.group.is_main:
+        ckpt.append_metrics(run.out, row)
     _save_state(run)
     run.result.history.append(row)
     run.result.eval_seconds += _clock() - began
     run.bar.set_postfix(loss=f"{train_loss:.3f}", bpc=f"{row['train_bpc']:.3f}", val_bpc=f"{val.bits_per_char:.3f}")
 
 
+def _validate(run: _Run) -> Metrics:
+    """The periodic check, shared: each rank scores its columns of the stretch, the sums are added."""
+    group = run.group
+    part = evaluate_prefix(run.model, run.val_stream, run.config.eval_tokens, rank=group.rank,
+                           world_size=group.world_size)
+    (nll,) = group.sum([part.nll])
+    return replace(part, nll=nll)
+
+
 def _save_state(run: _Run) -> None:
-    ckpt.save_trainer_state(run.out, trainer_state.capture(run))
+    state = trainer_state.capture(run)  # every rank takes part: the states are gathered
+    if run.group.is_main:
+        ckpt.save_trainer_state(run.out, state)
     run.saved_step = run.step
 
 
 def _finish(run: _Run) -> TrainResult:
     """Validate the steps since the last check, then hand back the best model, not the last."""
-    if run.loss_count or not (run.out / ckpt.WEIGHTS_FILE).exists():
+    # Decided by rank 0 (whose folder holds the weights), so every rank joins the same checkpoint.
+    (again,) = run.group.broadcast([float(run.loss_count > 0 or not (run.out / ckpt.WEIGHTS_FILE).exists())])
+    if again:
         stopped = run.result.early_stop
         _checkpoint(run)
         run.result.early_stop = stopped  # the budget ended the run, whatever this last check says
@@ -427,6 +490,7 @@ def _finish(run: _Run) -> TrainResult:
     result.seconds = _clock() - run.start
     result.steps = run.step
     result.best_val_loss = run.best
-    ckpt.load_weights(run.out, run.model)
+    if run.group.is_main:  # the other ranks' results are not the run's; their folder may be another machine's
+        ckpt.load_weights(run.out, run.model)
     run.model.eval()
     return result

@@ -23,6 +23,7 @@ import torch
 
 from wordgen import checkpoint as ckpt
 from wordgen._io import first_line
+from wordgen.distributed import rank_seed
 from wordgen.errors import CheckpointError
 
 
@@ -36,33 +37,52 @@ def _set_rng_state(state: dict) -> None:
 
 
 def capture(run) -> dict:
-    """Everything `restore` needs from a wordgen.train._Run, as tensors and plain containers."""
+    """Everything `restore` needs from a wordgen.train._Run, as tensors and plain containers.
+
+    In a multi-process run every rank calls it (it gathers): the recurrent state of
+    every rank goes in as the (layers, B, H) of one process with the whole batch,
+    rank r's random state is row r of `rng_ranks`, and the losses since the last
+    validation are the ranks' mean, so one process or N resume the same run.
+    """
+    group = run.group
     hidden = run.hidden
     hidden_list = list(hidden) if isinstance(hidden, tuple) else ([hidden] if hidden is not None else [])
-    return {
+    loss_sum, loss_count = group.sum([run.loss_sum, run.loss_count])
+    state = {
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "step": run.step, "epoch": run.epoch, "cursor": run.cursor, "best_val_loss": run.best,
-        "hidden": [h.detach().cpu() for h in hidden_list],
+        "hidden": [torch.cat(group.gather(h), dim=1) for h in hidden_list],  # (layers, B, H) each
         "rng": _rng_state(),
-        "tokens": run.tokens, "elapsed": run.elapsed(), "loss_sum": run.loss_sum, "loss_count": run.loss_count,
+        "rng_ranks": torch.stack(group.gather(torch.get_rng_state())),  # (N, S)
+        "tokens": run.tokens, "elapsed": run.elapsed(),
+        "loss_sum": loss_sum / group.world_size, "loss_count": round(loss_count / group.world_size),
         "early_stopping": {"bad_checks": run.bad_checks, "drops": run.drops, "lr_scale": run.lr_scale,
                            "best_step": run.best_step, "best_bpc": run.best_bpc},
     }
+    if run.device.type == "cuda":
+        state["cuda_rng_ranks"] = torch.stack(group.gather(torch.cuda.get_rng_state(run.device)))
+    return state
 
 
 def restore(run, state: dict, device: torch.device) -> None:
     """Put a saved state (checked by checkpoint.load_trainer_state) back into a freshly built run."""
+    rank, rows = run.group.rank, run.table.shape[0]  # this process's rows of the whole batch
     try:
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
-        hidden = tuple(h.to(device) for h in state["hidden"]) or None
-        # Saved as a list of tensors: (h, c) for an LSTM, [h] for a GRU, [] before the first step.
-        shape = (run.config.model.num_layers, run.table.size(0), run.config.model.hidden_size)  # (layers, B, H)
+        hidden = tuple(state["hidden"]) or None
+        # Saved as a list of tensors: (h, c) for an LSTM, [h] for a GRU, [] before the first step,
+        # each with every row of the token table, as one process holds them.
+        shape = (run.config.model.num_layers, run.config.batch_size, run.config.model.hidden_size)  # (layers, B, H)
         parts = 2 if run.config.model.rnn_type == "lstm" else 1
         if hidden is not None and (len(hidden) != parts or any(tuple(h.shape) != shape for h in hidden)):
             raise ValueError(f"its recurrent state does not have {parts} tensor(s) of shape {list(shape)}")
+        if hidden is not None:
+            mine = slice(rank * rows, (rank + 1) * rows)
+            hidden = tuple(h[:, mine].contiguous().to(device) for h in hidden)  # (layers, B / N, H)
         _set_rng_state(state["rng"])
+        _set_rank_rng(run, state, device)
     except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
         # Everything in this block comes from the file: its errors are the file's.
         raise CheckpointError(f"{run.out / ckpt.STATE_FILE} does not fit this checkpoint's model and data "
@@ -72,7 +92,7 @@ def restore(run, state: dict, device: torch.device) -> None:
     run.saved_step = run.step
     # States saved before these were counted: the tokens follow from the data position
     # (each epoch reads L - 1 targets per row), the time and the loss since the last check are lost.
-    run.tokens = state.get("tokens", run.table.size(0) * (run.epoch * (run.table.size(1) - 1) + run.cursor))
+    run.tokens = state.get("tokens", run.config.batch_size * (run.epoch * (run.table.shape[1] - 1) + run.cursor))
     run.elapsed_before = float(state.get("elapsed", 0.0))
     run.loss_sum, run.loss_count = float(state.get("loss_sum", 0.0)), state.get("loss_count", 0)
     # Early stopping's counters (absent from states saved before it existed: a fresh count).
@@ -85,3 +105,18 @@ def restore(run, state: dict, device: torch.device) -> None:
         raise CheckpointError(f"{run.out / ckpt.STATE_FILE} has damaged early-stopping counters "
                               f"({first_line(err)})") from None
     ckpt.keep_metrics_until(run.out, run.step)  # rows of a save that a crash cut short are made again
+
+
+def _set_rank_rng(run, state: dict, device: torch.device) -> None:
+    """Rank r > 0 takes its own saved random state (or, from a state of fewer ranks, a seed of its own)."""
+    rank = run.group.rank
+    by_rank = state.get("rng_ranks")
+    if rank and by_rank is not None and len(by_rank) > rank:
+        # A contiguous copy of the row: set_rng_state of a view into the stacked tensor crashed
+        # (SIGSEGV, torch 2.13 CPU) instead of reading the row.
+        torch.set_rng_state(by_rank[rank].clone())
+    elif rank:
+        torch.manual_seed(rank_seed(run.config.seed, rank, state["step"]))
+    cuda_states = state.get("cuda_rng_ranks")
+    if device.type == "cuda" and cuda_states is not None and len(cuda_states) > rank:
+        torch.cuda.set_rng_state(cuda_states[rank].clone(), device)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from wordgen.compare.records import CompareError, CompareSettings, Row
-from wordgen.data import row_text
+from wordgen.data import default_cache_dir, row_text
 from wordgen.errors import ConfigError
 from wordgen.evaluate import IGNORE, Metrics, evaluate_split, evaluate_text
 from wordgen.model import LSTMLanguageModel
@@ -147,7 +147,8 @@ class Score:
 
 def score_split(model, tokenizer: Tokenizer, split, speller: Speller | None = None) -> Score:
     """Score a corpus split (rows joined as `wordgen.data` joins them)."""
-    raw = evaluate_split(model, tokenizer, split)
+    # Through the token store: the split is encoded once per tokenizer and scored from the map.
+    raw = evaluate_split(model, tokenizer, split, cache_dir=default_cache_dir())
     if speller is None:
         return Score(raw)
     pieces = [p for text in split["text"] for p in hidden_pieces(tokenizer, row_text(text))]

@@ -11,6 +11,11 @@ Accepted specs (see `load_corpus`), each handled by one module of this package:
   Gutenberg e-books lose their header and licence automatically (`local`, `gutenberg`).
 - ``hf:NAME`` or ``hf:NAME:CONFIG`` - a Hugging Face dataset (`hub`).
 
+With ``streaming=True`` the result is an `IterableDatasetDict` whose rows are read
+when they are reached: a Hub dataset through datasets' own streaming, a folder or
+glob of three or more files one file at a time. Corpora that are read whole anyway
+(the built-in plays, one or two files) are wrapped as they are.
+
 How text is cut into splits lives in `splits`. What this package deliberately does
 NOT do: tokenize or encode text (that is `wordgen.data`), download anything itself
 (Hub downloads are left to `datasets`), drop or rewrite rows of Hugging Face datasets,
@@ -51,30 +56,38 @@ def load_corpus(
     seed: int = 0,
     stage_directions: bool = False,
     text_column: str = "text",
-) -> datasets.DatasetDict:
+    streaming: bool = False,
+):
     """Load the corpus named by `spec` as a DatasetDict with train/validation/test splits.
 
     `seed` only matters where whole documents are shuffled (built-in Shakespeare,
     three or more files, Hugging Face datasets lacking a split); contiguous splits do
     not depend on it. `stage_directions` only applies to the Shakespeare corpora and
-    `text_column` only to ``hf:`` datasets; elsewhere they are ignored.
+    `text_column` only to ``hf:`` datasets; elsewhere they are ignored. `streaming`
+    gives an IterableDatasetDict instead (see the module docstring).
     """
     spec = spec.strip()
     # The order matters: "hf:" and "shakespeare" win over a file of the same name,
     # so a stray file in the working directory cannot hijack a built-in corpus.
     if spec.startswith("hf:"):
-        return load_hub(spec[len("hf:"):], seed=seed, text_column=text_column)
+        return load_hub(spec[len("hf:"):], seed=seed, text_column=text_column, streaming=streaming)
     if spec == "shakespeare":
-        return load_shakespeare(seed=seed, stage_directions=stage_directions)
+        return _streamed(load_shakespeare(seed=seed, stage_directions=stage_directions), streaming)
     if spec.startswith("shakespeare:"):
         slug = spec[len("shakespeare:"):].strip().lower()
-        return load_play(slug, stage_directions=stage_directions)
+        return _streamed(load_play(slug, stage_directions=stage_directions), streaming)
     path = expand(spec)
     if path.exists() or path.is_symlink():
-        return load_path(path, seed=seed)
+        return load_path(path, seed=seed, streaming=streaming)
     if is_glob(spec):
-        return load_glob(spec, seed=seed)
+        return load_glob(spec, seed=seed, streaming=streaming)
     raise CorpusError(_unknown_spec_message(spec))
+
+
+def _streamed(corpus: datasets.DatasetDict, streaming: bool):
+    if not streaming:
+        return corpus
+    return datasets.IterableDatasetDict({name: split.to_iterable_dataset() for name, split in corpus.items()})
 
 
 def _unknown_spec_message(spec: str) -> str:

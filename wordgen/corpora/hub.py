@@ -7,8 +7,16 @@ train / validation / test ("dev", "valid" and "val" count as validation); a
 missing validation or test split is carved out of train with the seed. One text
 column is kept, renamed to `text`.
 
+With `streaming=True` the dataset comes through `datasets.load_dataset(...,
+streaming=True)` as `IterableDataset`s: rows are read (downloaded) as they are
+reached and no arrow copy is written, for corpora larger than the disk cache would
+like to hold. A streamed split has no length, so a missing validation or test split
+is carved by position instead of by a shuffle: one row in 20 (the
+`DEFAULT_FRACTIONS[1]` share) goes to each, at an offset set by the seed. A
+`save_to_disk` folder is already arrow on disk and is iterated from there.
+
 Deliberately not here: downloading anything ourselves (Hub downloads and caching are
-left to `datasets`), streaming datasets, and dropping or rewriting rows.
+left to `datasets`), and dropping or rewriting rows.
 """
 
 from __future__ import annotations
@@ -29,31 +37,39 @@ _SPLIT_ALIASES = {
 }
 
 
-def load_hub(rest: str, *, seed: int, text_column: str) -> datasets.DatasetDict:
+def load_hub(rest: str, *, seed: int, text_column: str, streaming: bool = False):
     """`rest` is what follows "hf:" in a corpus spec: NAME or NAME:CONFIG."""
     name, _, config = rest.partition(":")
     name, config = name.strip(), config.strip() or None
     if not name:
         raise CorpusError("name a dataset after 'hf:', e.g. hf:wikitext:wikitext-2-raw-v1 or hf:path/to/folder")
-    raw = _read(name, config)
+    raw = _read(name, config, streaming)
     splits = _canonical_splits(raw, name)
+    if streaming:
+        splits = {split: _only_streamed_text_column(ds, text_column, name) for split, ds in splits.items()}
+        return _carve_streamed_splits(splits, seed=seed)
     splits = {split: _only_text_column(ds, text_column, name) for split, ds in splits.items()}
     return _fill_missing_splits(splits, name, seed=seed)
 
 
-def _read(name: str, config: str | None) -> datasets.DatasetDict:
+def _read(name: str, config: str | None, streaming: bool):
     folder = expand(name)
     try:
         if _is_saved_to_disk(folder):
             loaded = datasets.load_from_disk(str(folder))
+            if streaming:  # already arrow on disk: iterate it from there
+                parts = loaded if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+                return datasets.IterableDatasetDict({k: v.to_iterable_dataset() for k, v in parts.items()})
         else:
-            loaded = datasets.load_dataset(name, config)
+            loaded = datasets.load_dataset(name, config, streaming=streaming)
     except Exception as err:  # any failure in datasets is a user-facing load failure
         raise CorpusError(_failure_message(name, err)) from None
     if isinstance(loaded, datasets.Dataset):  # a single saved Dataset: treat it as train
         return datasets.DatasetDict({"train": loaded})
-    if not isinstance(loaded, datasets.DatasetDict):
-        raise CorpusError(f"Hugging Face dataset '{name}' did not load as a DatasetDict (streaming is not supported)")
+    if isinstance(loaded, datasets.IterableDataset):
+        return datasets.IterableDatasetDict({"train": loaded})
+    if not isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        raise CorpusError(f"Hugging Face dataset '{name}' loaded as a {type(loaded).__name__}, not a DatasetDict")
     return loaded
 
 
@@ -101,6 +117,46 @@ def _only_text_column(ds: datasets.Dataset, column: str, name: str) -> datasets.
         raise CorpusError(f"column '{column}' of Hugging Face dataset '{name}' holds {feature}, not text: pick a text column")
     ds = ds.select_columns([column])
     return ds if column == "text" else ds.rename_column(column, "text")
+
+
+def _only_streamed_text_column(ds: datasets.IterableDataset, column: str, name: str) -> datasets.IterableDataset:
+    """`_only_text_column` for a streamed split; its first row stands in for unknown features."""
+    if ds.features is not None:
+        features = ds.features
+        columns = list(features)
+        is_text = column in features and isinstance(features[column], datasets.Value) and \
+            features[column].dtype in ("string", "large_string")
+    else:  # json and text streams know their columns only once a row is read
+        try:
+            first = next(iter(ds.take(1)), None)
+        except Exception as err:
+            raise CorpusError(_failure_message(name, err)) from None
+        if first is None:
+            raise CorpusError(f"a split of Hugging Face dataset '{name}' is empty")
+        columns, is_text = list(first), isinstance(first.get(column), str)
+    if column not in columns:
+        raise CorpusError(
+            f"Hugging Face dataset '{name}' has no column '{column}' (columns: {', '.join(columns)}): "
+            "pass text_column=<one of them>"
+        )
+    if not is_text:
+        raise CorpusError(f"column '{column}' of Hugging Face dataset '{name}' does not hold text: pick a text column")
+    ds = ds.select_columns([column])
+    return ds if column == "text" else ds.rename_column(column, "text")
+
+
+def _carve_streamed_splits(splits: dict, *, seed: int) -> datasets.IterableDatasetDict:
+    """Missing validation / test splits of a stream: every 20th row each, at offsets set by `seed`."""
+    every = round(1 / DEFAULT_FRACTIONS[1])  # 20: the same share as a carved in-memory split
+    missing = [split for split in ("validation", "test") if split not in splits]
+    offsets = {split: (seed + k) % every for k, split in enumerate(missing)}
+    train = splits["train"]
+    for split, offset in offsets.items():
+        splits[split] = train.filter(lambda _, i, offset=offset: i % every == offset, with_indices=True)
+    if offsets:
+        held = set(offsets.values())
+        splits["train"] = train.filter(lambda _, i: i % every not in held, with_indices=True)
+    return datasets.IterableDatasetDict({split: splits[split] for split in SPLITS})
 
 
 def _fill_missing_splits(splits: dict[str, datasets.Dataset], name: str, *, seed: int) -> datasets.DatasetDict:

@@ -5,6 +5,14 @@ made "\\n", a Project Gutenberg header and licence removed, and a one-line
 CorpusError for a missing, special, binary, non-UTF-8 or empty file. One or two
 files are cut contiguously; three or more are split by whole files.
 
+Three or more files are read one file at a time, never all at once: the paths are
+dealt into splits first (`splits.deal`), then each split is built file by file into
+an arrow file under the wordgen cache (`Dataset.from_generator`, memory-mapped
+afterwards, named by the paths, sizes and modification times so an edited file is
+read again), or with `streaming=True` becomes an `IterableDataset` that reads each
+file when it is reached and keeps nothing. One or two files are read whole either
+way (a book fits in memory; its contiguous cut needs the whole text).
+
 Deliberately not here: guessing other encodings (a wrong guess would train the
 model on mojibake; the user re-saves the file instead), reading anything but
 `.txt` from a folder, or following URLs.
@@ -13,15 +21,16 @@ model on mojibake; the user re-saves the file instead), reading anything but
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wordgen._io import expand, first_line
+from wordgen._io import default_cache_dir, expand, first_line
 from wordgen.corpora.gutenberg import is_gutenberg, strip_gutenberg
-from wordgen.corpora.splits import DEFAULT_FRACTIONS, split_contiguous, split_documents
+from wordgen.corpora.splits import DEFAULT_FRACTIONS, SPLITS, deal, split_contiguous
 from wordgen.errors import CorpusError
 
-if TYPE_CHECKING:  # the splits module builds the datasets; this one only reads files
+if TYPE_CHECKING:  # imported where the datasets are built: reading a file needs no arrow
     import datasets
 
 _GLOB_CHARS = ("*", "?", "[")
@@ -32,35 +41,92 @@ def is_glob(spec: str) -> bool:
     return any(char in spec for char in _GLOB_CHARS)
 
 
-def load_path(path: Path, *, seed: int) -> datasets.DatasetDict:
+def load_path(path: Path, *, seed: int, streaming: bool = False):
     """A file, or every `.txt` file under a folder (recursively), as a split corpus."""
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:
             raise CorpusError(f"no .txt files in folder '{path}': put the corpus there as UTF-8 .txt files")
-        return load_files(files, seed=seed, source=f"folder '{path}'")
-    return load_files([path], seed=seed, source=f"'{path}'")
+        return load_files(files, seed=seed, source=f"folder '{path}'", streaming=streaming)
+    return load_files([path], seed=seed, source=f"'{path}'", streaming=streaming)
 
 
-def load_glob(pattern: str, *, seed: int) -> datasets.DatasetDict:
+def load_glob(pattern: str, *, seed: int, streaming: bool = False):
     """Every file matching `pattern` (`**` recurses), as a split corpus."""
     matches = sorted(Path(m) for m in glob.glob(str(expand(pattern)), recursive=True))
     files = [m for m in matches if m.is_file()]
     if not files:
         raise CorpusError(f"glob pattern '{pattern}' matches no files: check the pattern and the current directory")
-    return load_files(files, seed=seed, source=f"glob '{pattern}'")
+    return load_files(files, seed=seed, source=f"glob '{pattern}'", streaming=streaming)
 
 
-def load_files(files: list[Path], *, seed: int, source: str) -> datasets.DatasetDict:
-    texts = [read_text_file(path) for path in files]
-    if len(files) == 1:
-        return split_contiguous(texts[0], DEFAULT_FRACTIONS, source=f"'{files[0]}'")
-    if len(files) == 2:
+def load_files(files: list[Path], *, seed: int, source: str, streaming: bool = False):
+    """A DatasetDict (an IterableDatasetDict with `streaming`) of train / validation / test."""
+    if len(files) <= 2:
+        texts = [read_text_file(path) for path in files]
         # Two files cannot give three non-empty whole-file splits: cut their concatenation.
-        return split_contiguous("\n".join(texts), DEFAULT_FRACTIONS, source=source)
-    # Sort by path first so the shuffle depends on the seed, not on listing order.
-    documents = sorted((str(path), text) for path, text in zip(files, texts))
-    return split_documents(documents, seed=seed)
+        text, where = (texts[0], f"'{files[0]}'") if len(files) == 1 else ("\n".join(texts), source)
+        corpus = split_contiguous(text, DEFAULT_FRACTIONS, source=where)
+        if not streaming:
+            return corpus
+        import datasets
+
+        return datasets.IterableDatasetDict({name: split.to_iterable_dataset() for name, split in corpus.items()})
+    # Sort by path first so the deal depends on the seed, not on listing order.
+    groups = deal(sorted(str(path) for path in files), seed=seed)
+    return _streamed_files(groups) if streaming else _arrow_files(groups)
+
+
+def _file_rows(files: list[str], stamps: list | None = None):
+    # stamps (size, mtime) only name the arrow file (datasets hashes these arguments).
+    for path in files:
+        yield {"title": path, "text": read_text_file(path)}
+
+
+def _streamed_files(groups) -> datasets.IterableDatasetDict:
+    import datasets
+
+    return datasets.IterableDatasetDict({
+        name: datasets.IterableDataset.from_generator(_file_rows, gen_kwargs={"files": files})
+        for name, files in zip(SPLITS, groups)
+    })
+
+
+def _arrow_files(groups) -> datasets.DatasetDict:
+    import tempfile
+
+    import datasets
+
+    cache = default_cache_dir()
+    # No cache (WORDGEN_CACHE=off): the arrow files go to a temporary folder and the
+    # splits are kept in memory, like any small corpus.
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = str(cache / "arrow") if cache is not None else tmp
+        bars_were_on = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()  # the library never prints
+        try:
+            return datasets.DatasetDict({name: _arrow_split(files, folder, in_memory=cache is None)
+                                         for name, files in zip(SPLITS, groups)})
+        finally:
+            if bars_were_on:
+                datasets.enable_progress_bars()
+
+
+def _arrow_split(files: list[str], folder: str, *, in_memory: bool) -> datasets.Dataset:
+    import datasets
+
+    stamps = [(os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in files]
+    try:
+        # writer_batch_size 1: a row is a whole file, so each goes to disk before the next is read.
+        return datasets.Dataset.from_generator(_file_rows, gen_kwargs={"files": files, "stamps": stamps},
+                                               cache_dir=folder, keep_in_memory=in_memory, writer_batch_size=1)
+    except Exception as err:  # datasets wraps what the generator raised
+        cause = err
+        while cause is not None and not isinstance(cause, CorpusError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise CorpusError(str(cause)) from None
+        raise CorpusError(f"cannot build the corpus from its files: {type(err).__name__}: {first_line(err)}") from None
 
 
 def read_text_file(path: str | Path) -> str:

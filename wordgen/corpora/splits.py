@@ -74,26 +74,29 @@ def _check_fractions(fractions) -> tuple[float, float, float]:
     return values
 
 
-def split_documents(documents: list[tuple[str, str]], *, seed: int) -> datasets.DatasetDict:
-    """Shuffle (title, text) documents with `seed`, then deal validation and test
-    a `DEFAULT_FRACTIONS[1]` share each (at least one document) and train the rest.
+def deal(items: list, *, seed: int) -> tuple[list, list, list]:
+    """Shuffle `items` with `seed`, then deal validation and test a `DEFAULT_FRACTIONS[1]`
+    share each (at least one item) and train the rest: (train, validation, test).
 
-    Callers sort `documents` first, so the result depends on the seed alone.
+    Callers sort `items` first, so the result depends on the seed alone.
     """
-    shuffled = list(documents)
+    shuffled = list(items)
     random.Random(seed).shuffle(shuffled)
     n_held_out = max(1, round(len(shuffled) * DEFAULT_FRACTIONS[1]))
     n_train = len(shuffled) - 2 * n_held_out
-    groups = (
-        shuffled[:n_train],
-        shuffled[n_train : n_train + n_held_out],
-        shuffled[n_train + n_held_out :],
-    )
+    return (shuffled[:n_train], shuffled[n_train : n_train + n_held_out], shuffled[n_train + n_held_out :])
+
+
+def split_documents(documents: list[tuple[str, str]], *, seed: int) -> datasets.DatasetDict:
+    """(title, text) documents dealt into train / validation / test by `deal`.
+
+    Callers sort `documents` first, so the result depends on the seed alone.
+    """
     return datasets.DatasetDict(
         {
             name: datasets.Dataset.from_dict(
                 {"title": [title for title, _ in group], "text": [text for _, text in group]}
             )
-            for name, group in zip(SPLITS, groups)
+            for name, group in zip(SPLITS, deal(documents, seed=seed))
         }
     )
