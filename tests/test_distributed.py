@@ -25,7 +25,7 @@ from wordgen.cli import main
 from wordgen.config import TrainConfig
 from wordgen.train import train
 
-from conftest import tiny_train_config
+from conftest import tiny_model_config, tiny_train_config
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # follows the same schedule as one that went straight there. No dropout: with it, N processes
 # draw other masks than one does, and the losses could not be compared.
 SETTINGS = dict(batch_size=8, max_steps=8, eval_interval=2, warmup_steps=2, lr=5e-2, lr_min_ratio=1.0,
-                precision="fp32", device="cpu")
+                precision="fp32", device="cpu",
+                model=tiny_model_config(input_dropout=0.0, hidden_dropout=0.0, embedding_dropout=0.0,
+                                        weight_dropout=0.0))
 
 
 def _env(**extra) -> dict:
