@@ -12,11 +12,17 @@ and one at the end.
 In a Jupyter kernel without ipywidgets, `tqdm.auto` falls back to the text bar
 anyway, so notebooks get the lines too (readable live, and small when saved).
 
-Not here: what the line says about the model (train.py sets the postfix).
+`training_bar` and `advance_training_bar` are train()'s use of it: what the bar
+counts (steps when a step limit is known, else characters of --chars, else
+seconds of --time-budget), where a resumed run starts, and the loss and bits per
+character in the postfix every tenth step.
+
+Not here: the training itself (train.py).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -93,3 +99,43 @@ def progress_bar(total: float, *, desc: str, unit: str, enabled: bool, file=None
         return LineProgress(total, desc=desc, unit=unit, file=stream)
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, file=stream, dynamic_ncols=True,
                 **tqdm_options)
+
+
+# ---------------------------------------------------------------- train()'s bar
+
+
+def _training_unit(run) -> str:
+    """What the bar counts: steps when a step limit is known, else characters (--chars), else seconds."""
+    if run.total_steps < math.inf:
+        return "step"
+    return "char" if run.config.max_chars else "s"
+
+
+def training_bar(run, *, enabled: bool):
+    """The bar of a wordgen.train run: a tqdm bar on a terminal, a line every few seconds elsewhere."""
+    unit = _training_unit(run)
+    total = {"step": run.total_steps, "char": run.config.max_chars, "s": run.config.time_budget}[unit]
+    options = {}
+    if unit != "step":
+        options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + \
+            " [{elapsed}<{remaining}{postfix}]"
+    bar = progress_bar(total, desc="training", unit=unit, enabled=enabled, **options)
+    # A resumed run starts part way.
+    bar.update({"step": min(run.step, total), "char": min(run.chars_seen, total),
+                "s": min(run.elapsed_before, total)}[unit])
+    return bar
+
+
+def advance_training_bar(run, loss: float, budget: float) -> None:
+    """One step done: move the bar; every tenth step, show the loss (nats) and bits per character."""
+    bar = run.bar
+    unit = _training_unit(run)
+    if unit == "step":
+        bar.update(1)
+    elif unit == "char":
+        bar.update(min(run.config.max_chars, run.chars_seen) - bar.n)
+    else:
+        bar.update(min(budget, run.elapsed()) - bar.n)
+    if run.step % 10 == 0:  # setting the postfix redraws the bar: not every step
+        bar.set_postfix(loss=f"{loss:.3f}", bpc=f"{loss / math.log(2) * run.tokens_per_char:.3f}",
+                        val_bpc=f"{run.last_val.bits_per_char:.3f}" if run.last_val else "-")

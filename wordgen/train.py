@@ -30,16 +30,11 @@ The run is a handful of named steps around one `_Run` (the state they share):
 `_start` (fresh or resumed), `_step` (one optimizer step), `_checkpoint`
 (validate, keep the best weights, save the trainer state), `_loop`, `_finish`.
 
-Started by torchrun (WORLD_SIZE > 1), the same function is one process of a
-data-parallel run (wordgen.distributed): the model is wrapped in
-DistributedDataParallel, `batch_size` is the batch of all processes together and
-each takes its own rows of the token table (`batchify`'s rank / world_size), so N
-processes take the same steps as one process with the whole batch. Rank 0 alone
-holds the folder's lock and writes the checkpoint, the metrics and the progress bar;
-validation is shared (each rank scores its columns, the sums are added); every step
-the ranks agree on the clock and on a stop signal, so all stop at the same step; the
-recurrent and random states of every rank go into the trainer state, laid out as one
-process would hold them, so a run resumes with any number of processes.
+Under torchrun (WORLD_SIZE > 1) this is one process of a DistributedDataParallel run
+(wordgen.distributed): `batch_size` is all processes' batch, each reads its own rows
+of the token table, so N processes take one process's steps. Rank 0 alone locks and
+writes; validation is shared; clock and stop signal are agreed every step; the
+trainer state holds every rank's states, so a run resumes in any number of processes.
 
 No argument parsing and no printing here; `progress=True` shows a tqdm bar on a
 terminal and a line every few seconds elsewhere (wordgen.progress).
@@ -61,8 +56,7 @@ import torch
 from wordgen import autosize
 from wordgen import checkpoint as ckpt
 from wordgen import trainer_state
-from wordgen.autosize import Choice
-from wordgen.plateau import EarlyStop, on_plateau
+from wordgen.plateau import on_plateau
 from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.cpu import ThreadPolicy
@@ -73,44 +67,13 @@ from wordgen.evaluate import Metrics, evaluate_prefix
 from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
 from wordgen.prepare import prepare, prepare_together
-from wordgen.progress import progress_bar
+from wordgen.progress import advance_training_bar, training_bar
 from wordgen.stopping import Interrupted, StopSignals
 from wordgen.tokenization import Tokenizer, load_tokenizer
+from wordgen.train_result import TrainResult
 
-__all__ = ["TrainResult", "lr_factor", "prepare", "train"]  # prepare is prepare.py's, kept here for callers
-
-
-@dataclass
-class TrainResult:
-    bundle: Bundle  # the model holds the best weights
-    history: list[dict] = field(default_factory=list)  # the metrics.jsonl rows of this run
-    steps: int = 0  # the run's step count at the end (a resumed run counts its earlier steps too)
-    start_step: int = 0  # where this call began: 0, or the step it resumed from
-    tokens_seen: int = 0  # training tokens of this call (metrics.jsonl counts the whole run's)
-    seconds: float = 0.0  # training time of this call (validation included)
-    eval_seconds: float = 0.0  # of which validating and writing checkpoints
-    best_val_loss: float = math.inf
-    dataset: object = None  # the DatasetDict trained on, for evaluation after training
-    chars_per_token: float = 0.0  # of the training text: turns tokens read into characters read
-    thread_changes: list = field(default_factory=list)  # (seconds, torch threads) each time wordgen.cpu changed them
-    early_stop: EarlyStop | None = None  # set when validation stopped improving before the budget ran out
-    size_rule: Choice | None = None  # what wordgen.autosize chose for this run (None when resumed)
-    rank: int = 0  # this process's rank in a multi-process run: only rank 0's result is the run's
-
-    @property
-    def chars_seen(self) -> float:
-        """Characters of training text read by this call: tokens x the training text's characters per token."""
-        return self.tokens_seen * self.chars_per_token
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens_seen / self.seconds if self.seconds else 0.0
-
-    @property
-    def loop_tokens_per_second(self) -> float:
-        """Training tokens per second of the loop alone, validation and checkpoints left out."""
-        loop = self.seconds - self.eval_seconds
-        return self.tokens_seen / loop if loop > 0 else 0.0
+# TrainResult and prepare live in their own modules; callers find them here as before.
+__all__ = ["TrainResult", "lr_factor", "prepare", "train"]
 
 
 BITS_PER_NAT = 1 / math.log(2)
@@ -207,7 +170,7 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
         # DDP's reducer must be gone before its process group: destroyed after it, it
         # sometimes hung the process on its way out (torch 2.13, gloo).
         hold.callback(setattr, run, "forward", None)
-        run.bar = _progress_bar(run, enabled=progress and group.is_main)
+        run.bar = training_bar(run, enabled=progress and group.is_main)
         hold.callback(run.bar.close)
         # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
         if run.device.type == "cpu":
@@ -327,28 +290,6 @@ def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
             (out / name).unlink(missing_ok=True)
 
 
-def _bar_unit(run: _Run) -> str:
-    """What the bar counts: steps when a step limit is known, else characters (--chars), else seconds."""
-    if run.total_steps < math.inf:
-        return "step"
-    return "char" if run.config.max_chars else "s"
-
-
-def _progress_bar(run: _Run, *, enabled: bool):
-    """A tqdm bar on a terminal, a line every few seconds elsewhere (wordgen.progress)."""
-    unit = _bar_unit(run)
-    total = {"step": run.total_steps, "char": run.config.max_chars, "s": run.config.time_budget}[unit]
-    options = {}
-    if unit != "step":
-        options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + \
-            " [{elapsed}<{remaining}{postfix}]"
-    bar = progress_bar(total, desc="training", unit=unit, enabled=enabled, **options)
-    # A resumed run starts part way.
-    bar.update({"step": min(run.step, total), "char": min(run.chars_seen, total),
-                "s": min(run.elapsed_before, total)}[unit])
-    return bar
-
-
 def _loop(run: _Run, stop: StopSignals) -> bool:
     """Train until a stop limit (returns False) or a stop signal (True, after the step in hand)."""
     config, group = run.config, run.group
@@ -377,7 +318,7 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
             run.tokens += y.numel() * group.world_size  # every rank read as many: the run's tokens
             run.result.tokens_seen += y.numel() * group.world_size
             run.loss_sum, run.loss_count = run.loss_sum + loss, run.loss_count + 1
-            _advance_bar(run, loss, budget)
+            advance_training_bar(run, loss, budget)
             if run.threads is not None:
                 run.threads.check()
             if run.step % config.eval_interval == 0:
@@ -406,20 +347,6 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, progress: float, autocast
     optimizer.step()
     run.step += 1
     return loss.item()
-
-
-def _advance_bar(run: _Run, loss: float, budget: float) -> None:
-    bar = run.bar
-    unit = _bar_unit(run)
-    if unit == "step":
-        bar.update(1)
-    elif unit == "char":
-        bar.update(min(run.config.max_chars, run.chars_seen) - bar.n)
-    else:
-        bar.update(min(budget, run.elapsed()) - bar.n)
-    if run.step % 10 == 0:  # setting the postfix redraws the bar: not every step
-        bar.set_postfix(loss=f"{loss:.3f}", bpc=f"{loss * BITS_PER_NAT * run.tokens_per_char:.3f}",
-                        val_bpc=f"{run.last_val.bits_per_char:.3f}" if run.last_val else "-")
 
 
 def _checkpoint(run: _Run) -> None:
