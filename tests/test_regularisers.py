@@ -10,7 +10,7 @@ from wordgen.checkpoint import Bundle
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.model import LSTMLanguageModel
 from wordgen.stepper import LSTMStepper
-from wordgen.train import _param_groups
+from wordgen.optim import param_groups
 
 PLAIN = dict(dropout=0.0, input_dropout=0.0, hidden_dropout=0.0, embedding_dropout=0.0, weight_dropout=0.0)
 # Each regulariser alone, at a strength that cannot go unnoticed.
@@ -100,11 +100,11 @@ def test_weight_dropout_reaches_the_recurrent_weights():
 def test_weight_decay_skips_biases():
     model = LSTMLanguageModel(ModelConfig(vocab_size=30, embedding_dim=8, hidden_size=8))
     config = TrainConfig(weight_decay=0.1, max_steps=1)
-    decayed, plain = _param_groups(model, config)
+    decayed, plain = param_groups(model, config)
     assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
     assert all(p.dim() == 2 for p in decayed["params"]) and all(p.dim() == 1 for p in plain["params"])
     assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
-    (everything,) = _param_groups(model, TrainConfig(weight_decay=0.1, decay_vectors=True, max_steps=1))
+    (everything,) = param_groups(model, TrainConfig(weight_decay=0.1, decay_vectors=True, max_steps=1))
     assert len(everything["params"]) == len(list(model.parameters()))
 
 

@@ -165,7 +165,7 @@ def test_a_crash_while_saving_keeps_the_previous_file(tmp_path):
 
 def test_learning_rate_schedule():
     from wordgen.config import TrainConfig
-    from wordgen.train import lr_factor
+    from wordgen.optim import lr_factor
 
     config = TrainConfig(warmup_steps=10, lr_min_ratio=0.1, max_steps=1000)
     assert lr_factor(0, 0.0, config) == pytest.approx(0.1)  # step 1 of a 10-step warm-up

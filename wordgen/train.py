@@ -2,10 +2,10 @@
 
 The loop is plain truncated BPTT: B token streams side by side, windows of T
 tokens, the recurrent state carried from window to window and detached so
-gradients stop at the window edge. AdamW or SGD with gradient clipping, weight
-decay on the matrices only; the learning rate warms up linearly, then follows a cosine down to `lr_min_ratio` of its
-peak over the run (its length known from --max-steps / --epochs, or measured
-against --time-budget). Every `eval_interval` steps and at the end the model is
+gradients stop at the window edge. AdamW or SGD with gradient clipping
+(wordgen.optim: weight decay on the matrices only; a linear warm-up, then a cosine
+down to `lr_min_ratio` of the peak over the run, its length known from --max-steps /
+--epochs, or measured against --time-budget). Every `eval_interval` steps and at the end the model is
 validated; the best weights are kept in `model.safetensors`, the latest
 training state in `trainer_state.pt`, and one line per validation is appended
 to `metrics.jsonl`. Settings left at None are filled in first by the size rule
@@ -22,9 +22,6 @@ it is not repeatable step for step.
 The first SIGINT/SIGTERM in the loop finishes the step, saves the trainer state
 (no validation: stopping should be quick) and raises wordgen.stopping.Interrupted;
 a second raises it at once. A run holds its folder's lock (checkpoint.lock_folder).
-
-A caller that already holds the trained tokenizer or the loaded corpus (a
-DatasetDict with train/validation/test) hands them in, and neither is made again.
 
 The run is a handful of named steps around one `_Run` (the state they share):
 `_start` (fresh or resumed), `_step` (one optimizer step), `_checkpoint`
@@ -66,13 +63,14 @@ from wordgen.errors import CheckpointError, ConfigError
 from wordgen.evaluate import Metrics, evaluate_prefix
 from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
+from wordgen.optim import lr_factor, make_optimizer, set_lr
 from wordgen.prepare import prepare, prepare_together
 from wordgen.progress import advance_training_bar, training_bar
 from wordgen.stopping import Interrupted, StopSignals
 from wordgen.tokenization import Tokenizer, load_tokenizer
 from wordgen.train_result import TrainResult
 
-# TrainResult and prepare live in their own modules; callers find them here as before.
+# TrainResult, prepare and lr_factor live in their own modules; callers find them here as before.
 __all__ = ["TrainResult", "lr_factor", "prepare", "train"]
 
 
@@ -80,13 +78,6 @@ BITS_PER_NAT = 1 / math.log(2)
 # The training clock. Tests replace it with one that ticks per step, so a run cut by
 # the time budget is repeatable there (tests/test_faults.py).
 _clock = time.perf_counter
-
-
-def lr_factor(step: int, progress: float, config: TrainConfig) -> float:
-    """Multiplier of the peak learning rate: linear warm-up, then cosine decay."""
-    warmup = min(1.0, (step + 1) / max(1, config.warmup_steps))
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return warmup * (config.lr_min_ratio + (1 - config.lr_min_ratio) * cosine)
 
 
 @dataclass
@@ -175,7 +166,8 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
         # On a CPU, as many threads as other processes leave cores free (wordgen.cpu).
         if run.device.type == "cpu":
             run.threads = ThreadPolicy()
-            hold.callback(_release_threads, run)
+            hold.callback(run.threads.close)
+            hold.callback(setattr, run.result, "thread_changes", run.threads.changes)
         stop = hold.enter_context(StopSignals(enabled=stop_signals))
         run.start = _clock()
         try:
@@ -190,11 +182,6 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
             if err.checkpoint is None:  # a second signal, raised wherever the run was
                 err.step, err.checkpoint, err.saved_step = run.step, run.out, run.saved_step
             raise
-
-
-def _release_threads(run: _Run) -> None:
-    run.result.thread_changes = run.threads.changes
-    run.threads.close()
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
@@ -248,8 +235,7 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
         model.rnn.flatten_parameters()  # one contiguous weight block, as cuDNN's LSTM wants it
     if group.rank:  # every rank draws its own dropout masks
         torch.manual_seed(rank_seed(config.seed, group.rank, 0))
-    optimizer_class = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.AdamW
-    optimizer = optimizer_class(_param_groups(model, config), lr=config.lr)
+    optimizer = make_optimizer(model, config)
     if len(val_stream) < 2:
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")
     limits = [config.max_steps or math.inf]
@@ -270,15 +256,6 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     result.best_val_loss = run.best
     result.start_step = run.step
     return run
-
-
-def _param_groups(model: LSTMLanguageModel, config: TrainConfig) -> list[dict]:
-    """Optimizer groups: matrices decayed, vectors (biases) not -- or one decayed group with decay_vectors."""
-    params = list(model.parameters())  # tied weights appear once
-    if config.decay_vectors:
-        return [{"params": params, "weight_decay": config.weight_decay}]
-    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
 def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
@@ -334,8 +311,7 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
 def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, progress: float, autocast) -> float:
     """One optimizer step on inputs x (B, T) and targets y (B, T); returns its mean loss in nats."""
     config, optimizer = run.config, run.optimizer
-    for group in optimizer.param_groups:
-        group["lr"] = config.lr * run.lr_scale * lr_factor(run.step, progress, config)
+    set_lr(optimizer, config.lr * run.lr_scale * lr_factor(run.step, progress, config))
     with autocast:
         # Mean nats per target token of this process's rows, and the activation penalty (AR/TAR; 0 unless
         # configured), through DDP when there are several processes.
