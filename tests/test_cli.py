@@ -226,3 +226,19 @@ def test_gru_train_resume_generate_evaluate(tmp_path, book, capsys):
     assert run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")[1] == text
     code, report, err = run(capsys, "evaluate", str(out), "--text-file", str(book), "--json")
     assert code == 0 and json.loads(report)["bits_per_char"] > 0, err
+
+
+def test_the_lab_says_what_a_loop_repeats_and_when_only_whitespace_came_out():
+    from wordgen.cli import _describe_loop
+    from wordgen.config import SampleConfig
+    from wordgen.lab import Sample
+    from wordgen.textstats import find_text_loop
+
+    looping = "ROMEO:\n" + "of the king " * 6
+    sample = Sample(sampler=SampleConfig(greedy=True), prompt="ROMEO:\n", text=looping,
+                    loop=find_text_loop(looping[len("ROMEO:\n"):]), distinct_2=0.0)
+    assert _describe_loop(sample) == '   [loops from token 1: "of the king" over and over]'
+    blank = Sample(sampler=SampleConfig(greedy=True), prompt="ROMEO:\n", text="ROMEO:\n" + "\n" * 8,
+                   loop=find_text_loop("\n" * 8), distinct_2=0.0)
+    assert _describe_loop(blank) == '   [loops from token 1: "⏎" over and over]'
+    assert _describe_loop(Sample(sampler=SampleConfig(), prompt="a", text="a b c", loop=None, distinct_2=1.0)) == ""

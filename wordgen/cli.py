@@ -106,10 +106,20 @@ def cmd_lab(args) -> None:
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)
     for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=args.seed):
-        loop = f"   [loops from token {sample.loop.start + 1}]" if sample.loop else ""
-        print(f"\n--- {sample.sampler.describe()} ---{loop}\n{sample.text.strip()}")
+        print(f"\n--- {sample.sampler.describe()} ---{_describe_loop(sample)}\n{sample.text.strip()}")
+        if not sample.continuation.strip():  # else it would look as if nothing came out
+            print(f"({len(sample.continuation)} whitespace characters and nothing else)")
     print(f"\ncheckpoint: {config.out}   (wordgen generate {config.out} --prompt ...)")
     print(f"lab finished in {time.perf_counter() - start:.0f} s")
+
+
+def _describe_loop(sample) -> str:
+    """'   [loops from token N: "of the king" over and over]', or '' for a sample without a loop."""
+    from wordgen.textstats import describe_ngram
+
+    if sample.loop is None:
+        return ""
+    return f'   [loops from token {sample.loop.start + 1}: "{describe_ngram(sample.loop.ngram)}" over and over]'
 
 
 def cmd_generate(args) -> None:
