@@ -53,6 +53,20 @@ class ReferenceLM(nn.Module):
         return ref
 
 
+def window_gradients(model: ReferenceLM, x: torch.Tensor, y: torch.Tensor, state, grad_clip: float):
+    """Plain TBPTT on one window x, y (B, T): forward from `state`, backward, clip; the caller steps.
+
+    Returns the loss and the detached state to carry into the next window.
+    """
+    logits, state = model(x, state)  # (B, T, V)
+    state = tuple(s.detach() for s in state)
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    return loss, state
+
+
 def reference_train(model: ReferenceLM, table: torch.Tensor, seq_len: int, steps: int, lr: float = 3e-3,
                     grad_clip: float = 1.0) -> dict:
     """TBPTT over table (B, L) for `steps` windows; returns tokens, seconds and the last loss."""
@@ -64,12 +78,7 @@ def reference_train(model: ReferenceLM, table: torch.Tensor, seq_len: int, steps
         if pos + seq_len + 1 > table.size(1):
             pos, state = 0, None
         x, y = table[:, pos : pos + seq_len], table[:, pos + 1 : pos + 1 + seq_len]  # (B, T)
-        logits, state = model(x, state)  # (B, T, V)
-        state = tuple(s.detach() for s in state)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        loss, state = window_gradients(model, x, y, state, grad_clip)
         optimizer.step()
         tokens += y.numel()
         pos += seq_len
@@ -186,12 +195,7 @@ def train_recipe(recipe: Recipe, vocab_size: int, train_ids: torch.Tensor, val_l
         began = time.perf_counter()
         t = min(recipe.seq_len, table.size(1) - 1 - pos)
         x, y = table[:, pos : pos + t], table[:, pos + 1 : pos + 1 + t]  # (B, T)
-        logits, state = model(x, state)  # (B, T, V)
-        state = tuple(s.detach() for s in state)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        model.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+        _, state = window_gradients(model, x, y, state, recipe.grad_clip)
         if adam is not None:
             adam.step()
         else:
