@@ -22,7 +22,9 @@ Each is scored on the whole validation split with its best weights, in bits per
 character (wordgen.evaluate). The table gives each reference's figure, wordgen's,
 and wordgen / the better reference. `--unk-penalty` charges every `<unk>` of a word
 model the cost of spelling its word uniformly over the training characters
-(wordgen.compare.score), so a small vocabulary cannot win by hiding words.
+(wordgen.compare.score), so a small vocabulary cannot win by hiding words. `--cache`
+scores every model a second time with wordgen's neural cache (wordgen.cache), the
+references included, and prints that as a second table.
 
 One line per run goes to benchmarks/results/quality-<date>.jsonl (settings, figures,
 load average). Budgets are wall-clock seconds of training (validation included for
@@ -51,6 +53,7 @@ BOOKS = {  # the suite's default books: three sizes of public-domain text
     "macbeth": "shakespeare:macbeth",
 }
 RESULTS = Path(__file__).parent / "results"
+CACHE = None  # a wordgen.cache.Cache when --cache asks for a second score of every model
 
 
 class Book:
@@ -64,12 +67,19 @@ class Book:
         self.dataset, self.tokenizer, self.train, self.val = prepare(
             TrainConfig(corpus=corpus, tokenizer=tokenizer, seed=seed, max_steps=1))
 
-    def score(self, model) -> float:
-        """Validation bits per character of `model` (eval mode), whole split."""
+    def score(self, model, cache=None) -> float:
+        """Validation bits per character of `model` (eval mode), whole split; with a wordgen.cache.Cache if given."""
         from wordgen.evaluate import evaluate_stream
 
         model.eval()
-        return evaluate_stream(model, self.val).bits_per_char
+        return evaluate_stream(model, self.val, cache=cache).bits_per_char
+
+    def scores(self, model) -> dict:
+        """The network alone (`val_bpc`) and, with the suite's --cache, with the neural cache too."""
+        figures = {"val_bpc": self.score(model)}
+        if CACHE is not None:
+            figures["val_bpc_cache"] = self.score(model, CACHE)
+        return figures
 
     def unk_penalty_bpc(self) -> float:
         """Bits per character that charging each validation `<unk>` a uniform spelling adds."""
@@ -103,10 +113,9 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
     with tempfile.TemporaryDirectory() as tmp:
         config.out = str(Path(tmp) / "run")
         result = train(config, tokenizer=book.tokenizer, dataset=book.dataset, overwrite=True)
-    final = book.score(result.bundle.model)
     best_seen = min(r["val_bpc"] for r in result.history)
     stop = result.early_stop
-    return {"val_bpc": final, "best_seen_bpc": best_seen, "steps": result.steps, "tokens": result.tokens_seen,
+    return {**book.scores(result.bundle.model), "best_seen_bpc": best_seen, "steps": result.steps, "tokens": result.tokens_seen,
             "seconds": result.seconds, "tokens_per_s": result.loop_tokens_per_second,
             "passes": result.tokens_seen / max(1, len(book.train)),
             "early_stop": None if stop is None else {"step": stop.step, "epoch": stop.epoch},
@@ -137,7 +146,7 @@ def run_reference(book: Book, name: str, *, seconds: float | None, tokens: int |
                        seed=seed)
     scorer.load_state_dict(out["state"])
     torch.manual_seed(seed)
-    return {"val_bpc": book.score(scorer), "tokens": out["tokens"], "seconds": out["seconds"],
+    return {**book.scores(scorer), "tokens": out["tokens"], "seconds": out["seconds"],
             "passes": out["tokens"] / max(1, len(book.train)), "recipe": recipe.name,
             "tokens_per_s": out["tokens"] / max(1e-9, out["seconds"]),
             "curve": [(h["tokens"], h["val_loss"]) for h in out["history"]]}
@@ -162,11 +171,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="references to run: classic, plain, both as 'classic,plain', or auto: the plain char "
                         "LSTM for char, the classic recipe for word and BPE (default: auto)")
     p.add_argument("--unk-penalty", action="store_true", help="charge <unk> a uniform spelling cost")
+    p.add_argument("--cache", action="store_true",
+                   help="also score every model (the references' too) with wordgen's neural cache at its "
+                        "default settings (wordgen.cache): logged as val_bpc_cache, a second table")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log", type=Path, default=RESULTS / f"quality-{time.strftime('%Y-%m-%d')}.jsonl")
     args = p.parse_args(argv)
 
     import torch
+
+    global CACHE
+    if args.cache:
+        from wordgen.cache import Cache
+
+        CACHE = Cache()
 
     from wordgen.device import machine_info
 
@@ -186,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         total = runs * sum(budgets)
         print(f"{runs * len(budgets)} runs, at least {total / 3600:.1f} h of training "
               f"(plus data preparation and validation)", flush=True)
-    table = []
+    table, cached = [], {}
     for corpus in books:
         for spec in specs:
             refs = references(spec)
@@ -203,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         out = run_reference(book, who, seconds=seconds, tokens=args.tokens, seed=args.seed)
                     out["val_bpc"] += penalty
                     figures[who] = out["val_bpc"]
+                    if "val_bpc_cache" in out:
+                        out["val_bpc_cache"] += penalty
+                        cached.setdefault((Path(corpus).stem, spec, seconds or args.tokens), {})[who] = out["val_bpc_cache"]
                     log_row(args.log, {"book": corpus, "tokenizer": spec, "who": who, "seconds_budget": seconds,
                                        "tokens_budget": args.tokens, "unk_penalty_bpc": penalty,
                                        "train_tokens": len(book.train), "vocab": book.tokenizer.vocab_size,
@@ -214,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                 table.append((Path(corpus).stem, spec, seconds or args.tokens, figures))
     print()
     print(format_table(table, "tokens" if args.tokens else "s"))
+    if cached:
+        print("\nwith the neural cache (every model, wordgen.cache.Cache()):")
+        print(format_table([(*key, figures) for key, figures in cached.items()], "tokens" if args.tokens else "s"))
     return 0
 
 

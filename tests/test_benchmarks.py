@@ -184,6 +184,24 @@ def test_the_book_search_and_the_quality_table_at_tiny_sizes(book, tmp_path, mon
     assert lines[2].split()[-1] == "0.750" and lines[3].split()[-1] == "1.125"
 
 
+def test_the_quality_suite_scores_every_model_with_the_cache_too(book, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from benchmarks import quality, reference
+
+    monkeypatch.setitem(reference.RECIPES, "classic",
+                        dataclasses.replace(reference.CLASSIC, embedding_dim=8, hidden_size=8))
+    monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(quality, "CACHE", None)  # main() sets it; put back afterwards
+    log = tmp_path / "quality.jsonl"
+    assert quality.main(["--book", str(book), "--tokenizers", "word", "--tokens", "1500", "--cache",
+                         "--log", str(log)]) == 0
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["who"] for r in rows] == ["wordgen", "classic"]
+    assert all(0 < r["val_bpc_cache"] < 20 and r["val_bpc_cache"] != r["val_bpc"] for r in rows)
+    assert "with the neural cache" in capsys.readouterr().out
+
+
 def test_the_gpu_benchmark_runs_at_toy_sizes_on_the_cpu(book, tmp_path, monkeypatch, capsys):
     # benchmarks/gpu_check.sh runs it on a GPU; here the same code runs on the CPU, so it is
     # known to work before a GPU machine is at hand. The figures mean nothing at this size.

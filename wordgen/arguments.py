@@ -148,6 +148,17 @@ def train_config(args, *, lab: bool = False) -> TrainConfig:
     )
 
 
+def _add_cache_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--cache", action="store_true",
+                   help=f"{what} with a neural cache (Grave et al. 2017): what followed similar moments earlier "
+                        "in the same text becomes likelier; nothing is retrained (default: off)")
+    p.add_argument("--cache-window", type=int, default=None, help="with --cache: positions kept (default: 2000)")
+    p.add_argument("--cache-theta", type=float, default=None,
+                   help="with --cache: sharpness of the match between positions (default: 0.3)")
+    p.add_argument("--cache-lambda", type=float, default=None,
+                   help="with --cache: the cache's share of the distribution, in (0, 1) (default: 0.1)")
+
+
 def _add_sample_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
     p.add_argument("--max-tokens", type=int, default=100, help="tokens to generate per sample (default: 100)")
@@ -213,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate text from a checkpoint folder, printed as it is sampled.")
     p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
     _add_sample_options(p)
+    _add_cache_options(p, "generate")
 
     p = sub.add_parser("evaluate", help="score a checkpoint on held-out text",
                        description="Perplexity per token, bits per character and perplexity per word of a "
@@ -228,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read the corpus as a stream (default: as the checkpoint was trained); the encoded "
                         "split goes to the cache and is scored from there")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_cache_options(p, "score")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
 
     sub.add_parser("corpora", help="list the built-in corpora", description="List the built-in corpora and plays.")

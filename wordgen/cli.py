@@ -29,7 +29,7 @@ from pathlib import Path
 from wordgen import presets
 from wordgen.arguments import build_parser, train_config
 from wordgen.config import SampleConfig, TrainConfig
-from wordgen.errors import WordgenError
+from wordgen.errors import UsageError, WordgenError
 from wordgen.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 
@@ -132,6 +132,7 @@ def cmd_generate(args) -> None:
         raise WordgenError(f"--max-tokens must be >= 0, got {args.max_tokens}")
     if args.num_samples < 1:
         raise WordgenError(f"--num-samples must be at least 1, got {args.num_samples}")
+    cache = _neural_cache(args)  # before loading anything: bad settings fail fast
     bundle = Bundle.load(args.checkpoint, device=args.device)
     for i in range(args.num_samples):
         # One sample at a time so each is printed as it is drawn; sample i uses
@@ -140,7 +141,7 @@ def cmd_generate(args) -> None:
             print(f"--- sample {i + 1} ---")
         sys.stdout.write(args.prompt)
         for (piece,) in stream(bundle.model, bundle.tokenizer, args.prompt, max_tokens=args.max_tokens,
-                               sample=sample, seed=args.seed + i):
+                               sample=sample, seed=args.seed + i, cache=cache):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
@@ -152,12 +153,13 @@ def cmd_evaluate(args) -> None:
     from wordgen.corpora import load_corpus
     from wordgen.evaluate import evaluate_corpus, evaluate_split, evaluate_text
 
+    cache = _neural_cache(args)  # before loading anything: bad settings fail fast
     bundle = Bundle.load(args.checkpoint, device=args.device)
     if args.text_file:
         from wordgen.corpora import read_text_file
 
         text = read_text_file(Path(args.text_file))
-        metrics = evaluate_text(bundle.model, bundle.tokenizer, text)
+        metrics = evaluate_text(bundle.model, bundle.tokenizer, text, cache=cache)
         title = args.text_file
     else:
         own = bundle.config.corpus
@@ -168,17 +170,37 @@ def cmd_evaluate(args) -> None:
         if args.split or _same_corpus(corpus, own):
             split = args.split or "test"
             # Through the cache: a large split is encoded once into a token store and scored from the map.
-            metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[split], cache_dir=default_cache_dir())
+            metrics = evaluate_split(bundle.model, bundle.tokenizer, dataset[split], cache_dir=default_cache_dir(),
+                                     cache=cache)
             title = f"{corpus} [{split} split" + ("" if _same_corpus(corpus, own) else
                                                   f" of a corpus this model was not trained on ({own})") + "]"
         else:
-            metrics = evaluate_corpus(bundle.model, bundle.tokenizer, dataset)
+            metrics = evaluate_corpus(bundle.model, bundle.tokenizer, dataset, cache=cache)
             title = (f"{corpus} [whole text, all {metrics.num_chars:,} characters: not this model's training "
                      f"corpus ({own}); if the model saw part of it in training, the figures are optimistic]")
+    if cache is not None:
+        title += f" (with the neural cache: window {cache.window}, theta {cache.theta:g}, lambda {cache.lam:g})"
     if args.json:
-        print(json.dumps({"text": title, **metrics.to_dict()}, indent=2))
+        print(json.dumps({"text": title, **metrics.to_dict(), "cache": _cache_dict(cache)}, indent=2))
     else:
         _print_metrics(title, metrics)
+
+
+def _neural_cache(args):
+    """The neural cache that --cache asks for (wordgen.cache), or None."""
+    given = [f"--cache-{name}" for name in ("window", "theta", "lambda") if getattr(args, f"cache_{name}") is not None]
+    if not args.cache:
+        if given:
+            raise UsageError(f"{given[0]} only applies with --cache")
+        return None
+    from wordgen.cache import Cache
+
+    return Cache(**{k: v for k, v in (("window", args.cache_window), ("theta", args.cache_theta),
+                                       ("lam", args.cache_lambda)) if v is not None})
+
+
+def _cache_dict(cache) -> dict | None:
+    return None if cache is None else {"window": cache.window, "theta": cache.theta, "lambda": cache.lam}
 
 
 def _same_corpus(spec: str, own: str) -> bool:

@@ -32,9 +32,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from wordgen.cache import Cache, Memory, block_nll
 from wordgen.data import TokenStream, encode_split
 from wordgen.generate import START_TEXT
-from wordgen.model import IGNORE, LSTMLanguageModel, detach_state
+from wordgen.model import IGNORE, LSTMLanguageModel
 from wordgen.tokenization import Tokenizer
 
 CORPUS_SPLITS = ("train", "validation", "test")  # the order a corpus's text is joined back in
@@ -83,7 +84,8 @@ class Metrics:
 
 @torch.inference_mode()
 def total_nll(
-    model: LSTMLanguageModel, ids, batch_size: int = 16, seq_len: int = 256, *, rank: int = 0, world_size: int = 1
+    model: LSTMLanguageModel, ids, batch_size: int = 16, seq_len: int = 256, *, rank: int = 0, world_size: int = 1,
+    cache: Cache | None = None,
 ) -> float:
     """Sum of -log p(token | previous tokens) in nats over a stream ids (N,).
 
@@ -96,29 +98,34 @@ def total_nll(
     rank / world_size share the columns between processes (column c goes to
     rank c % world_size, the ln(V) to rank 0): the sum of every rank's result is
     the total, whatever the number of processes.
+
+    With a neural `cache` (wordgen.cache) each column keeps its own, and the
+    columns are made at least four cache windows long (fewer of them), so most
+    tokens see a full window.
     """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     n = len(ids) - 1
     nll = math.log(model.config.vocab_size) if len(ids) and rank == 0 else 0.0
+    if cache is not None:
+        batch_size = min(batch_size, n // (4 * cache.window))
     batch_size = max(1, min(batch_size, n))
     length = -(-n // batch_size)  # ceil(n / B): column c predicts from positions c*L .. c*L + L - 1
     starts = np.arange(rank, batch_size, world_size) * length  # (b,) this rank's columns
     if n <= 0 or not len(starts):
         model.train(was_training)
         return nll
-    state = None
+    state, memory = None, (Memory(cache) if cache is not None else None)
     for pos in range(0, length, seq_len):
         t = min(seq_len, length - pos)
         where = starts[:, None] + pos + np.arange(t + 1)  # (b, T + 1) stream positions
         block = _gather(ids, np.minimum(where, n)).to(device)  # (b, T + 1)
         targets = block[:, 1:].clone()  # (b, T)
         targets[torch.from_numpy(where[:, :t] >= n).to(device)] = IGNORE  # past the end: padding
-        # model.loss, not model(...): the adaptive softmax never builds (B, T, V) scores there.
-        loss, state = model.loss(block[:, :t], targets, state, reduction="sum")
-        state = detach_state(state)
-        nll += loss.item()
+        # block_nll, not model(...): the adaptive softmax never builds (B, T, V) scores there.
+        token_nll, state = block_nll(model, block[:, :t], targets, state, memory)  # (b, T)
+        nll += token_nll.double().sum().item()
     model.train(was_training)
     return nll
 
@@ -232,7 +239,8 @@ class TokenScores:
 
 
 @torch.inference_mode()
-def score_tokens(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, seq_len: int = 256) -> TokenScores:
+def score_tokens(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, seq_len: int = 256,
+                 cache: Cache | None = None) -> TokenScores:
     """The surprisal of every token of `text`, each given all the tokens before it.
 
     One column (batch 1), so every token sees its whole history and the sum is
@@ -246,15 +254,13 @@ def score_tokens(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, seq_
     device = next(model.parameters()).device
     nll = [math.log(model.config.vocab_size)] if ids else []
     stream = torch.tensor(ids, dtype=torch.long, device=device)  # (N,)
-    state = None
+    state, memory = None, (Memory(cache) if cache is not None else None)
     for pos in range(0, max(0, len(ids) - 1), seq_len):
         inputs = stream[pos : pos + seq_len].unsqueeze(0)  # (1, T)
-        targets = stream[pos + 1 : pos + 1 + seq_len]  # (T,)
-        inputs = inputs[:, : targets.numel()]
-        hidden, state = model.features(inputs, state)  # (1, T, H)
-        # log_softmax also normalises the adaptive softmax's log-probabilities (a no-op there).
-        logp = torch.log_softmax(model.scores(hidden[0]).float(), dim=-1)  # (T, V)
-        nll.extend((-logp.gather(1, targets[:, None]).squeeze(1)).tolist())
+        targets = stream[pos + 1 : pos + 1 + seq_len].unsqueeze(0)  # (1, T)
+        inputs = inputs[:, : targets.size(1)]
+        token_nll, state = block_nll(model, inputs, targets, state, memory)  # (1, T)
+        nll.extend(token_nll[0].tolist())
     model.train(was_training)
     metrics = Metrics(nll=math.fsum(nll), num_tokens=len(ids), num_chars=len(text), num_words=len(text.split()),
                       num_unk=tokenizer.count_unk(ids))

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from wordgen.cache import Cache, Memory
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError
 from wordgen.model import LSTMLanguageModel
@@ -105,13 +106,16 @@ def sample_steps(
     *,
     top: int = 0,
     forced: Sequence[int] = (),
+    cache: Cache | None = None,
 ) -> Iterator[Step]:
     """The generation engine: one `Step` per token, `len(forced) + max_tokens` of them.
 
     The first steps take the `forced` ids in order (every sample the same; no
     random number is used), then `max_tokens` tokens are drawn. `banned` ids
     are never drawn. `top` > 0 fills the step's probabilities and its `top`
-    most likely candidates. The tokens drawn do not depend on `top`: the same
+    most likely candidates. A neural `cache` (wordgen.cache) is filled with the
+    prompt and every token taken, and mixed into each step's distribution (the
+    probabilities reported are then the mixture's). The tokens drawn do not depend on `top`: the same
     seed gives the same tokens as `sample_ids` and `generate`.
     """
     sample.validate()
@@ -132,10 +136,16 @@ def sample_steps(
     prompt = torch.tensor(prompt_ids, dtype=torch.long, device=device)
     prompt = prompt.unsqueeze(0).expand(num_samples, -1)  # (N, P)
     hidden, state = model.features(prompt)  # (N, P, H): the prompt, once
-    logits = model.scores(hidden[:, -1])  # (N, V)
+    output = hidden[:, -1]  # (N, H) the top output that predicts the next token
+    logits = model.scores(output)  # (N, V)
+    memory = Memory(cache) if cache is not None else None
+    if memory is not None and prompt.size(1) > 1:
+        memory.add(hidden[:, :-1], prompt[:, 1:])  # the prompt's positions and the tokens after them
     step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
     total = len(forced) + max_tokens
     for t in range(total):
+        if memory is not None:
+            logits = memory.mix(logits, output)  # (N, V) log-probabilities of the model and its cache
         # The model's own distribution, before <unk> is banned (softmax also turns the
         # adaptive softmax's log-probabilities into probabilities).
         model_probs = torch.softmax(logits.float(), dim=-1) if top else None  # (N, V)
@@ -156,11 +166,15 @@ def sample_steps(
         yield record
         if t + 1 == total:
             break  # no step for a token nobody asks for
+        if memory is not None:
+            memory.add(output[:, None], ids[:, None])
         if step is not None:
             logits = step(ids)  # (N, V), a buffer the stepper reuses
+            output = step.h[-1]  # (N, H) the top layer's new state
         else:
-            logits, state = model(ids.unsqueeze(1), state)  # (N, 1, V)
-            logits = logits[:, -1]  # (N, V)
+            out, state = model.features(ids.unsqueeze(1), state)  # (N, 1, H)
+            output = out[:, -1]  # (N, H)
+            logits = model.scores(output)  # (N, V)
 
 
 def sample_ids(
@@ -224,6 +238,7 @@ def stream_steps(
     seed: int | None = 0,
     top: int = 0,
     forced: Sequence[int] = (),
+    cache: Cache | None = None,
 ) -> Iterator[Step]:
     """`sample_steps` from a text prompt, each `Step` with the text its tokens added (`pieces`).
 
@@ -235,7 +250,8 @@ def stream_steps(
     decoders = [_Detokenizer(tokenizer, prompt_ids) for _ in range(num_samples)]
     banned = [tokenizer.unk_id] if tokenizer.unk_id is not None else None
     total = len(forced) + max_tokens
-    steps = sample_steps(model, prompt_ids, max_tokens, sample, num_samples, seed, banned, top=top, forced=forced)
+    steps = sample_steps(model, prompt_ids, max_tokens, sample, num_samples, seed, banned, top=top, forced=forced,
+                         cache=cache)
     for t, record in enumerate(steps):
         last = t + 1 == total  # nothing is held back at the very end
         record.pieces = [d.add(token, last) for d, token in zip(decoders, record.ids.tolist())]
@@ -251,6 +267,7 @@ def stream(
     sample: SampleConfig | None = None,
     num_samples: int = 1,
     seed: int | None = 0,
+    cache: Cache | None = None,
 ) -> Iterator[list[str]]:
     """Yield, per step, the new text of each sample (a list of num_samples strings).
 
@@ -258,7 +275,8 @@ def stream(
     sequence, and half of a multi-byte character is held back a step.
     """
     for record in stream_steps(
-        model, tokenizer, prompt, max_tokens=max_tokens, sample=sample, num_samples=num_samples, seed=seed
+        model, tokenizer, prompt, max_tokens=max_tokens, sample=sample, num_samples=num_samples, seed=seed,
+        cache=cache,
     ):
         yield record.pieces
 
@@ -272,11 +290,13 @@ def generate(
     sample: SampleConfig | None = None,
     num_samples: int = 1,
     seed: int | None = 0,
+    cache: Cache | None = None,
 ) -> list[str]:
     """Prompt + continuation, one string per sample."""
     texts = [prompt] * num_samples
     for pieces in stream(
-        model, tokenizer, prompt, max_tokens=max_tokens, sample=sample, num_samples=num_samples, seed=seed
+        model, tokenizer, prompt, max_tokens=max_tokens, sample=sample, num_samples=num_samples, seed=seed,
+        cache=cache,
     ):
         texts = [t + p for t, p in zip(texts, pieces)]
     return texts

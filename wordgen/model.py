@@ -215,6 +215,18 @@ class LSTMLanguageModel(nn.Module):
         nll = -target_logprob.float().sum()
         return nll if reduction == "sum" else nll / y.numel()
 
+    def target_nll(self, out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Top outputs (B, T, H) and targets (B, T) -> -ln p(target) per position (B, T); 0 at IGNORE."""
+        flat, y = out.flatten(0, 1), targets.flatten()  # (N, H), (N,)
+        if not self.adaptive:
+            nll = F.cross_entropy(self.head(flat).float(), y, ignore_index=IGNORE, reduction="none")  # (N,)
+            return nll.view_as(targets)
+        keep = y != IGNORE
+        nll = flat.new_zeros(y.shape, dtype=torch.float32)  # (N,)
+        if bool(keep.any()):
+            nll[keep] = -self.head(flat[keep], y[keep]).output.float()
+        return nll.view_as(targets)
+
     def num_parameters(self) -> int:
         """Trainable parameters, counting tied weights once."""
         return sum(p.numel() for p in self.parameters())
