@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchmarks.probes import Roofs
 
 
 def median_time(fn, repeats: int) -> float:

@@ -16,9 +16,6 @@ from wordgen.config import ModelConfig, TrainConfig
 from wordgen.errors import ConfigError
 from wordgen.model import IGNORE, LSTMLanguageModel
 from wordgen.stepper import LSTMStepper
-from wordgen.train import train
-
-from conftest import tiny_train_config
 
 
 def _model(softmax="full", rnn="lstm", vocab=300):

@@ -172,7 +172,7 @@ def score_rows(rows: list[Row], bundles: dict, dataset, eval_text: str | None, s
     may sit anywhere in the list. Returns how `<unk>` was charged, in words (None
     when the penalty is off).
     """
-    note, speller, uniform = None, None, None
+    note, uniform = None, None
     if settings.unk_penalty:
         uniform = Speller(CharTokenizer.train_from_texts(dataset["train"]["text"]).vocab_size)
         char_spec = next((r.tokenizer for r in rows
