@@ -51,6 +51,14 @@ def test_a_big_character_corpus_read_once_and_a_half_gets_the_floor():
     assert choose(4_070_000, 77, 4.0).weight_decay == pytest.approx(0.0316, abs=1e-4)
 
 
+def test_a_word_vocabulary_read_fewer_than_three_times_gets_the_narrow_model():
+    # Moby-Dick at 150 s: 248 404 tokens, 19 575 words, about 1.5 passes for the wide model.
+    assert choose(248_404, 19_575, 1.5).width == 256
+    assert choose(248_404, 19_575, 3.0).width == 384  # from FEW_PASSES on: the wide model
+    assert choose(248_404, 19_575, None).width == 384  # passes unknown: no evidence to narrow
+    assert choose(4_070_000, 77, 1.4).width == 384  # characters: the rule is for word vocabularies
+
+
 def test_a_tiny_text_gets_the_narrow_model():
     c = choose(20_000, 3_000, 200.0)
     assert c.width == 256 and c.strength == 1 and c.recipe == "adamw" and c.weight_decay == 0.1

@@ -17,7 +17,9 @@ None are filled in from three numbers, by `choose`:
   at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
   `FULL`) and AdamW's weight decay between 0.01 and 0.1 (SGD keeps AWD-LSTM's L2 of
   1.2e-6);
-* **width**: `WIDE` (384) by default, `NARROW` (256) under `SMALL_TEXT` tokens.
+* **width**: `WIDE` (384) by default; `NARROW` (256) under `SMALL_TEXT` tokens, and for a
+  word-sized vocabulary that the budget reads fewer than `FEW_PASSES` times (the passes
+  counted for the wide model), where reading more of the text beats a wider model.
 
 The constants and what supports each are in benchmarks/README.md ("The size rule");
 tests/test_autosize.py works through examples with numbers. `resolve` applies the
@@ -37,6 +39,11 @@ from wordgen.config import TrainConfig
 WIDE = 384  # hidden size (= embedding size, tied) for most texts
 NARROW = 256  # ... for texts under SMALL_TEXT training tokens (a guess: not measured)
 SMALL_TEXT = 50_000
+# Below this many passes a word-vocabulary run gets NARROW: 2 x 256 against 2 x 384 on the word
+# plays at 600 s (0.62 passes for 384): 1.810 against 1.856 bits/char; Moby-Dick at 150 s
+# (1.7 passes): 1.930 against 1.952 and, on another split, 1.927 against 1.948
+# (benchmarks/results/trials-2026-11-27.jsonl, benchmarks/README.md "The size rule").
+FEW_PASSES = 3.0
 WORD_VOCAB = 5_000  # vocabularies this large or larger get the SGD recipe
 RECIPES = {
     "adamw": {"optimizer": "adamw", "lr": 6e-3, "grad_clip": 1.0, "batch_size": 32, "seq_len": 64},
@@ -99,7 +106,8 @@ def choose(train_tokens: int, vocab_size: int, passes: float | None) -> Choice:
     """The rule itself: a pure function of the text's size, the vocabulary and the passes."""
     s = strength(passes)
     recipe = recipe_for(vocab_size)
-    width = NARROW if train_tokens < SMALL_TEXT else WIDE
+    few = recipe == "sgd" and passes is not None and passes < FEW_PASSES
+    width = NARROW if train_tokens < SMALL_TEXT or few else WIDE
     reg = {name: round(FLOOR[name] + s * (FULL[name] - FLOOR[name]), 3) for name in FULL}
     return Choice(train_tokens=train_tokens, vocab_size=vocab_size, passes=passes, strength=round(s, 3),
                   recipe=recipe, width=width, weight_decay=weight_decay(recipe, s), **reg)
