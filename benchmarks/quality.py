@@ -53,17 +53,17 @@ BOOKS = {  # the suite's default books: three sizes of public-domain text
     "macbeth": "shakespeare:macbeth",
 }
 RESULTS = Path(__file__).parent / "results"
-CACHE = None  # a wordgen.cache.Cache when --cache asks for a second score of every model
 
 
 class Book:
     """One text and one tokenizer, prepared once for every run on it."""
 
-    def __init__(self, corpus: str, tokenizer: str, seed: int = 0):
+    def __init__(self, corpus: str, tokenizer: str, seed: int = 0, cache=None):
+        """`cache`: a wordgen.cache.Cache to score every model with a second time (the suite's --cache)."""
         from wordgen.config import TrainConfig
         from wordgen.train import prepare
 
-        self.corpus, self.spec = corpus, tokenizer
+        self.corpus, self.spec, self.cache = corpus, tokenizer, cache
         self.dataset, self.tokenizer, self.train, self.val = prepare(
             TrainConfig(corpus=corpus, tokenizer=tokenizer, seed=seed, max_steps=1))
 
@@ -75,10 +75,10 @@ class Book:
         return evaluate_stream(model, self.val, cache=cache).bits_per_char
 
     def scores(self, model) -> dict:
-        """The network alone (`val_bpc`) and, with the suite's --cache, with the neural cache too."""
+        """The network alone (`val_bpc`) and, with the book's cache, with the neural cache too."""
         figures = {"val_bpc": self.score(model)}
-        if CACHE is not None:
-            figures["val_bpc_cache"] = self.score(model, CACHE)
+        if self.cache is not None:
+            figures["val_bpc_cache"] = self.score(model, self.cache)
         return figures
 
     def unk_penalty_bpc(self) -> float:
@@ -180,11 +180,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    global CACHE
-    if args.cache:
-        from wordgen.cache import Cache
+    from wordgen.cache import Cache
 
-        CACHE = Cache()
+    cache = Cache() if args.cache else None
 
     from wordgen.device import machine_info
 
@@ -208,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     for corpus in books:
         for spec in specs:
             refs = references(spec)
-            book = Book(corpus, spec, seed=args.seed)
+            book = Book(corpus, spec, seed=args.seed, cache=cache)
             penalty = book.unk_penalty_bpc() if args.unk_penalty else 0.0
             for seconds in budgets:
                 figures = {}

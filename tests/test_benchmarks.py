@@ -192,7 +192,6 @@ def test_the_quality_suite_scores_every_model_with_the_cache_too(book, tmp_path,
     monkeypatch.setitem(reference.RECIPES, "classic",
                         dataclasses.replace(reference.CLASSIC, embedding_dim=8, hidden_size=8))
     monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(quality, "CACHE", None)  # main() sets it; put back afterwards
     log = tmp_path / "quality.jsonl"
     assert quality.main(["--book", str(book), "--tokenizers", "word", "--tokens", "1500", "--cache",
                          "--log", str(log)]) == 0

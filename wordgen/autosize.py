@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from wordgen.config import TrainConfig
 
 WIDE = 384  # hidden size (= embedding size, tied) for most texts
-NARROW = 256  # ... for texts under SMALL_TEXT training tokens (a guess: not measured)
+NARROW = 256  # ... under SMALL_TEXT training tokens (a guess: not measured), and below FEW_PASSES (measured)
 SMALL_TEXT = 50_000
 # Below this many passes a word-vocabulary run gets NARROW: 2 x 256 against 2 x 384 on the word
 # plays at 600 s (0.62 passes for 384): 1.810 against 1.856 bits/char; Moby-Dick at 150 s

@@ -201,19 +201,9 @@ class LSTMLanguageModel(nn.Module):
         return self._cross_entropy(dropped, targets, reduction), penalty, state
 
     def _cross_entropy(self, out: torch.Tensor, targets: torch.Tensor, reduction: str) -> torch.Tensor:
-        """Top outputs (B, T, H) and targets (B, T) -> summed or mean nats."""
-        flat, y = out.flatten(0, 1), targets.flatten()  # (N, H), (N,)
-        if not self.adaptive:
-            logits = self.head(flat).float()  # (N, V)
-            return F.cross_entropy(logits, y, ignore_index=IGNORE, reduction=reduction)
-        keep = y != IGNORE
-        if not bool(keep.all()):
-            flat, y = flat[keep], y[keep]  # (N', H), (N',): the layer has no ignore_index
-        if y.numel() == 0:
-            return flat.new_zeros(())
-        target_logprob = self.head(flat, y).output  # (N',) log p(target)
-        nll = -target_logprob.float().sum()
-        return nll if reduction == "sum" else nll / y.numel()
+        """Top outputs (B, T, H) and targets (B, T) -> summed or mean nats over the targets that are not IGNORE."""
+        total = self.target_nll(out, targets).sum()
+        return total if reduction == "sum" else total / (targets != IGNORE).sum().clamp(min=1)
 
     def target_nll(self, out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Top outputs (B, T, H) and targets (B, T) -> -ln p(target) per position (B, T); 0 at IGNORE."""
@@ -222,7 +212,9 @@ class LSTMLanguageModel(nn.Module):
             nll = F.cross_entropy(self.head(flat).float(), y, ignore_index=IGNORE, reduction="none")  # (N,)
             return nll.view_as(targets)
         keep = y != IGNORE
-        nll = flat.new_zeros(y.shape, dtype=torch.float32)  # (N,)
+        if bool(keep.all()):  # the usual case: no copy of the rows
+            return -self.head(flat, y).output.float().view_as(targets)
+        nll = flat.new_zeros(y.shape, dtype=torch.float32)  # (N,): the layer has no ignore_index
         if bool(keep.any()):
             nll[keep] = -self.head(flat[keep], y[keep]).output.float()
         return nll.view_as(targets)
