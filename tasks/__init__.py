@@ -155,7 +155,7 @@ def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Pa
     return presets.lab_train_config(
         corpus=book, tokenizer=tokenizer, out=str(out),
         model=ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-                          num_layers=args.num_layers, dropout=args.dropout,
+                          num_layers=args.num_layers, dropout=args.dropout, softmax=presets.LAB_SOFTMAX,
                           # On the plays the lab's one-pass values; on another book the size rule's.
                           **({k: v for k, v in presets.LAB_REGULARISERS.items() if k != "dropout"}
                              if book == presets.LAB_CORPUS else {}),

@@ -37,7 +37,7 @@ def test_a_longer_book_read_three_times():
     assert c.hidden_dropout == pytest.approx(0.130, abs=1e-3)
     assert c.embedding_dropout == pytest.approx(0.030, abs=1e-3)
     assert c.weight_dropout == pytest.approx(0.091, abs=1e-3)
-    assert c.recipe == "sgd" and c.width == 384 and c.weight_decay == 1.2e-6
+    assert c.recipe == "sgd" and c.width == 256 and c.weight_decay == 1.2e-6  # fewer than FEW_PASSES
 
 
 def test_a_big_character_corpus_read_once_and_a_half_gets_the_floor():
@@ -51,10 +51,10 @@ def test_a_big_character_corpus_read_once_and_a_half_gets_the_floor():
     assert choose(4_070_000, 77, 4.0).weight_decay == pytest.approx(0.0316, abs=1e-4)
 
 
-def test_a_word_vocabulary_read_fewer_than_three_times_gets_the_narrow_model():
-    # Moby-Dick at 150 s: 248 404 tokens, 19 575 words, about 1.5 passes for the wide model.
-    assert choose(248_404, 19_575, 1.5).width == 256
-    assert choose(248_404, 19_575, 3.0).width == 384  # from FEW_PASSES on: the wide model
+def test_a_word_vocabulary_read_fewer_than_six_times_gets_the_narrow_model():
+    # Moby-Dick at 150 s: 248 404 tokens, 19 575 words, about 4.6 passes for the wide model.
+    assert choose(248_404, 19_575, 4.6).width == 256
+    assert choose(248_404, 19_575, 6.0).width == 384  # from FEW_PASSES on: the wide model
     assert choose(248_404, 19_575, None).width == 384  # passes unknown: no evidence to narrow
     assert choose(4_070_000, 77, 1.4).width == 384  # characters: the rule is for word vocabularies
 
@@ -92,11 +92,12 @@ def test_resolve_keeps_what_the_caller_set_and_fills_the_rest():
             resolved.weight_decay) == ("sgd", 20.0, 0.25, 20, 35, 1.2e-6)
     assert config.model.input_dropout is None and config.lr is None  # the caller's config is not changed
     chosen = autosize.chosen_fields(config)
-    assert chosen == ["embedding_dim", "input_dropout", "hidden_dropout", "embedding_dropout", "weight_dropout",
-                      "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay"]
+    assert chosen == ["embedding_dim", "softmax", "input_dropout", "hidden_dropout", "embedding_dropout",
+                      "weight_dropout", "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay"]
     line = autosize.describe(resolved, choice, chosen)
     assert line.startswith("size rule: 100,000 training tokens, vocabulary 5,000, about 8.0 passes in the budget -> strength 1: 2 x 128 (given)")
     assert "2 x 128 (given)" in line and "dropout 0.05 (given)" in line and "optimizer sgd, lr 20," in line
+    assert "softmax full tied," in line and (m.softmax, m.tie_weights) == ("full", True)
     assert line.endswith("batch 20 x 35")
 
 
@@ -106,3 +107,36 @@ def test_naming_the_optimizer_brings_its_own_recipe():
     assert (resolved.optimizer, resolved.lr, resolved.grad_clip, resolved.batch_size, resolved.seq_len) == \
         ("adamw", 3e-3, 1.0, 32, 64)
     assert resolved.weight_decay == choice.weight_decay == 0.1  # AdamW's decay at strength 1
+
+
+def test_a_large_vocabulary_gets_the_untied_adaptive_softmax():
+    assert autosize.ADAPTIVE_VOCAB == 10_000
+    assert choose(248_404, 19_575, 5.0).softmax == "adaptive" and choose(83_603, 7_139, 9.6).softmax == "full"
+    assert autosize.softmax_for(9_999) == "full" and autosize.softmax_for(10_000) == "adaptive"
+    resolved, choice = resolve(TrainConfig(epochs=8.0), 248_404, 19_575)
+    m = resolved.model
+    assert (m.softmax, m.tie_weights, m.embedding_dim, m.hidden_size) == ("adaptive", False, 384, 384)
+    assert "softmax adaptive," in autosize.describe(resolved, choice, autosize.chosen_fields(TrainConfig(epochs=8.0)))
+    # Given, the output layer is kept either way; a given width is the embedding's too (untied).
+    full = resolve(TrainConfig(epochs=5.0, model=ModelConfig(softmax="full")), 248_404, 19_575)[0].model
+    assert (full.softmax, full.tie_weights) == ("full", True)
+    given = resolve(TrainConfig(epochs=5.0, model=ModelConfig(hidden_size=200)), 248_404, 19_575)[0].model
+    assert (given.hidden_size, given.embedding_dim, given.tied()) == (200, 200, False)
+
+
+def test_a_time_budget_counts_the_adaptive_layer_at_its_expected_cost():
+    # 2 x 384, 19 575 words, cutoffs 2000 and 10 000: the head is 384 x (2000 + 2); the tails
+    # (96 and 24 wide) are counted for TAIL_SHARE = 15 % of the tokens each.
+    from wordgen.model import estimated_adaptive_flops, forward_flops_per_token
+
+    config = ModelConfig(vocab_size=19_575, embedding_dim=384, hidden_size=384, softmax="adaptive")
+    head = 2 * 384 * 2002
+    tails = 2 * 96 * (384 + 8000) + 2 * 24 * (384 + 9575)
+    assert estimated_adaptive_flops(config) == pytest.approx(head + 0.15 * tails) == pytest.approx(1_850_700, abs=1)
+    per_token = forward_flops_per_token(config, estimated_adaptive_flops(config))
+    timed = TrainConfig(time_budget=600, precision="fp32")
+    assert expected_passes(timed, 248_404, 19_575, 384) == pytest.approx(600 * 1e11 / (3 * per_token) / 248_404)
+    # The full layer would cost 2 * 384 * 19 575 = 15.0 M per token, 8 x the adaptive one.
+    full = expected_passes(TrainConfig(time_budget=600, precision="fp32", model=ModelConfig(softmax="full")),
+                           248_404, 19_575, 384)
+    assert expected_passes(timed, 248_404, 19_575, 384) > 3 * full

@@ -55,11 +55,15 @@ def test_stepper_gives_the_logits_of_the_whole_sequence(softmax, batch, vocab):
             assert torch.allclose(out, logits[:, t], atol=1e-5), t
 
 
-def test_adaptive_softmax_refuses_tied_weights_and_tiny_cutoffs():
-    with pytest.raises(ConfigError, match="--no-tie-weights"):
-        ModelConfig(vocab_size=100, softmax="adaptive").validate()
-    with pytest.raises(ConfigError, match="--no-tie-weights"):
-        TrainConfig(model=ModelConfig(softmax="adaptive"), max_steps=1).validate()
+def test_adaptive_softmax_is_untied_refuses_tied_weights_and_tiny_cutoffs():
+    untied = ModelConfig(vocab_size=100, embedding_dim=8, hidden_size=16, softmax="adaptive")
+    untied.validate()  # tie_weights left at None: the adaptive layer has its own matrices
+    assert not untied.tied() and not LSTMLanguageModel(untied).config.tied()
+    assert ModelConfig(vocab_size=100).tied() and ModelConfig(vocab_size=100).output_layer() == "full"
+    with pytest.raises(ConfigError, match="tie_weights"):
+        ModelConfig(vocab_size=100, softmax="adaptive", tie_weights=True).validate()
+    with pytest.raises(ConfigError, match="tie_weights"):
+        TrainConfig(model=ModelConfig(softmax="adaptive", tie_weights=True), max_steps=1).validate()
     with pytest.raises(ConfigError, match="cutoffs"):
         ModelConfig(vocab_size=100, softmax="adaptive", tie_weights=False, adaptive_cutoffs=[50, 100]).validate()
     with pytest.raises(ConfigError, match="softmax"):
@@ -76,18 +80,20 @@ def test_softmax_adaptive_flows_through_the_cli_and_config_json(tmp_path, book, 
     bundle = Bundle.load(out, device="cpu")
     assert bundle.model.adaptive
     assert main(["generate", str(out), "--prompt", "ROMEO", "--max-tokens", "5"]) == 0
-    assert main(["train", "--corpus", str(book), "--out", str(tmp_path / "x"), "--max-steps", "1",
-                 "--softmax", "adaptive"]) == 2
-    assert "--no-tie-weights" in capsys.readouterr().err
+    # Without --no-tie-weights too: the adaptive layer is never tied, and config.json says so.
+    assert main(["train", "--corpus", str(book), "--out", str(tmp_path / "x"), "--max-steps", "1", "--quiet",
+                 "--softmax", "adaptive", *tiny]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "x" / "config.json").read_text())["model"]["tie_weights"] is False
 
 
 def test_a_checkpoint_without_the_new_fields_still_loads(trained):
     out = trained.bundle.config.out
     doc = json.loads(open(f"{out}/config.json").read())
-    for key in ("softmax", "adaptive_cutoffs"):
+    for key in ("softmax", "adaptive_cutoffs", "tie_weights"):
         doc["model"].pop(key)
     open(f"{out}/config.json", "w").write(json.dumps(doc))
-    assert Bundle.load(out, device="cpu").model.config.softmax == "full"
+    config = Bundle.load(out, device="cpu").model.config
+    assert (config.softmax, config.tie_weights) == ("full", True)  # what those fields defaulted to then
 
 
 def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path, book, monkeypatch):

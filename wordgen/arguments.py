@@ -99,11 +99,12 @@ def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
                         f"training stops early; 0: never stop early (default: {d.patience})")
     p.add_argument("--rnn", choices=["lstm", "gru"], default=m.rnn_type, help="recurrent cell (default: lstm)")
     p.add_argument("--no-tie-weights", action="store_true",
-                   help="use a separate output matrix instead of reusing the input embedding")
+                   help="use a separate output matrix instead of reusing the input embedding "
+                        "(the adaptive softmax always has its own)")
     p.add_argument("--softmax", choices=["full", "adaptive"], default=m.softmax,
                    help="output layer: full softmax, or the exact adaptive softmax (Grave et al. 2017), "
-                        "several times faster for word vocabularies of 10 000+; adaptive needs "
-                        "--no-tie-weights (default: full)")
+                        "several times faster for word vocabularies of 10 000+ (default: chosen by the "
+                        "size rule, adaptive from 10 000 tokens)")
     p.add_argument("--eval-interval", type=int, default=d.eval_interval,
                    help="steps between validations and checkpoints (default: "
                         + (f"{d.eval_interval})" if d.eval_interval else "every half pass, 10 to 100 steps)"))
@@ -137,7 +138,7 @@ def train_config(args, *, lab: bool = False) -> TrainConfig:
             embedding_dropout=args.embedding_dropout, weight_dropout=args.weight_dropout,
             locked_dropout=not args.no_locked_dropout, activation_reg=args.activation_reg,
             temporal_activation_reg=args.temporal_activation_reg,
-            rnn_type=args.rnn, tie_weights=not args.no_tie_weights, softmax=args.softmax,
+            rnn_type=args.rnn, tie_weights=False if args.no_tie_weights else None, softmax=args.softmax,
         ),
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, weight_decay=args.weight_decay,
         optimizer=args.optimizer, grad_clip=args.grad_clip, patience=args.patience or None,

@@ -17,6 +17,10 @@ None are filled in from three numbers, by `choose`:
   at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
   `FULL`) and AdamW's weight decay between 0.01 and 0.1 (SGD keeps AWD-LSTM's L2 of
   1.2e-6);
+* the **output layer** (`softmax_for`): from `ADAPTIVE_VOCAB` tokens on, the adaptive
+  softmax (Grave et al. 2017), untied; below it, the full softmax tied to the embedding.
+  A full layer over a large vocabulary is most of every step's work, so the adaptive one
+  reads the text several times as often in the same time;
 * **width**: `WIDE` (384) by default; `NARROW` (256) under `SMALL_TEXT` tokens, and for a
   word-sized vocabulary that the budget reads fewer than `FEW_PASSES` times (the passes
   counted for the wide model), where reading more of the text beats a wider model.
@@ -40,11 +44,18 @@ WIDE = 384  # hidden size (= embedding size, tied) for most texts
 NARROW = 256  # ... under SMALL_TEXT training tokens (a guess: not measured), and below FEW_PASSES (measured)
 SMALL_TEXT = 50_000
 # Below this many passes a word-vocabulary run gets NARROW: 2 x 256 against 2 x 384 on the word
-# plays at 600 s (0.62 passes for 384): 1.810 against 1.856 bits/char; Moby-Dick at 150 s
-# (1.7 passes): 1.930 against 1.952 and, on another split, 1.927 against 1.948
+# plays at 600 s (0.62 passes for 384): 1.810 against 1.856 bits/char; Moby-Dick at 150 s with
+# the full softmax (1.7 passes): 1.930 against 1.952 and, on another split, 1.927 against 1.948;
+# with the adaptive softmax (4.6 passes estimated for 384): 1.808 against 1.834. Nothing was
+# measured between 6 and 8.8 passes (Frankenstein at 150 s, where 384 is the default)
 # (benchmarks/results/trials-2026-11-27.jsonl, benchmarks/README.md "The size rule").
-FEW_PASSES = 3.0
+FEW_PASSES = 6.0
 WORD_VOCAB = 5_000  # vocabularies this large or larger get the SGD recipe
+# From this vocabulary size on the output layer is the adaptive softmax (untied), below it the
+# full one (tied). Measured at 150 s (benchmarks/README.md, "The size rule"): Moby-Dick's 19 575
+# words read 5.7 times instead of 1.7 and reached 1.798 bits/char against 1.930; Frankenstein's
+# 7 139, where the full layer is about half of each step, lost a little (1.640 against 1.617-1.624).
+ADAPTIVE_VOCAB = 10_000
 RECIPES = {
     "adamw": {"optimizer": "adamw", "lr": 6e-3, "grad_clip": 1.0, "batch_size": 32, "seq_len": 64},
     "sgd": {"optimizer": "sgd", "lr": 20.0, "grad_clip": 0.25, "batch_size": 20, "seq_len": 35},
@@ -76,6 +87,7 @@ class Choice:
     passes: float | None  # None: unknown (no budget to read), taken as one pass
     strength: float  # s in [0, 1]
     recipe: str  # a key of RECIPES
+    softmax: str  # "full" (tied) or "adaptive" (untied)
     width: int
     dropout: float
     input_dropout: float
@@ -85,7 +97,7 @@ class Choice:
     weight_decay: float
 
     def model_fields(self) -> dict:
-        return {"embedding_dim": self.width, "hidden_size": self.width, "dropout": self.dropout,
+        return {"embedding_dim": self.width, "hidden_size": self.width, "softmax": self.softmax, "dropout": self.dropout,
                 "input_dropout": self.input_dropout, "hidden_dropout": self.hidden_dropout,
                 "embedding_dropout": self.embedding_dropout, "weight_dropout": self.weight_dropout}
 
@@ -93,6 +105,11 @@ class Choice:
 def recipe_for(vocab_size: int) -> str:
     """'sgd' for word-sized vocabularies, 'adamw' below WORD_VOCAB."""
     return "sgd" if vocab_size >= WORD_VOCAB else "adamw"
+
+
+def softmax_for(vocab_size: int) -> str:
+    """'adaptive' from ADAPTIVE_VOCAB tokens on, 'full' below."""
+    return "adaptive" if vocab_size >= ADAPTIVE_VOCAB else "full"
 
 
 def strength(passes: float | None) -> float:
@@ -110,7 +127,7 @@ def choose(train_tokens: int, vocab_size: int, passes: float | None) -> Choice:
     width = NARROW if train_tokens < SMALL_TEXT or few else WIDE
     reg = {name: round(FLOOR[name] + s * (FULL[name] - FLOOR[name]), 3) for name in FULL}
     return Choice(train_tokens=train_tokens, vocab_size=vocab_size, passes=passes, strength=round(s, 3),
-                  recipe=recipe, width=width, weight_decay=weight_decay(recipe, s), **reg)
+                  recipe=recipe, softmax=softmax_for(vocab_size), width=width, weight_decay=weight_decay(recipe, s), **reg)
 
 
 def weight_decay(recipe: str, s: float) -> float:
@@ -124,10 +141,11 @@ def expected_passes(config: TrainConfig, train_tokens: int, vocab_size: int, wid
     """How many times the run's budget reads the training text (the smallest of its limits).
 
     Batch and window left at None are the vocabulary's recipe's. A time budget is
-    converted with the FLOPs per token of a `width`-wide model
-    (wordgen.model.forward_flops_per_token, x3 for training) at NOMINAL_FLOPS.
+    converted with the FLOPs per token of a `width`-wide model with the output layer
+    the config names or `softmax_for` picks (wordgen.model.forward_flops_per_token,
+    x3 for training) at NOMINAL_FLOPS.
     """
-    from wordgen.model import forward_flops_per_token  # torch: imported only when training
+    from wordgen.model import estimated_adaptive_flops, forward_flops_per_token  # torch: imported only when training
 
     recipe = RECIPES[recipe_for(vocab_size)]
     tokens = max(1, train_tokens)
@@ -139,10 +157,12 @@ def expected_passes(config: TrainConfig, train_tokens: int, vocab_size: int, wid
         limits.append(config.max_steps * batch * window / tokens)
     if config.time_budget is not None:
         model = replace(config.model, vocab_size=vocab_size, hidden_size=config.model.hidden_size or width,
-                        embedding_dim=config.model.embedding_dim or config.model.hidden_size or width)
+                        embedding_dim=config.model.embedding_dim or config.model.hidden_size or width,
+                        softmax=config.model.softmax or softmax_for(vocab_size))
+        head = estimated_adaptive_flops(model) if model.output_layer() == "adaptive" else None
         precision = "bf16" if config.precision == "bf16" else "fp32"
         rate = NOMINAL_FLOPS.get((device.split(":")[0], precision), NOMINAL_FLOPS[("cpu", precision)])
-        limits.append(config.time_budget * rate / (3 * forward_flops_per_token(model)) / tokens)
+        limits.append(config.time_budget * rate / (3 * forward_flops_per_token(model, head)) / tokens)
     return min(limits) if limits else None
 
 
@@ -157,9 +177,11 @@ def resolve(config: TrainConfig, train_tokens: int, vocab_size: int, device: str
     choice = choose(train_tokens, vocab_size, passes)
     fields = {k: v for k, v in choice.model_fields().items() if getattr(config.model, k) is None}
     model = replace(config.model, **fields)
-    if model.tie_weights and config.model.hidden_size is not None and config.model.embedding_dim is None:
-        model.embedding_dim = model.hidden_size  # tied weights: the embedding follows a given width
-    if model.tie_weights and config.model.embedding_dim is not None and config.model.hidden_size is None:
+    if model.tie_weights is None:  # config.json records whether the output layer was tied
+        model.tie_weights = model.tied()
+    if config.model.hidden_size is not None and config.model.embedding_dim is None:
+        model.embedding_dim = model.hidden_size  # the embedding follows a given width
+    if model.tied() and config.model.embedding_dim is not None and config.model.hidden_size is None:
         model.hidden_size = model.embedding_dim
     recipe = RECIPES[config.optimizer or choice.recipe]
     if recipe["optimizer"] != choice.recipe:  # the caller named the other optimizer: its decay too
@@ -187,6 +209,7 @@ def describe(config: TrainConfig, choice: Choice, chosen: list[str]) -> str:
         return text + ("" if name in chosen else " (given)")
 
     parts = [f"{m.num_layers} x {m.hidden_size}" + ("" if "hidden_size" in chosen else " (given)"),
+             show("softmax", "softmax", m.softmax + (" tied" if m.tied() else "")),
              *(show(label, name, getattr(m, name)) for label, name in (
                  ("dropout", "dropout"), ("input", "input_dropout"), ("hidden", "hidden_dropout"),
                  ("embedding", "embedding_dropout"), ("weight-drop", "weight_dropout"))),

@@ -87,13 +87,17 @@ class ModelConfig:
     activation_reg: float = 0.0
     temporal_activation_reg: float = 0.0
     rnn_type: str = "lstm"  # "lstm" or "gru"
-    tie_weights: bool = True  # share input embedding and output matrix (Press & Wolf 2017)
+    # Share the input embedding and the output matrix (Press & Wolf 2017). None: tied when the
+    # output layer is the full softmax (the adaptive one has its own matrices and cannot be).
+    tie_weights: bool | None = None
     # "full": one linear layer over the whole vocabulary, then softmax. "adaptive": the
     # exact, normalised adaptive softmax of Grave et al. 2017 ("Efficient softmax
     # approximation for GPUs"): frequent tokens in a small head, rare ones in smaller
     # tail clusters -- several times cheaper for word vocabularies of 10 000+. It has its
-    # own output matrices, so it cannot be tied to the embedding.
-    softmax: str = "full"
+    # own output matrices, so it cannot be tied to the embedding. None: chosen by the size
+    # rule (wordgen.autosize: adaptive from ADAPTIVE_VOCAB tokens on); a model built by
+    # hand without the rule gets "full".
+    softmax: str | None = None
     # Ids where the adaptive clusters start (ids must be sorted by frequency, as the word
     # and BPE tokenizers give them). None: 2000 and 10000 where below vocab_size - 1, else
     # a quarter of the vocabulary (tiny vocabularies, e.g. in tests).
@@ -102,6 +106,14 @@ class ModelConfig:
     def unresolved(self) -> list[str]:
         """The fields still left to the size rule (None)."""
         return [name for name in AUTO_MODEL_FIELDS if getattr(self, name) is None]
+
+    def output_layer(self) -> str:
+        """'full' or 'adaptive': the softmax, 'full' while the size rule has not chosen one."""
+        return self.softmax or "full"
+
+    def tied(self) -> bool:
+        """Whether the output matrix is the embedding: tie_weights, or when None, whether the softmax is full."""
+        return self.output_layer() == "full" if self.tie_weights is None else self.tie_weights
 
     def rate(self, name: str) -> float:
         """A dropout probability; one left at None (never chosen, e.g. a model built by hand) is 0."""
@@ -116,7 +128,7 @@ class ModelConfig:
         if self.vocab_size < 1:
             raise ConfigError(f"vocab_size must be at least 1, got {self.vocab_size}")
         self.check_settings()
-        if self.softmax == "adaptive":
+        if self.output_layer() == "adaptive":
             cutoffs = self.resolved_cutoffs()
             if not cutoffs or any(b <= a for a, b in zip([0, *cutoffs], cutoffs)) or cutoffs[-1] >= self.vocab_size:
                 raise ConfigError(
@@ -127,7 +139,7 @@ class ModelConfig:
         if missing:
             raise ConfigError(f"{' and '.join(missing)} not chosen yet: give a value, or let "
                               "wordgen.autosize.resolve choose it from the training text")
-        if self.softmax == "adaptive" and self.hidden_size // 4 ** len(self.resolved_cutoffs()) < 1:
+        if self.output_layer() == "adaptive" and self.hidden_size // 4 ** len(self.resolved_cutoffs()) < 1:
             # each tail cluster projects 4x narrower
             raise ConfigError(f"hidden size {self.hidden_size} is too small for {len(self.resolved_cutoffs())} "
                               f"adaptive clusters; it must be at least {4 ** len(self.resolved_cutoffs())}")
@@ -146,10 +158,10 @@ class ModelConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.rnn_type not in ("lstm", "gru"):
             raise ConfigError(f"rnn_type must be 'lstm' or 'gru', got {self.rnn_type!r}")
-        if self.softmax not in ("full", "adaptive"):
+        if self.softmax not in (None, "full", "adaptive"):
             raise ConfigError(f"softmax must be 'full' or 'adaptive', got {self.softmax!r}")
         self.check_adaptive_tie()
-        if self.tie_weights and None not in (self.embedding_dim, self.hidden_size) and self.embedding_dim != self.hidden_size:
+        if self.tied() and None not in (self.embedding_dim, self.hidden_size) and self.embedding_dim != self.hidden_size:
             raise ConfigError(
                 f"tied weights need embedding_dim == hidden_size "
                 f"({self.embedding_dim} != {self.hidden_size}); pass --no-tie-weights"
@@ -157,9 +169,9 @@ class ModelConfig:
 
     def check_adaptive_tie(self) -> None:
         """Checked before the vocabulary is known, so a bad flag fails before training."""
-        if self.softmax == "adaptive" and self.tie_weights:
+        if self.softmax == "adaptive" and self.tie_weights is True:
             raise ConfigError("the adaptive softmax has its own output matrices and cannot share the "
-                              "embedding; pass --no-tie-weights with --softmax adaptive")
+                              "embedding; leave tie_weights at None (or False) with softmax='adaptive'")
 
     def resolved_cutoffs(self) -> list[int]:
         if self.adaptive_cutoffs is not None:
@@ -175,6 +187,8 @@ class ModelConfig:
         # with a fresh mask per step, and nothing else: read it back as exactly that run.
         if not isinstance(d, dict):
             return _from_dict(cls, d)  # refused there, in one line
+        # Written before the size rule chose the output layer: these were the defaults then.
+        d = {"softmax": "full", "tie_weights": True, **d}
         legacy = {"input_dropout": d.get("dropout", 0.2), "hidden_dropout": d.get("dropout", 0.2),
                   "locked_dropout": False, "embedding_dropout": 0.0, "weight_dropout": 0.0,
                   "activation_reg": 0.0, "temporal_activation_reg": 0.0}
@@ -184,7 +198,7 @@ class ModelConfig:
 # The dropout probabilities of ModelConfig, each checked to be in [0, 1).
 DROPOUTS = ("dropout", "input_dropout", "hidden_dropout", "embedding_dropout", "weight_dropout")
 # The ModelConfig fields the size rule fills in when they are None.
-AUTO_MODEL_FIELDS = ("embedding_dim", "hidden_size", *DROPOUTS)
+AUTO_MODEL_FIELDS = ("embedding_dim", "hidden_size", "softmax", *DROPOUTS)
 
 
 @dataclass

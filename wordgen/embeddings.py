@@ -15,9 +15,9 @@ those rows and
   neighbourhoods);
 * `map_figure` -- draws the projections with a label on every point.
 
-With tied weights (the default, `ModelConfig.tie_weights`) the embedding is
-also the output matrix, so the rows are shaped by what the model predicts as
-well as by what it reads.
+With tied weights (the default with a full softmax, `ModelConfig.tie_weights`)
+the embedding is also the output matrix, so the rows are shaped by what the
+model predicts as well as by what it reads.
 
 What it deliberately does not do: train anything, evaluate analogies
 ("king - man + woman"), save files or show windows -- `map_figure` returns a

@@ -8,7 +8,7 @@ size a model from its config without building it (compare's size matching, the
 benchmarks' FLOP rates).
 
 The output layer is a full linear layer over the vocabulary, or (softmax =
-"adaptive") torch's AdaptiveLogSoftmaxWithLoss, which is exact and normalised
+"adaptive", which the size rule picks for large vocabularies) torch's AdaptiveLogSoftmaxWithLoss, which is exact and normalised
 but computes the rare-word clusters only for the targets that fall in them.
 `forward` always returns full (B, T, V) scores (log-probabilities for the
 adaptive layer, which are valid logits); `loss` is the cheap path training and
@@ -57,7 +57,7 @@ class LSTMLanguageModel(nn.Module):
             dropout=config.rate("hidden_dropout") if config.num_layers > 1 and not config.locked_dropout else 0.0,
             batch_first=True,
         )
-        self.adaptive = config.softmax == "adaptive"
+        self.adaptive = config.output_layer() == "adaptive"
         if self.adaptive:
             # div_value 4: each cluster's projection is 4x narrower than the one before,
             # the setting of Grave et al. 2017 and torch's default.
@@ -66,7 +66,7 @@ class LSTMLanguageModel(nn.Module):
             )
         else:
             self.head = nn.Linear(config.hidden_size, config.vocab_size)
-        if config.tie_weights:
+        if config.tied():
             # Using the input embedding as the output matrix saves V*H parameters and
             # usually lowers perplexity (Press & Wolf 2017, "Using the Output Embedding
             # to Improve Language Models"; Inan et al. 2017).
@@ -80,7 +80,7 @@ class LSTMLanguageModel(nn.Module):
         if self.adaptive:
             return  # torch's own initialisation of the adaptive layer
         nn.init.zeros_(self.head.bias)
-        if not self.config.tie_weights:
+        if not self.config.tied():
             nn.init.uniform_(self.head.weight, -0.1, 0.1)
 
     def init_state(self, batch_size: int) -> State:
@@ -242,7 +242,7 @@ def count_parameters(config: ModelConfig) -> int:
     no memory, and counted by the model itself. tests/test_model.py checks both
     against `LSTMLanguageModel.num_parameters`.
     """
-    if config.softmax != "full":
+    if config.output_layer() != "full":
         config = copy.deepcopy(config)
         config.embedding_dim = config.embedding_dim or config.hidden_size
         with torch.device("meta"):
@@ -250,7 +250,7 @@ def count_parameters(config: ModelConfig) -> int:
     v, e, h = config.vocab_size, config.embedding_dim, config.hidden_size
     gates = 4 if config.rnn_type == "lstm" else 3
     recurrent = sum(gates * h * ((e if layer == 0 else h) + h) + 2 * gates * h for layer in range(config.num_layers))
-    return v * e + recurrent + (0 if config.tie_weights else h * v) + v
+    return v * e + recurrent + (0 if config.tied() else h * v) + v
 
 
 def forward_flops_per_token(config: ModelConfig, head_flops: float | None = None) -> float:
@@ -265,3 +265,23 @@ def forward_flops_per_token(config: ModelConfig, head_flops: float | None = None
     gates = 4 if config.rnn_type == "lstm" else 3
     recurrent = sum(2 * gates * h * ((e if i == 0 else h) + h) for i in range(config.num_layers))
     return recurrent + (2 * h * config.vocab_size if head_flops is None else head_flops)
+
+
+# Share of the tokens of English text assumed to fall in each tail cluster of the adaptive
+# softmax when estimating its cost before training: past the 2000 most frequent words lie
+# 10-15 % of the tokens of Frankenstein, Moby-Dick and the built-in plays (word tokenizer).
+TAIL_SHARE = 0.15
+
+
+def estimated_adaptive_flops(config: ModelConfig, tail_share: float = TAIL_SHARE) -> float:
+    """Expected forward FLOPs per token of the adaptive output layer, before any data is seen.
+
+    The head (the shortlist plus one logit per tail cluster) runs for every token;
+    tail cluster i (4^(i+1) times narrower, as the layer is built) only for the
+    tokens in it, taken to be `tail_share` each. benchmarks/sections_train.py
+    counts the same from real targets.
+    """
+    h, cutoffs = config.hidden_size, [*config.resolved_cutoffs(), config.vocab_size]
+    head = 2 * h * (cutoffs[0] + len(cutoffs) - 1)
+    tails = sum(2 * (h // 4 ** (i + 1)) * (h + cutoffs[i + 1] - cutoffs[i]) for i in range(len(cutoffs) - 1))
+    return head + tail_share * tails

@@ -86,7 +86,7 @@ def _scaled(config: ModelConfig, hidden: int, base: ModelConfig) -> ModelConfig:
     c = copy.deepcopy(config)
     c.hidden_size = hidden
     # Tied weights force embedding == hidden; untied ones keep the base ratio.
-    c.embedding_dim = hidden if c.tie_weights else max(1, round(hidden * base.embedding_dim / base.hidden_size))
+    c.embedding_dim = hidden if c.tied() else max(1, round(hidden * base.embedding_dim / base.hidden_size))
     return c
 
 
@@ -181,17 +181,18 @@ def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> t
             target, source = settings.params, "given with --params"
         else:
             median = statistics.median_low([p.tokenizer.vocab_size for p in plans])
-            target = count_parameters(_resolved_width(dataclasses.replace(model, vocab_size=median)))
+            target = count_parameters(_resolved_width(_own_softmax(model, median)))
             which = next(p.spec for p in plans if p.tokenizer.vocab_size == median)
             source = (f"the default-size model (hidden {model.hidden_size}) with the median vocabulary "
                       f"({which}, {median:,} tokens)")
         note = (f"about the same number of parameters: target {target:,}, {source}; the hidden size "
                 "(and the tied embedding) is scaled per tokenizer, layers stay the same")
     for plan in plans:
+        own = _own_softmax(model, plan.tokenizer.vocab_size)  # counted with the output layer it will have
         if target is None:
-            plan.model = dataclasses.replace(model, vocab_size=plan.tokenizer.vocab_size)
+            plan.model = own
         else:
-            plan.model = match_hidden_size(_resolved_width(model), plan.tokenizer.vocab_size, target)
+            plan.model = match_hidden_size(_resolved_width(own), plan.tokenizer.vocab_size, target)
         if plan.model.unresolved():
             if dataset is None:
                 raise CompareError("match_sizes needs the dataset to choose sizes with the size rule")
@@ -205,6 +206,12 @@ def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> t
 def run_folder(plan: Plan, seed: int, settings: CompareSettings) -> Path:
     """OUT/runs/NAME with one seed; OUT/runs/NAME/seed-S for each seed S of several."""
     return plan.out if settings.seeds == 1 else plan.out / f"seed-{seed}"
+
+
+def _own_softmax(model: ModelConfig, vocab_size: int) -> ModelConfig:
+    """`model` for this vocabulary, with the output layer the size rule picks for it unless one is given."""
+    return dataclasses.replace(model, vocab_size=vocab_size,
+                               softmax=model.softmax or autosize.softmax_for(vocab_size))
 
 
 def _resolved_width(model: ModelConfig) -> ModelConfig:
