@@ -155,12 +155,13 @@ def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Pa
     return presets.lab_train_config(
         corpus=book, tokenizer=tokenizer, out=str(out),
         model=ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-                          num_layers=args.num_layers, dropout=args.dropout, softmax=presets.LAB_SOFTMAX,
+                          num_layers=args.num_layers, dropout=args.dropout,
+                          softmax=presets.LAB_SOFTMAX,
                           # On the plays the lab's one-pass values; on another book the size rule's.
                           **({k: v for k, v in presets.LAB_REGULARISERS.items() if k != "dropout"}
                              if book == presets.LAB_CORPUS else {}),
                           # Tying needs equal sizes; untie rather than refuse a student's choice.
-                          tie_weights=args.embedding_dim == args.hidden_size),
+                          tie_weights=None if args.embedding_dim == args.hidden_size else False),
         # The lab's weight decay is its one-pass value for the plays; another book gets the size rule's.
         weight_decay=presets.LAB_WEIGHT_DECAY if book == presets.LAB_CORPUS else None,
         batch_size=args.batch_size, seq_len=args.seq_len, time_budget=args.time_budget,

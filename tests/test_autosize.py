@@ -140,3 +140,13 @@ def test_a_time_budget_counts_the_adaptive_layer_at_its_expected_cost():
     full = expected_passes(TrainConfig(time_budget=600, precision="fp32", model=ModelConfig(softmax="full")),
                            248_404, 19_575, 384)
     assert expected_passes(timed, 248_404, 19_575, 384) > 3 * full
+
+
+def test_the_lab_leaves_its_output_layer_to_the_rule():
+    from wordgen import presets
+
+    config = presets.lab_train_config()
+    word = resolve(config, 1_122_273, 10_000)[0].model  # the plays with the lab's 10 000-word cap
+    assert (word.softmax, word.tied(), word.hidden_size, word.num_layers) == ("adaptive", False, 256, 1)
+    char = resolve(config, 4_070_000, 77)[0].model
+    assert (char.softmax, char.tied()) == ("full", True)
