@@ -16,26 +16,19 @@ import torch
 
 from benchmarks.reference import ReferenceLM, reference_train
 from benchmarks.table import Table
-from wordgen.model import forward_flops_per_token
+from wordgen.model import estimated_adaptive_flops, forward_flops_per_token
 
 
 
 def adaptive_head_flops(model, ids: torch.Tensor) -> float:
     """Expected FLOPs per token of an adaptive output layer on a token stream's targets.
 
-    The head (shortlist + one logit per cluster) runs for every token; cluster
-    i's projection and output only for the tokens whose target lies in it.
+    wordgen.model.estimated_adaptive_flops with each tail cluster's share of the
+    targets measured on `ids` instead of assumed.
     """
-    head = model.head
-    hidden = model.config.hidden_size
-    flops = 2 * hidden * head.head_size
-    cutoffs = head.cutoffs  # [c1, ..., V]
-    for i, proj in enumerate(head.tail):
-        low, high = cutoffs[i], cutoffs[i + 1]
-        share = ((ids >= low) & (ids < high)).float().mean().item()
-        width = proj[0].out_features
-        flops += share * (2 * hidden * width + 2 * width * (high - low))
-    return flops
+    cutoffs = model.head.cutoffs  # [c1, ..., V]
+    shares = [((ids >= low) & (ids < high)).float().mean().item() for low, high in zip(cutoffs, cutoffs[1:])]
+    return estimated_adaptive_flops(model.config, shares)
 
 
 # ----------------------------------------------------------------- training

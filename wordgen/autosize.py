@@ -97,8 +97,8 @@ class Choice:
     weight_decay: float
 
     def model_fields(self) -> dict:
-        return {"embedding_dim": self.width, "hidden_size": self.width, "softmax": self.softmax, "dropout": self.dropout,
-                "input_dropout": self.input_dropout, "hidden_dropout": self.hidden_dropout,
+        return {"embedding_dim": self.width, "hidden_size": self.width, "softmax": self.softmax,
+                "dropout": self.dropout, "input_dropout": self.input_dropout, "hidden_dropout": self.hidden_dropout,
                 "embedding_dropout": self.embedding_dropout, "weight_dropout": self.weight_dropout}
 
 
@@ -127,7 +127,8 @@ def choose(train_tokens: int, vocab_size: int, passes: float | None) -> Choice:
     width = NARROW if train_tokens < SMALL_TEXT or few else WIDE
     reg = {name: round(FLOOR[name] + s * (FULL[name] - FLOOR[name]), 3) for name in FULL}
     return Choice(train_tokens=train_tokens, vocab_size=vocab_size, passes=passes, strength=round(s, 3),
-                  recipe=recipe, softmax=softmax_for(vocab_size), width=width, weight_decay=weight_decay(recipe, s), **reg)
+                  recipe=recipe, softmax=softmax_for(vocab_size), width=width,
+                  weight_decay=weight_decay(recipe, s), **reg)
 
 
 def weight_decay(recipe: str, s: float) -> float:

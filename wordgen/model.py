@@ -8,8 +8,9 @@ size a model from its config without building it (compare's size matching, the
 benchmarks' FLOP rates).
 
 The output layer is a full linear layer over the vocabulary, or (softmax =
-"adaptive", which the size rule picks for large vocabularies) torch's AdaptiveLogSoftmaxWithLoss, which is exact and normalised
-but computes the rare-word clusters only for the targets that fall in them.
+"adaptive", which the size rule picks for large vocabularies) torch's
+AdaptiveLogSoftmaxWithLoss, which is exact and normalised but computes the
+rare-word clusters only for the targets that fall in them.
 `forward` always returns full (B, T, V) scores (log-probabilities for the
 adaptive layer, which are valid logits); `loss` is the cheap path training and
 evaluation use.
@@ -273,15 +274,17 @@ def forward_flops_per_token(config: ModelConfig, head_flops: float | None = None
 TAIL_SHARE = 0.15
 
 
-def estimated_adaptive_flops(config: ModelConfig, tail_share: float = TAIL_SHARE) -> float:
-    """Expected forward FLOPs per token of the adaptive output layer, before any data is seen.
+def estimated_adaptive_flops(config: ModelConfig, shares: list[float] | None = None) -> float:
+    """Expected forward FLOPs per token of the adaptive output layer.
 
     The head (the shortlist plus one logit per tail cluster) runs for every token;
     tail cluster i (4^(i+1) times narrower, as the layer is built) only for the
-    tokens in it, taken to be `tail_share` each. benchmarks/sections_train.py
-    counts the same from real targets.
+    tokens in it: `shares[i]` of them, measured from real targets by
+    benchmarks/sections_train.py, or TAIL_SHARE each before any data is seen.
     """
     h, cutoffs = config.hidden_size, [*config.resolved_cutoffs(), config.vocab_size]
-    head = 2 * h * (cutoffs[0] + len(cutoffs) - 1)
-    tails = sum(2 * (h // 4 ** (i + 1)) * (h + cutoffs[i + 1] - cutoffs[i]) for i in range(len(cutoffs) - 1))
-    return head + tail_share * tails
+    clusters = len(cutoffs) - 1
+    shares = [TAIL_SHARE] * clusters if shares is None else shares
+    head = 2 * h * (cutoffs[0] + clusters)
+    return head + sum(share * 2 * (h // 4 ** (i + 1)) * (h + cutoffs[i + 1] - cutoffs[i])
+                      for i, share in enumerate(shares))

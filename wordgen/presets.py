@@ -22,8 +22,8 @@ LAB_TIME_BUDGET = 150.0  # seconds of training: the lab fits in about three minu
 # gives the 10 000-word vocabulary the adaptive softmax (Grave et al. 2017; the embedding then
 # has its own matrix) and a character vocabulary the full one, tied. A full 10 000-way output
 # layer is most of each step on 2 CPU cores; the adaptive one computes the rare-word clusters
-# only for the tokens in them, so the same 150 s read about twice the text. `wordgen lab` on 2 cores, validation bits per
-# character (seeds 0 / 1, one run each, the same quiet hour):
+# only for the tokens in them, so the same 150 s read about twice the text. `wordgen lab` on
+# 2 cores, validation bits per character (seeds 0 / 1, one run each, the same quiet hour):
 #   1 x 128, full softmax, tied (the lab before)      1.715 / 1.723
 #   1 x 128, adaptive                                 1.587
 #   1 x 256, adaptive (this)                          1.565 / 1.568
