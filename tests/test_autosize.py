@@ -64,6 +64,25 @@ def test_a_tiny_text_gets_the_narrow_model():
     assert c.width == 256 and c.strength == 1 and c.recipe == "adamw" and c.weight_decay == 0.1
 
 
+def test_a_subword_vocabulary_counts_part_of_its_passes():
+    # Dorian Gray in bpe:2000: 123 327 training tokens, about 9.72 passes estimated for 150 s.
+    assert autosize.SUBWORD_PASS_SHARE == 0.4
+    assert autosize.counted_passes(2_000, 9.72) == pytest.approx(3.888)
+    c = choose(123_327, 2_000, 9.72)
+    assert c.strength == pytest.approx(math.log2(3.888 / 2) / 2, abs=1e-3) == pytest.approx(0.480, abs=1e-3)
+    assert c.recipe == "adamw" and c.width == 384
+    assert c.dropout == pytest.approx(0.1 + 0.480 * 0.3, abs=1e-3) and c.weight_dropout == pytest.approx(0.144, abs=1e-3)
+    assert choose(370_403, 2_000, 3.24).strength == 0  # Moby-Dick at 150 s: 1.3 passes counted
+    assert choose(116_498, 2_000, 41.2).strength == 1  # a 600-s budget: 16.5 counted, still full
+    # The band: characters below SUBWORD_VOCAB and words from WORD_VOCAB on count every pass.
+    assert autosize.counted_passes(299, 9.72) == 9.72 and autosize.counted_passes(5_000, 9.72) == 9.72
+    assert choose(377_366, 84, 9.72).strength == 1 and choose(83_603, 7_139, 9.72).strength == 1
+    assert autosize.counted_passes(2_000, None) is None
+    resolved, choice = resolve(TrainConfig(epochs=10.0), 123_327, 2_000)
+    line = autosize.describe(resolved, choice, autosize.chosen_fields(TrainConfig(epochs=10.0)))
+    assert "about 10.0 passes in the budget (0.4 of them counted for a subword vocabulary) -> strength 0.5:" in line
+
+
 def test_passes_from_each_kind_of_budget():
     # The smallest limit wins: 100 steps x (32 x 64, the AdamW recipe's batch) over 409 600 tokens.
     config = TrainConfig(epochs=3, max_steps=100)

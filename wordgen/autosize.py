@@ -16,7 +16,8 @@ None are filled in from three numbers, by `choose`:
 * **strength** s = clip(log2(passes / 2) / 2, 0, 1) -- nothing up to two passes, half
   at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
   `FULL`) and AdamW's weight decay between 0.01 and 0.1 (SGD keeps AWD-LSTM's L2 of
-  1.2e-6);
+  1.2e-6). A subword-sized vocabulary (`SUBWORD_VOCAB` up to `WORD_VOCAB`: BPE) counts
+  only 0.4 of its passes (`SUBWORD_PASS_SHARE`): it overfits later than words;
 * the **output layer** (`softmax_for`): from `ADAPTIVE_VOCAB` tokens on, the adaptive
   softmax (Grave et al. 2017), untied; below it, the full softmax tied to the embedding.
   A full layer over a large vocabulary is most of every step's work, so the adaptive one
@@ -51,6 +52,19 @@ SMALL_TEXT = 50_000
 # (benchmarks/results/trials-2026-11-27.jsonl, benchmarks/README.md "The size rule").
 FEW_PASSES = 6.0
 WORD_VOCAB = 5_000  # vocabularies this large or larger get the SGD recipe
+# Vocabularies from SUBWORD_VOCAB up to WORD_VOCAB (BPE-sized) count this share of their passes
+# towards the strength: they overfit later than words. Measured with bpe:2000 on equal token
+# budgets (what the rule's 2 x 384 model reads in 150 s on a quiet machine), validation bits/char:
+# Dorian Gray, 12.8 passes: s 1 (the rule before) 1.925, s 0.5 1.882, s 0.25 1.907; Frankenstein,
+# 16 passes: s 1 1.990, s 0.5 1.956 (and s 0.18, in 150 s, 1.990); Moby-Dick, 4.6 passes:
+# s 0.58 2.160, s 0 2.148 (benchmarks/results/trials-2026-11-27.jsonl). The rule sees its own
+# estimate of the passes (about 2/3 of these: 10.3, 9.7, 3.2), and 0.4 of it gives s 0.52, 0.48
+# and 0; at 600 s (39-41 passes estimated) the two short books stay at full strength. Only 2 000
+# tokens was measured; the band's lower end is judgement: more symbols than an alphabet's
+# characters with punctuation (a byte-level BPE starts from 256 bytes). Character vocabularies
+# keep every pass (not measured this way).
+SUBWORD_VOCAB = 300
+SUBWORD_PASS_SHARE = 0.4
 # From this vocabulary size on the output layer is the adaptive softmax (untied), below it the
 # full one (tied). Measured at 150 s (benchmarks/README.md, "The size rule"): Moby-Dick's 19 575
 # words read 5.7 times instead of 1.7 and reached 1.798 bits/char against 1.930; Frankenstein's
@@ -112,6 +126,13 @@ def softmax_for(vocab_size: int) -> str:
     return "adaptive" if vocab_size >= ADAPTIVE_VOCAB else "full"
 
 
+def counted_passes(vocab_size: int, passes: float | None) -> float | None:
+    """The passes the strength is taken from: SUBWORD_PASS_SHARE of them for a subword-sized vocabulary."""
+    if passes is None or not SUBWORD_VOCAB <= vocab_size < WORD_VOCAB:
+        return passes
+    return passes * SUBWORD_PASS_SHARE
+
+
 def strength(passes: float | None) -> float:
     """s = clip(log2(passes / 2) / 2, 0, 1): 0 up to two passes, 0.5 at four, 1 from eight on."""
     if passes is None or passes <= 2:
@@ -121,7 +142,7 @@ def strength(passes: float | None) -> float:
 
 def choose(train_tokens: int, vocab_size: int, passes: float | None) -> Choice:
     """The rule itself: a pure function of the text's size, the vocabulary and the passes."""
-    s = strength(passes)
+    s = strength(counted_passes(vocab_size, passes))
     recipe = recipe_for(vocab_size)
     few = recipe == "sgd" and passes is not None and passes < FEW_PASSES
     width = NARROW if train_tokens < SMALL_TEXT or few else WIDE
@@ -204,6 +225,8 @@ def describe(config: TrainConfig, choice: Choice, chosen: list[str]) -> str:
     """One line for `wordgen train` to print: the inputs, then every value, '(given)' where not chosen."""
     m = config.model
     passes = "unknown" if choice.passes is None else f"{choice.passes:.1f}"
+    share = counted_passes(choice.vocab_size, choice.passes) != choice.passes
+    counted = f" ({SUBWORD_PASS_SHARE:g} of them counted for a subword vocabulary)" if share else ""
 
     def show(label: str, name: str, value) -> str:
         text = f"{label} {value:g}" if isinstance(value, (int, float)) else f"{label} {value}"
@@ -220,4 +243,4 @@ def describe(config: TrainConfig, choice: Choice, chosen: list[str]) -> str:
              f"batch {config.batch_size} x {config.seq_len}"
              + ("" if "batch_size" in chosen and "seq_len" in chosen else " (given)")]
     return (f"size rule: {choice.train_tokens:,} training tokens, vocabulary {choice.vocab_size:,}, "
-            f"about {passes} passes in the budget -> strength {choice.strength:g}: " + ", ".join(parts))
+            f"about {passes} passes in the budget{counted} -> strength {choice.strength:g}: " + ", ".join(parts))
