@@ -57,7 +57,7 @@ if policy in ("before", "passive"):
     import torch
     os.environ["WORDGEN_THREADS"] = str(torch.get_num_threads())  # torch's own count, never changed
 from wordgen.config import TrainConfig
-from wordgen.train import train
+from wordgen.training.loop import train
 with tempfile.TemporaryDirectory() as out:
     r = train(TrainConfig(corpus=corpus, tokenizer="char", out=out + "/run", time_budget=seconds,
                           eval_interval=10**9, eval_tokens=2048), overwrite=True)

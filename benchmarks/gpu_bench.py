@@ -34,7 +34,7 @@ def _sync(device: torch.device) -> None:
 
 
 def train_rows(device: torch.device, steps: int, corpus: str, model: ModelConfig, batches: list[int]) -> list[dict]:
-    from wordgen.train import prepare, train
+    from wordgen.training.loop import prepare, train
 
     dataset, tokenizer, _, _ = prepare(TrainConfig(corpus=corpus, tokenizer="word", max_steps=1))
     precisions = ["fp32"] + (["bf16"] if device.type != "cuda" or torch.cuda.is_bf16_supported() else [])
@@ -52,7 +52,7 @@ def train_rows(device: torch.device, steps: int, corpus: str, model: ModelConfig
 
 
 def generation_rows(device: torch.device, tokens: int, model_config: ModelConfig) -> list[dict]:
-    from wordgen.generate import sample_ids
+    from wordgen.generation.decode import sample_ids
     from wordgen.model import LSTMLanguageModel
 
     torch.manual_seed(0)

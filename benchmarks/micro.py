@@ -3,11 +3,11 @@
 Sections (pick with --only, comma-separated; all by default):
 
   sampler   microseconds per draw from 10 000 probabilities: torch.multinomial
-            against wordgen.sampling.draw (inverse CDF), batch 1
+            against wordgen.generation.sampling.draw (inverse CDF), batch 1
   gemv      GB/s of a batch-1 matrix-vector product with an 80 MB weight
             (40 000 x 512, float32): through the transposed view x @ W.t(), with
             a contiguous (K, M) copy, and split into one block per thread as
-            wordgen.stepper does (baddbmm)
+            wordgen.generation.stepper does (baddbmm)
   compile   training tokens/s of torch.compile(model.loss) against the eager
             loss, 2 x 256, batch 32 x 64, float32 (compilation not timed; it
             needs a C++ compiler and takes minutes on 2 cores)
@@ -46,19 +46,19 @@ def _median_seconds(fn, repeats: int, calls: int = 1) -> float:
 
 
 def section_sampler(rows: list, repeats: int) -> None:
-    from wordgen.sampling import draw
+    from wordgen.generation.sampling import draw
 
     generator = torch.Generator().manual_seed(0)
     probs = torch.softmax(torch.randn(1, 10_000), dim=-1)  # (1, V)
     multinomial = _median_seconds(lambda: torch.multinomial(probs, 1, generator=generator), repeats, 200)
     inverse = _median_seconds(lambda: draw(probs, generator), repeats, 200)
     rows.append(("sampler", "torch.multinomial, V = 10 000, batch 1", multinomial * 1e6, "us/draw"))
-    rows.append(("sampler", "wordgen.sampling.draw (inverse CDF), same", inverse * 1e6, "us/draw"))
+    rows.append(("sampler", "wordgen.generation.sampling.draw (inverse CDF), same", inverse * 1e6, "us/draw"))
     rows.append(("sampler", "multinomial / inverse CDF", multinomial / inverse, "x"))
 
 
 def section_gemv(rows: list, repeats: int) -> None:
-    from wordgen.stepper import _SplitLinear
+    from wordgen.generation.stepper import _SplitLinear
 
     torch.manual_seed(0)
     weight, bias = torch.randn(40_000, 512), torch.zeros(40_000)  # (M, K): 80 MB
@@ -69,7 +69,7 @@ def section_gemv(rows: list, repeats: int) -> None:
     nbytes = weight.numel() * 4
     for label, fn in (("x @ W.t() (transposed view)", lambda: x @ weight.t()),
                       ("x @ W^T as a contiguous (K, M) copy", lambda: x @ copy_t),
-                      (f"{torch.get_num_threads()} column blocks, baddbmm (wordgen.stepper)", lambda: split(x, out))):
+                      (f"{torch.get_num_threads()} column blocks, baddbmm (wordgen.generation.stepper)", lambda: split(x, out))):
         seconds = _median_seconds(fn, repeats, 20)
         rows.append(("gemv", label, nbytes / seconds / 1e9, "GB/s"))
 

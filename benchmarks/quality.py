@@ -23,7 +23,7 @@ character (wordgen.evaluate). The table gives each reference's figure, wordgen's
 and wordgen / the better reference. `--unk-penalty` charges every `<unk>` of a word
 model the cost of spelling its word uniformly over the training characters
 (wordgen.compare.score), so a small vocabulary cannot win by hiding words. `--cache`
-scores every model a second time with wordgen's neural cache (wordgen.cache), the
+scores every model a second time with wordgen's neural cache (wordgen.generation.cache), the
 references included, and prints that as a second table.
 
 One line per run goes to benchmarks/results/quality-<date>.jsonl (settings, figures,
@@ -59,16 +59,16 @@ class Book:
     """One text and one tokenizer, prepared once for every run on it."""
 
     def __init__(self, corpus: str, tokenizer: str, seed: int = 0, cache=None):
-        """`cache`: a wordgen.cache.Cache to score every model with a second time (the suite's --cache)."""
+        """`cache`: a wordgen.generation.cache.Cache to score every model with a second time (the suite's --cache)."""
         from wordgen.config import TrainConfig
-        from wordgen.train import prepare
+        from wordgen.training.loop import prepare
 
         self.corpus, self.spec, self.cache = corpus, tokenizer, cache
         self.dataset, self.tokenizer, self.train, self.val = prepare(
             TrainConfig(corpus=corpus, tokenizer=tokenizer, seed=seed, max_steps=1))
 
     def score(self, model, cache=None) -> float:
-        """Validation bits per character of `model` (eval mode), whole split; with a wordgen.cache.Cache if given."""
+        """Validation bits per character of `model` (eval mode), whole split; with a wordgen.generation.cache.Cache if given."""
         from wordgen.evaluate import evaluate_stream
 
         model.eval()
@@ -96,7 +96,7 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
                 seed: int = 0) -> dict:
     """wordgen's defaults (plus `overrides`: TrainConfig or ModelConfig fields) for the budget."""
     from wordgen.config import ModelConfig, TrainConfig
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     overrides = dict(overrides or {})
     model_keys = set(ModelConfig.__dataclass_fields__)
@@ -105,7 +105,7 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
     config = TrainConfig(corpus=book.corpus, tokenizer=book.spec, model=model, seed=seed, time_budget=seconds,
                          eval_tokens=None, **rest)
     if tokens is not None:  # the batch the size rule will pick when none is given
-        from wordgen.autosize import RECIPES, recipe_for
+        from wordgen.training.sizerule import RECIPES, recipe_for
 
         recipe = RECIPES[config.optimizer or recipe_for(book.tokenizer.vocab_size)]
         per_step = (config.batch_size or recipe["batch_size"]) * (config.seq_len or recipe["seq_len"])
@@ -173,14 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--unk-penalty", action="store_true", help="charge <unk> a uniform spelling cost")
     p.add_argument("--cache", action="store_true",
                    help="also score every model (the references' too) with wordgen's neural cache at its "
-                        "default settings (wordgen.cache): logged as val_bpc_cache, a second table")
+                        "default settings (wordgen.generation.cache): logged as val_bpc_cache, a second table")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log", type=Path, default=RESULTS / f"quality-{time.strftime('%Y-%m-%d')}.jsonl")
     args = p.parse_args(argv)
 
     import torch
 
-    from wordgen.cache import Cache
+    from wordgen.generation.cache import Cache
 
     cache = Cache() if args.cache else None
 
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(format_table(table, "tokens" if args.tokens else "s"))
     if cached:
-        print("\nwith the neural cache (every model, wordgen.cache.Cache()):")
+        print("\nwith the neural cache (every model, wordgen.generation.cache.Cache()):")
         print(format_table([(*key, figures) for key, figures in cached.items()], "tokens" if args.tokens else "s"))
     return 0
 

@@ -8,7 +8,7 @@ validation. `naive_generate` samples with `nn.LSTM` called on one time step
 per token, allocating a new state and new logits each step, and draws with
 `torch.multinomial` (what a beginner would call) or, so that a ratio can
 separate the model step from the sampler, with wordgen's own inverse-CDF
-`wordgen.sampling.draw`.
+`wordgen.generation.sampling.draw`.
 
 `Recipe`, `CLASSIC` and `PLAIN_CHAR` with `train_recipe` are the quality suite's
 baselines: whole training recipes (network, optimizer, schedule), not just a model.
@@ -94,9 +94,9 @@ def naive_generate(model: ReferenceLM, prompt: torch.Tensor, max_tokens: int, te
                    seed: int = 0, sampler: str = "multinomial") -> torch.Tensor:
     """prompt (N, P) -> sampled ids (N, max_tokens), nn.LSTM called once per token.
 
-    sampler: "multinomial" (torch.multinomial) or "inverse-cdf" (wordgen.sampling.draw).
+    sampler: "multinomial" (torch.multinomial) or "inverse-cdf" (wordgen.generation.sampling.draw).
     """
-    from wordgen.sampling import draw
+    from wordgen.generation.sampling import draw
 
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")

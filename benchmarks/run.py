@@ -43,7 +43,13 @@ import torch
 from benchmarks.probes import Roofs, bandwidth_sizes, higher, last_level_cache_bytes, probe_roofs
 from benchmarks.results_file import RESULTS, write_new
 from benchmarks.sections_other import section_dataprep, section_generate, section_memory, section_tokenizers
-from benchmarks.sections_train import adaptive_head_flops, section_adaptive, section_quality, section_train, train_configs
+from benchmarks.sections_train import (
+    adaptive_head_flops,
+    section_adaptive,
+    section_quality,
+    section_train,
+    train_configs,
+)
 from benchmarks.table import Table, median_time
 from wordgen.device import load_average, machine_info
 

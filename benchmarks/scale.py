@@ -11,7 +11,7 @@ Sections (--only, comma-separated):
            split. Per process: the peak RSS (ru_maxrss of that child, from os.wait4), the
            peaks of its anonymous and file-backed resident memory (RssAnon / RssFile from
            /proc, sampled every 50 ms), the wall time, and the time spent in data preparation
-           (wordgen.prepare.prepare, timed inside the process).
+           (wordgen.training.prepare.prepare, timed inside the process).
   ddp      training tokens/s of `wordgen train` in 2 processes x 1 thread (torchrun, gloo)
            against 1 process x 2 threads, same global batch, default model, built-in corpus,
            interleaved (--rounds), and their ratio.
@@ -37,12 +37,13 @@ from pathlib import Path
 
 from benchmarks.results_file import write_new
 from wordgen.device import load_average, machine_info
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Runs `wordgen train/evaluate` (the real CLI) with a timer around data preparation.
 _CLI = """
 import json, sys, time
-import wordgen.prepare as P
+import wordgen.training.prepare as P
 took = []
 def timed(original):
     def run(*args, **kwargs):
@@ -52,7 +53,7 @@ def timed(original):
         finally:
             took.append(time.perf_counter() - began)
     return run
-P.prepare = timed(P.prepare)  # before wordgen.train imports it
+P.prepare = timed(P.prepare)  # before wordgen.training.loop imports it
 from wordgen.cli import main
 code = main(sys.argv[1:])
 print("SCALE " + json.dumps({"prepare_s": sum(took)}), file=sys.stderr)
@@ -63,7 +64,7 @@ sys.exit(code)
 _PREP = """
 import json, sys, time
 from wordgen.config import TrainConfig
-from wordgen.train import prepare
+from wordgen.training.loop import prepare
 began = time.perf_counter()
 _, _, train, val = prepare(TrainConfig(corpus=sys.argv[1], tokenizer="word", max_steps=1))
 print("SCALE " + json.dumps({"prepare_s": time.perf_counter() - began, "tokens": len(train) + len(val)}),
@@ -74,7 +75,7 @@ print("SCALE " + json.dumps({"prepare_s": time.perf_counter() - began, "tokens":
 _WORKER = """
 import json, resource, sys
 from wordgen.config import TrainConfig
-from wordgen.train import train
+from wordgen.training.loop import train
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
     return usage.ru_utime + usage.ru_stime

@@ -24,7 +24,6 @@ from benchmarks.table import Table, median_time
 from wordgen.model import forward_flops_per_token
 
 
-
 def _generation_roof(roofs: Roofs, batch: int, flops: float, step_bytes: float) -> tuple[float, str]:
     """min(compute roof, bandwidth roof) in tokens/s, and which one binds."""
     compute = roofs.peak / flops  # every token costs its forward FLOPs, whatever the batch
@@ -37,7 +36,7 @@ def _generation_roof(roofs: Roofs, batch: int, flops: float, step_bytes: float) 
 
 def section_generate(table: Table, sizes: dict) -> None:
     from wordgen.config import ModelConfig, SampleConfig
-    from wordgen.generate import sample_ids
+    from wordgen.generation.decode import sample_ids
     from wordgen.model import LSTMLanguageModel
 
     torch.manual_seed(0)
@@ -113,7 +112,7 @@ _PREP_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
 from wordgen.config import TrainConfig
-from wordgen.train import prepare
+from wordgen.training.loop import prepare
 t1 = time.perf_counter()
 _, tok, tr, va = prepare(TrainConfig(corpus=sys.argv[1], tokenizer=sys.argv[2], max_steps=1))
 t2 = time.perf_counter()
@@ -128,7 +127,7 @@ print(json.dumps({"import_s": t1 - t0, "prepare_s": t2 - t1, "tokens": len(tr) +
 _MEM_SCRIPT = """
 import json, sys
 from wordgen.config import TrainConfig
-from wordgen.train import prepare, train
+from wordgen.training.loop import prepare, train
 
 def status_mb(key):
     with open("/proc/self/status") as f:

@@ -19,7 +19,6 @@ from benchmarks.table import Table
 from wordgen.model import estimated_adaptive_flops, forward_flops_per_token
 
 
-
 def adaptive_head_flops(model, ids: torch.Tensor) -> float:
     """Expected FLOPs per token of an adaptive output layer on a token stream's targets.
 
@@ -39,7 +38,7 @@ _PREPARED: dict = {}
 
 def _prepared(corpus: str, tokenizer: str):
     from wordgen.config import TrainConfig
-    from wordgen.train import prepare
+    from wordgen.training.loop import prepare
 
     key = (corpus, tokenizer)
     if key not in _PREPARED:
@@ -54,7 +53,7 @@ def _wordgen_train(corpus, tokenizer, model_config, sizes, steps, out_dir, preci
     timed run does not load and encode them again (train() times only its loop anyway).
     """
     from wordgen.config import TrainConfig
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     dataset, tok, _, _ = _prepared(corpus, tokenizer)
     config = TrainConfig(corpus=corpus, tokenizer=tokenizer, out=str(out_dir), model=model_config,
@@ -96,7 +95,7 @@ def train_configs() -> list:
     from wordgen.config import ModelConfig
 
     return [
-        # The size rule's width for texts of 50 000+ tokens (wordgen.autosize.WIDE).
+        # The size rule's width for texts of 50 000+ tokens (wordgen.training.sizerule.WIDE).
         ("word H384 (default)", "word", ModelConfig(embedding_dim=384, hidden_size=384), 1),
         ("char H256", "char", ModelConfig(embedding_dim=256, hidden_size=256), 8),
         ("char H512", "char", ModelConfig(embedding_dim=512, hidden_size=512), 3),
@@ -165,7 +164,7 @@ def section_adaptive(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
 
 def section_quality(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
     from wordgen.config import ModelConfig, TrainConfig
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     for seconds in sizes["quality_seconds"]:
         # eval_tokens=None: train()'s one validation, after the budget, covers the whole split.

@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wordgen.device import machine_info
 from wordgen.config import ModelConfig, TrainConfig
+from wordgen.device import machine_info
 
 LOG = Path(__file__).parent / "results" / "tune-char.jsonl"
 MODEL_KEYS = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -56,7 +56,7 @@ def parse_trial(text: str) -> tuple[str, dict, dict]:
 
 
 def run_trial(name: str, train_over: dict, model_over: dict, seconds: float, corpus: str, tmp: str) -> dict:
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     model = dataclasses.replace(ModelConfig(), **model_over)
     if "tie_weights" not in model_over:

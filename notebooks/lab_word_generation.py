@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 
 from wordgen import ModelConfig, SampleConfig, generate, load_corpus, presets, train, train_tokenizer
 from wordgen.lab import draw_samples, score_validation
-from wordgen.textstats import NgramIndex, describe_ngram
+from wordgen.analysis.textstats import NgramIndex, describe_ngram
 
 # The lab's settings (book, tokenizer, network, samplers) come from wordgen.presets, the
 # same ones `wordgen lab` uses. The test suite runs this notebook with WORDGEN_FAST=1: a
@@ -164,7 +164,7 @@ print(f"validation: {metrics.bits_per_char:.3f} bits per character, perplexity p
 #
 # Greedy decoding always takes the most likely next word. The model's memory then tends to come
 # back to a state it was already in, and from there the same words follow again: a loop.
-# `draw_samples` looks for one in each sample it draws (with `wordgen.textstats.find_text_loop`):
+# `draw_samples` looks for one in each sample it draws (with `wordgen.analysis.textstats.find_text_loop`):
 # the longest stretch that repeats one n-gram at least three times, and where it starts (marked
 # below).
 

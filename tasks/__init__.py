@@ -14,7 +14,7 @@ results.json, plots) under `runs/TASK/`. Tasks that train take
 This package holds what the tasks share: the training options, training or
 loading a model, error handling, and the report that is printed and saved.
 Everything a task computes comes from `wordgen` (the analysis in
-`wordgen.textstats`, `wordgen.evaluate` and `wordgen.embeddings`); none of it lives here.
+`wordgen.analysis.textstats`, `wordgen.evaluate` and `wordgen.analysis.embeddings`); none of it lives here.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, load_corpus, presets, train
+from wordgen.analysis.textstats import token_offsets
 from wordgen.data import split_text
 from wordgen.errors import UsageError
-from wordgen.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 from wordgen.lab import score_validation
-from wordgen.textstats import token_offsets
+from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 DEFAULT_BOOK = presets.LAB_CORPUS
 WORD_TOKENIZER = presets.WORD_TOKENIZER
@@ -246,7 +246,7 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
 
     Errors of the command line itself are one line too (argparse would print its usage
     block first); a stop signal during training -> `prog: interrupted at step N; resume
-    with: ...` and 130 / 143 (wordgen.stopping).
+    with: ...` and 130 / 143 (wordgen.training.stopping).
     """
 
     def one_line_usage_error(message: str):

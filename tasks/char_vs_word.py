@@ -20,14 +20,24 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import SampleConfig, generate
-from wordgen.textstats import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
-from wordgen.errors import ConfigError
-
 from tasks import (
-    DEFAULT_BOOK, WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
-    evaluate_validation, mark_loop, obtain_model, prompt_text, run_task, show_text,
+    DEFAULT_BOOK,
+    WORD_TOKENIZER,
+    Report,
+    add_book_option,
+    add_out_option,
+    add_prompt_option,
+    add_training_options,
+    evaluate_validation,
+    mark_loop,
+    obtain_model,
+    prompt_text,
+    run_task,
+    show_text,
 )
+from wordgen import SampleConfig, generate
+from wordgen.analysis.textstats import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
+from wordgen.errors import ConfigError
 
 PROG = "python -m tasks.char_vs_word"
 
@@ -109,7 +119,7 @@ def body(args: argparse.Namespace) -> None:
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.book is None:  # judge both on one book: a reused model's own, else the default
-        from wordgen.checkpoint import load_config
+        from wordgen.training.checkpoint import load_config
 
         reused = args.word_checkpoint or args.char_checkpoint
         args.book = load_config(Path(reused)).corpus if reused else DEFAULT_BOOK

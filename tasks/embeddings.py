@@ -18,14 +18,24 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen.embeddings import (
-    embedding_matrix, frequent_tokens, map_figure, nearest_neighbours, project_2d, token_label,
+from tasks import (
+    WORD_TOKENIZER,
+    Report,
+    add_book_option,
+    add_out_option,
+    add_training_options,
+    obtain_model,
+    run_task,
+)
+from wordgen.analysis.embeddings import (
+    embedding_matrix,
+    frequent_tokens,
+    map_figure,
+    nearest_neighbours,
+    project_2d,
+    token_label,
 )
 from wordgen.errors import ConfigError
-
-from tasks import (
-    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_training_options, obtain_model, run_task,
-)
 
 PROG = "python -m tasks.embeddings"
 DEFAULT_WORDS = ("king", "queen", "love", "death", "night", "sword", "father", "eyes", "good", "three",

@@ -22,16 +22,23 @@ import sys
 import time
 from pathlib import Path
 
+from tasks import (
+    WORD_TOKENIZER,
+    Report,
+    add_book_option,
+    add_out_option,
+    add_prompt_option,
+    add_training_options,
+    evaluate_validation,
+    obtain_model,
+    prompt_text,
+    run_task,
+)
 from wordgen import SampleConfig, generate
+from wordgen.analysis.textstats import NgramIndex, distinct_n, find_loop, text_tokens
 from wordgen.errors import ConfigError
 from wordgen.evaluate import continuation_log_likelihood
 from wordgen.lab import validation_text
-from wordgen.textstats import NgramIndex, distinct_n, find_loop, text_tokens
-
-from tasks import (
-    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
-    evaluate_validation, obtain_model, prompt_text, run_task,
-)
 
 PROG = "python -m tasks.temperature_study"
 DEFAULT_TEMPERATURES = tuple(round(0.1 * i, 1) for i in range(1, 21))  # 0.1 ... 2.0

@@ -21,11 +21,16 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen.errors import ConfigError
-
 from tasks import (
-    Report, add_book_option, add_out_option, add_training_options, evaluate_validation, obtain_model, run_task,
+    Report,
+    add_book_option,
+    add_out_option,
+    add_training_options,
+    evaluate_validation,
+    obtain_model,
+    run_task,
 )
+from wordgen.errors import ConfigError
 
 PROG = "python -m tasks.tokenizer_sweep"
 DEFAULT_BOOK = "shakespeare:hamlet"  # about the size of Alice in Wonderland: a book, not a library

@@ -18,14 +18,23 @@ import sys
 import time
 from pathlib import Path
 
-from wordgen import presets
-from wordgen.lab import draw_samples
-from wordgen.textstats import describe_ngram, text_tokens
-
 from tasks import (
-    WORD_TOKENIZER, Report, add_book_option, add_out_option, add_prompt_option, add_training_options,
-    evaluate_validation, mark_loop, obtain_model, prompt_text, run_task, show_text,
+    WORD_TOKENIZER,
+    Report,
+    add_book_option,
+    add_out_option,
+    add_prompt_option,
+    add_training_options,
+    evaluate_validation,
+    mark_loop,
+    obtain_model,
+    prompt_text,
+    run_task,
+    show_text,
 )
+from wordgen import presets
+from wordgen.analysis.textstats import describe_ngram, text_tokens
+from wordgen.lab import draw_samples
 
 PROG = "python -m tasks.word_level_book"
 

@@ -73,7 +73,7 @@ def tiny_train_config(corpus, out, **overrides) -> TrainConfig:
 @pytest.fixture
 def trained(tmp_path, book):
     """A tiny word-level model trained for a few steps on `book`, and its result."""
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     config = tiny_train_config(book, tmp_path / "ckpt")
     return train(config)

@@ -8,7 +8,7 @@ import json
 import sys
 
 from wordgen.config import TrainConfig
-from wordgen.train import train
+from wordgen.training.loop import train
 
 if __name__ == "__main__":
     # A worker that hangs prints where it is and exits, so the test fails with a stack, not a timeout.

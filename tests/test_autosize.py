@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from wordgen import autosize
-from wordgen.autosize import choose, expected_passes, resolve, strength
 from wordgen.config import ModelConfig, TrainConfig
+from wordgen.training import sizerule as autosize
+from wordgen.training.sizerule import choose, expected_passes, resolve, strength
 
 
 def test_strength_is_zero_up_to_two_passes_and_full_from_eight():

@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ i
 from benchmarks import run as bench
 from benchmarks import sections_train
 from benchmarks.reference import ReferenceLM, naive_generate, reference_train
-from wordgen import autosize
 from wordgen.config import ModelConfig
 from wordgen.model import LSTMLanguageModel
+from wordgen.training import sizerule as autosize
 
 TINY = dict(bench.QUICK, matmul=64, copy_mb=[1, 2], train_steps=1, eval_tokens=64, gen_tokens=2, batch=4, seq_len=8,
             quality_seconds=[0.5], mem_steps=1)

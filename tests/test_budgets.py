@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import tiny_train_config
+
 from wordgen.cli import main
 from wordgen.compare import budget_note
 from wordgen.config import TrainConfig
 from wordgen.errors import ConfigError
-from wordgen.train import train
+from wordgen.training.loop import train
 
 CHARS = 3000
 

@@ -1,4 +1,4 @@
-"""The neural cache (wordgen.cache): the batched scoring against the formula, the mixture, generation, the CLI."""
+"""The neural cache (wordgen.generation.cache): the batched scoring against the formula, the mixture, generation, the CLI."""
 
 import json
 import math
@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
-from wordgen.cache import SKIP, Cache, Memory
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.errors import ConfigError
 from wordgen.evaluate import score_tokens, total_nll
-from wordgen.generate import sample_steps
+from wordgen.generation.cache import SKIP, Cache, Memory
+from wordgen.generation.decode import sample_steps
 from wordgen.model import LSTMLanguageModel
 
 V = 13

@@ -47,7 +47,7 @@ def test_resume_through_the_cli(ckpt, capsys):
     code, stdout, err = run(capsys, "train", "--resume", str(ckpt), "--max-steps", "9", "--quiet")
     assert code == 0, err
     assert "resumed at step 6, trained 3 more to step 9" in stdout
-    from wordgen.checkpoint import read_metrics
+    from wordgen.training.checkpoint import read_metrics
 
     rows = read_metrics(ckpt)
     assert [r["step"] for r in rows] == [3, 6, 9]
@@ -229,10 +229,10 @@ def test_gru_train_resume_generate_evaluate(tmp_path, book, capsys):
 
 
 def test_the_lab_says_what_a_loop_repeats_and_when_only_whitespace_came_out():
+    from wordgen.analysis.textstats import find_text_loop
     from wordgen.cli import _describe_loop
     from wordgen.config import SampleConfig
     from wordgen.lab import Sample
-    from wordgen.textstats import find_text_loop
 
     looping = "ROMEO:\n" + "of the king " * 6
     sample = Sample(sampler=SampleConfig(greedy=True), prompt="ROMEO:\n", text=looping,

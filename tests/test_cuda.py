@@ -8,17 +8,16 @@ machine. On a machine without one (CI, the development machines) they are skippe
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_train_config
 
-from wordgen.checkpoint import Bundle
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.data import batchify, windows
 from wordgen.evaluate import total_nll
-from wordgen.generate import generate, sample_ids
+from wordgen.generation.decode import generate, sample_ids
+from wordgen.generation.stepper import LSTMStepper
 from wordgen.model import LSTMLanguageModel
-from wordgen.stepper import LSTMStepper
-from wordgen.train import train
-
-from conftest import tiny_train_config
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.loop import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU (benchmarks/gpu_check.sh runs these on one)")

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_model_config, tiny_train_config
 
-from wordgen import checkpoint as ckpt
 from wordgen.cli import main
 from wordgen.config import TrainConfig
-from wordgen.train import train
-
-from conftest import tiny_model_config, tiny_train_config
+from wordgen.training import checkpoint as ckpt
+from wordgen.training.loop import train
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,11 +3,10 @@
 import json
 
 import pytest
+from conftest import tiny_train_config
 
 from wordgen.cli import main
-from wordgen.train import train
-
-from conftest import tiny_train_config
+from wordgen.training.loop import train
 
 # The training text says the words in one order, the validation text in the reverse order:
 # learning the training order (after the word frequencies, which both share) can only make

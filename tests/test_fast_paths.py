@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from wordgen.checkpoint import Bundle
 from wordgen.cli import main
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.errors import ConfigError
+from wordgen.generation.stepper import LSTMStepper
 from wordgen.model import IGNORE, LSTMLanguageModel
-from wordgen.stepper import LSTMStepper
+from wordgen.training.checkpoint import Bundle
 
 
 def _model(softmax="full", rnn="lstm", vocab=300):
@@ -97,7 +97,7 @@ def test_a_checkpoint_without_the_new_fields_still_loads(trained):
 
 
 def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path, book, monkeypatch):
-    from wordgen.train import prepare
+    from wordgen.training.loop import prepare
 
     monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
     config = TrainConfig(corpus=str(book), tokenizer="word", max_steps=1)
@@ -122,7 +122,7 @@ def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path,
 @pytest.mark.parametrize("batch", [1, 4])
 def test_split_linear_equals_one_linear_layer(parts, batch):
     # 301 outputs do not divide into 2 or 3 blocks: the padded last block must not leak.
-    from wordgen.stepper import _SplitLinear
+    from wordgen.generation.stepper import _SplitLinear
 
     torch.manual_seed(0)
     layer = torch.nn.Linear(24, 301)

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 
 from wordgen import _io
-from wordgen import checkpoint as ckpt
-from wordgen.checkpoint import Bundle
 from wordgen.cli import main
-from wordgen.train import train  # noqa: F401  (loads the module that the tests patch)
+from wordgen.training import checkpoint as ckpt
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.loop import train  # noqa: F401  (loads the module that the tests patch)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tasks/ for the task test
     sys.path.insert(0, str(ROOT))
-train_module = sys.modules["wordgen.train"]
+train_module = sys.modules["wordgen.training.loop"]
 TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8",
         "--precision", "fp32", "--quiet"]
 FOREVER = ["--max-steps", "1000000"]

@@ -15,12 +15,11 @@ import sys
 from contextlib import contextmanager
 
 import pytest
+from conftest import VERSE
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from wordgen.cli import main
-
-from conftest import VERSE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EXAMPLES = {"train": 15, "evaluate": 40, "prompt": 40}

@@ -13,9 +13,9 @@ from tests.conftest import VERSE
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.errors import ConfigError
 from wordgen.evaluate import evaluate_text, score_tokens, total_nll
-from wordgen.generate import generate, sample_ids, sample_steps, stream_steps, token_pieces
+from wordgen.generation.decode import generate, sample_ids, sample_steps, stream_steps, token_pieces
+from wordgen.generation.sampling import next_token, sampler_probs
 from wordgen.model import LSTMLanguageModel
-from wordgen.sampling import next_token, sampler_probs
 from wordgen.tokenization import train_tokenizer
 
 SAMPLERS = [

@@ -15,19 +15,18 @@ import sys
 
 import pytest
 import torch
+from conftest import VERSE, tiny_model_config, tiny_train_config
 from safetensors.torch import save_file, save_model
 
-from wordgen import checkpoint as ckpt
 from wordgen.cli import main
-from wordgen.data import content_key, default_cache_dir, text_digest
 from wordgen.corpora import load_corpus
+from wordgen.data import content_key, default_cache_dir, text_digest
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import CharTokenizer, load_tokenizer, train_tokenizer
-from wordgen.train import train
+from wordgen.training import checkpoint as ckpt
+from wordgen.training.loop import train
 
-from conftest import VERSE, tiny_model_config, tiny_train_config
-
-train_module = sys.modules["wordgen.train"]
+train_module = sys.modules["wordgen.training.loop"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 COMMANDS = ("generate", "evaluate", "resume")
 

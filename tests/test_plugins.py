@@ -6,15 +6,14 @@ import string
 import sys
 
 import pytest
+from conftest import tiny_train_config
 
-from wordgen.checkpoint import Bundle
 from wordgen.cli import main
 from wordgen.errors import TokenizerError
-from wordgen.generate import generate
+from wordgen.generation.decode import generate
 from wordgen.tokenization import Tokenizer, register_tokenizer, registry, train_tokenizer
-from wordgen.train import train
-
-from conftest import tiny_train_config
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.loop import train
 
 PLUGIN = '''
 import wordgen

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tqdm import tqdm
 
-from wordgen.progress import DEFAULT_SECONDS, LineProgress, line_interval, progress_bar
+from wordgen.training.progress import DEFAULT_SECONDS, LineProgress, line_interval, progress_bar
 
 ROOT = Path(__file__).resolve().parent.parent
 

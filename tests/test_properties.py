@@ -7,17 +7,16 @@ failing example in .hypothesis/ to try first next time.
 
 import pytest
 import torch
+from conftest import VERSE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.corpora.gutenberg import strip_gutenberg
 from wordgen.corpora.shakespeare import shakespeare_markdown_to_text
-from wordgen.generate import encode_prompt, generate, sample_ids, stream
+from wordgen.generation.decode import encode_prompt, generate, sample_ids, stream
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import BPETokenizer, CharTokenizer, WordTokenizer
-
-from conftest import VERSE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
-from wordgen import checkpoint as ckpt
-from wordgen.checkpoint import Bundle
 from wordgen.config import ModelConfig, TrainConfig
+from wordgen.generation.stepper import LSTMStepper
 from wordgen.model import LSTMLanguageModel
-from wordgen.stepper import LSTMStepper
-from wordgen.optim import param_groups
+from wordgen.training import checkpoint as ckpt
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.optim import param_groups
 
 PLAIN = dict(dropout=0.0, input_dropout=0.0, hidden_dropout=0.0, embedding_dropout=0.0, weight_dropout=0.0)
 # Each regulariser alone, at a strength that cannot go unnoticed.

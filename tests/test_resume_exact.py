@@ -15,16 +15,15 @@ import sys
 
 import pytest
 import torch
-
-from wordgen import checkpoint as ckpt
-from wordgen.checkpoint import Bundle
-from wordgen.data import batchify, windows_per_epoch
-from wordgen.stopping import Interrupted
-from wordgen.train import prepare, train
-
 from conftest import tiny_model_config, tiny_train_config
 
-train_module = sys.modules["wordgen.train"]
+from wordgen.data import batchify, windows_per_epoch
+from wordgen.training import checkpoint as ckpt
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.loop import prepare, train
+from wordgen.training.stopping import Interrupted
+
+train_module = sys.modules["wordgen.training.loop"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # 16 rows of the test book make 31 windows of 8 tokens per epoch (the last one 2 tokens

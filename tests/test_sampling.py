@@ -3,7 +3,7 @@ import torch
 
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError
-from wordgen.sampling import filter_top_k, filter_top_p, next_token
+from wordgen.generation.sampling import filter_top_k, filter_top_p, next_token
 
 
 def test_top_k_1_equals_greedy():
@@ -66,7 +66,7 @@ def test_bad_sampling_settings(settings):
 
 def test_generation_never_draws_unk():
     from wordgen.config import ModelConfig
-    from wordgen.generate import generate
+    from wordgen.generation.decode import generate
     from wordgen.model import LSTMLanguageModel
     from wordgen.tokenization import train_tokenizer
 
@@ -80,7 +80,7 @@ def test_generation_never_draws_unk():
 
 
 def test_draw_follows_the_probabilities_and_never_draws_a_zero():
-    from wordgen.sampling import draw
+    from wordgen.generation.sampling import draw
 
     probs = torch.tensor([[0.5, 0.0, 0.3, 0.2, 0.0]]).expand(20_000, -1)  # (N, 5)
     ids = draw(probs, torch.Generator().manual_seed(0))

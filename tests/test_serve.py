@@ -29,7 +29,7 @@ LONG = 100_000  # tokens: a generation that would run for minutes unless somethi
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, one_torch_thread):
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     folder = tmp_path_factory.mktemp("serve")
     book = folder / "book.txt"

@@ -26,7 +26,7 @@ if CHROMIUM is None:
 
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory, one_torch_thread):
-    from wordgen.train import train
+    from wordgen.training.loop import train
 
     folder = tmp_path_factory.mktemp("browser")
     book = folder / "book.txt"

@@ -7,13 +7,12 @@ import pickle
 import datasets
 import numpy as np
 import pytest
+from conftest import VERSE
 
 from wordgen import store
 from wordgen.data import encode_split, split_text, text_digest
 from wordgen.errors import CorpusError
 from wordgen.tokenization import CharTokenizer, train_tokenizer
-
-from conftest import VERSE
 
 ROWS = [VERSE, "A second row without its newline", "", "Third row: café, naïve — ünïcödé.\n"]
 

@@ -8,14 +8,13 @@ import os
 import datasets
 import numpy as np
 import pytest
+from conftest import VERSE, tiny_train_config
 
 from wordgen.corpora import load_corpus
 from wordgen.data import encode_split, iter_texts
 from wordgen.errors import CorpusError
 from wordgen.tokenization import train_tokenizer
-from wordgen.train import prepare, train
-
-from conftest import VERSE, tiny_train_config
+from wordgen.training.loop import prepare, train
 
 SPLITS = ["train", "validation", "test"]
 

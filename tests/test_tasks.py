@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import VERSE
 
 # tasks/ sits beside wordgen/ but is not installed with it; `python -m pytest`
@@ -147,7 +146,7 @@ def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
 
 def test_a_loop_is_marked_and_cut_after_three_turns():
     from tasks import LOOP_MARK, mark_loop
-    from wordgen.textstats import find_text_loop
+    from wordgen.analysis.textstats import find_text_loop
 
     text = "so it goes and goes and goes and goes and goes"
     shown = mark_loop(text, find_text_loop(text))

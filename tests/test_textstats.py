@@ -1,4 +1,4 @@
-"""wordgen.textstats and wordgen.embeddings: exact worked examples, then the model-facing parts
+"""wordgen.analysis.textstats and wordgen.analysis.embeddings: exact worked examples, then the model-facing parts
 (including evaluate.continuation_log_likelihood, the model's view of its own samples)."""
 
 import math
@@ -7,17 +7,29 @@ import numpy as np
 import pytest
 import torch
 
-from wordgen.embeddings import (
-    embedding_matrix, frequent_tokens, map_figure, nearest_neighbours, project_2d, token_label,
+from wordgen.analysis.embeddings import (
+    embedding_matrix,
+    frequent_tokens,
+    map_figure,
+    nearest_neighbours,
+    project_2d,
+    token_label,
+)
+from wordgen.analysis.textstats import (
+    Loop,
+    NgramIndex,
+    describe_ngram,
+    distinct_n,
+    find_loop,
+    find_text_loop,
+    ngrams,
+    text_tokens,
+    token_offsets,
+    words,
 )
 from wordgen.errors import ConfigError
 from wordgen.evaluate import continuation_log_likelihood
-from wordgen.textstats import (
-    Loop, NgramIndex, describe_ngram, distinct_n, find_loop, find_text_loop, ngrams, text_tokens, token_offsets,
-    words,
-)
 from wordgen.tokenization import WordTokenizer
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

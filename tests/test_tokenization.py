@@ -15,6 +15,7 @@ import os
 
 import pytest
 import tokenizers
+from test_plugins import Letters
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
 from wordgen.errors import TokenizerError
@@ -32,8 +33,6 @@ from wordgen.tokenization import (
     tokenizer_from_dict,
     train_tokenizer,
 )
-
-from test_plugins import Letters
 
 # ---------------------------------------------------------------------------------------
 # A small corpus: a few hundred lines of varied text.

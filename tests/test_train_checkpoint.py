@@ -7,18 +7,18 @@ import pytest
 import torch
 
 from wordgen import _io
-from wordgen import checkpoint as ckpt
-from wordgen.checkpoint import Bundle
 from wordgen.config import SampleConfig
 from wordgen.corpora import load_corpus
 from wordgen.errors import CheckpointError, ConfigError
-from wordgen.generate import generate
+from wordgen.generation.decode import generate
 from wordgen.tokenization import train_tokenizer
-from wordgen.train import train
+from wordgen.training import checkpoint as ckpt
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.loop import train
 
-# The modules themselves: `wordgen.train` as an attribute is the function (the package exports it).
-train_module = sys.modules["wordgen.train"]
-prepare_module = sys.modules["wordgen.prepare"]  # where train() loads the corpus and the tokenizer
+# The modules themselves: `wordgen.training.loop` as an attribute is the function (the package exports it).
+train_module = sys.modules["wordgen.training.loop"]
+prepare_module = sys.modules["wordgen.training.prepare"]  # where train() loads the corpus and the tokenizer
 
 from conftest import tiny_model_config, tiny_train_config
 
@@ -165,7 +165,7 @@ def test_a_crash_while_saving_keeps_the_previous_file(tmp_path):
 
 def test_learning_rate_schedule():
     from wordgen.config import TrainConfig
-    from wordgen.optim import lr_factor
+    from wordgen.training.optim import lr_factor
 
     config = TrainConfig(warmup_steps=10, lr_min_ratio=0.1, max_steps=1000)
     assert lr_factor(0, 0.0, config) == pytest.approx(0.1)  # step 1 of a 10-step warm-up

@@ -13,8 +13,6 @@ on a machine shared with other work that keeps training from collapsing.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 from wordgen.cpu import polite_openmp
 
@@ -24,7 +22,7 @@ polite_openmp()  # before anything imports torch: libgomp reads OMP_WAIT_POLICY 
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "Bundle": "wordgen.checkpoint",
+    "Bundle": "wordgen.training.checkpoint",
     "ModelConfig": "wordgen.config", "SampleConfig": "wordgen.config", "TrainConfig": "wordgen.config",
     "list_builtin_corpora": "wordgen.corpora", "load_corpus": "wordgen.corpora",
     "TokenStream": "wordgen.data", "batchify": "wordgen.data", "encode_split": "wordgen.data",
@@ -34,35 +32,17 @@ _EXPORTS = {
     "TokenizerError": "wordgen.errors", "WordgenError": "wordgen.errors",
     "Metrics": "wordgen.evaluate", "evaluate_split": "wordgen.evaluate", "evaluate_stream": "wordgen.evaluate",
     "evaluate_text": "wordgen.evaluate", "score_tokens": "wordgen.evaluate", "TokenScores": "wordgen.evaluate",
-    "generate": "wordgen.generate", "stream": "wordgen.generate", "stream_steps": "wordgen.generate",
-    "Step": "wordgen.generate",
+    "generate": "wordgen.generation.decode", "stream": "wordgen.generation.decode",
+    "stream_steps": "wordgen.generation.decode", "Step": "wordgen.generation.decode",
     "LSTMLanguageModel": "wordgen.model",
     "BPETokenizer": "wordgen.tokenization", "CharTokenizer": "wordgen.tokenization",
     "HFTokenizer": "wordgen.tokenization", "Tokenizer": "wordgen.tokenization",
     "WordTokenizer": "wordgen.tokenization", "load_tokenizer": "wordgen.tokenization",
     "register_tokenizer": "wordgen.tokenization", "train_tokenizer": "wordgen.tokenization",
-    "TrainResult": "wordgen.train", "train": "wordgen.train",
+    "TrainResult": "wordgen.training.result", "train": "wordgen.training.loop",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-# `train` and `generate` are both a submodule and the public function inside it. When a
-# submodule is first imported, Python sets it as an attribute of this package, which would
-# hide the function (`from wordgen import train` would hand out the module). The package
-# keeps the function under that name instead, as an eager `from wordgen.train import train`
-# in this file would have; the submodules stay reachable through `import wordgen.train`.
-_SHADOWED = {name for name, module in _EXPORTS.items() if module == f"{__name__}.{name}"}
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return  # the import system naming a submodule: __getattr__ serves the function
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -13,7 +13,7 @@ damaged checkpoint, an option argparse cannot read...) prints one line,
 `wordgen: error: ...`, and exits with status 2 -- no traceback, and nothing
 already saved is touched. Ctrl-C or SIGTERM during training finishes the step,
 saves, prints `wordgen: interrupted at step N; resume with: ...` and exits with
-130 / 143 (wordgen.stopping).
+130 / 143 (wordgen.training.stopping).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from wordgen import presets
 from wordgen.arguments import build_parser, train_config
 from wordgen.config import SampleConfig, TrainConfig
 from wordgen.errors import UsageError, WordgenError
-from wordgen.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
-
+from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 # ---------------------------------------------------------------- commands
 
@@ -47,7 +46,7 @@ def _print_metrics(title: str, metrics) -> None:
 
 
 def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False):
-    from wordgen.train import train  # imported late: `wordgen corpora --help` stays instant
+    from wordgen.training.loop import train  # imported late: `wordgen corpora --help` stays instant
 
     speaks = os.environ.get("RANK", "0") in ("", "0")  # of a torchrun run's processes, rank 0 speaks
     result = train(config, resume=resume, overwrite=overwrite, progress=not quiet,
@@ -78,7 +77,7 @@ def cmd_train(args) -> None:
         launch([*args.argv, "--nproc", "1"], args.nproc)
         return
     if args.resume:
-        from wordgen.checkpoint import load_config
+        from wordgen.training.checkpoint import load_config
 
         config = load_config(Path(args.resume))
         for name in ("time_budget", "epochs", "max_steps", "max_chars"):
@@ -115,7 +114,7 @@ def cmd_lab(args) -> None:
 
 def _describe_loop(sample) -> str:
     """'   [loops from token N: "of the king" over and over]', or '' for a sample without a loop."""
-    from wordgen.textstats import describe_ngram
+    from wordgen.analysis.textstats import describe_ngram
 
     if sample.loop is None:
         return ""
@@ -123,8 +122,8 @@ def _describe_loop(sample) -> str:
 
 
 def cmd_generate(args) -> None:
-    from wordgen.checkpoint import Bundle
-    from wordgen.generate import stream
+    from wordgen.generation.decode import stream
+    from wordgen.training.checkpoint import Bundle
 
     sample = SampleConfig(greedy=args.greedy, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     sample.validate()  # before loading anything: bad settings fail fast
@@ -149,9 +148,9 @@ def cmd_generate(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from wordgen._io import default_cache_dir
-    from wordgen.checkpoint import Bundle
     from wordgen.corpora import load_corpus
     from wordgen.evaluate import evaluate_corpus, evaluate_split, evaluate_text
+    from wordgen.training.checkpoint import Bundle
 
     cache = _neural_cache(args)  # before loading anything: bad settings fail fast
     bundle = Bundle.load(args.checkpoint, device=args.device)
@@ -187,13 +186,13 @@ def cmd_evaluate(args) -> None:
 
 
 def _neural_cache(args):
-    """The neural cache that --cache asks for (wordgen.cache), or None."""
+    """The neural cache that --cache asks for (wordgen.generation.cache), or None."""
     given = [f"--cache-{name}" for name in ("window", "theta", "lambda") if getattr(args, f"cache_{name}") is not None]
     if not args.cache:
         if given:
             raise UsageError(f"{given[0]} only applies with --cache")
         return None
-    from wordgen.cache import Cache
+    from wordgen.generation.cache import Cache
 
     return Cache(**{k: v for k, v in (("window", args.cache_window), ("theta", args.cache_theta),
                                        ("lam", args.cache_lambda)) if v is not None})

@@ -58,7 +58,7 @@ def _has_type(value: object, annotation: str) -> bool:
 @dataclass
 class ModelConfig:
     vocab_size: int = 0  # filled in from the tokenizer
-    # Fields left at None are chosen from the training text by wordgen.autosize.choose when
+    # Fields left at None are chosen from the training text by wordgen.training.sizerule.choose when
     # train() starts (the size rule: width and regularisation from the number of training
     # tokens, the vocabulary and the budget); config.json records the values chosen. Give a
     # number to fix one. The rule and the search behind it: benchmarks/README.md. A model
@@ -95,7 +95,7 @@ class ModelConfig:
     # approximation for GPUs"): frequent tokens in a small head, rare ones in smaller
     # tail clusters -- several times cheaper for word vocabularies of 10 000+. It has its
     # own output matrices, so it cannot be tied to the embedding. None: chosen by the size
-    # rule (wordgen.autosize: adaptive from ADAPTIVE_VOCAB tokens on); a model built by
+    # rule (wordgen.training.sizerule: adaptive from ADAPTIVE_VOCAB tokens on); a model built by
     # hand without the rule gets "full".
     softmax: str | None = None
     # Ids where the adaptive clusters start (ids must be sorted by frequency, as the word
@@ -138,7 +138,7 @@ class ModelConfig:
         missing = [name for name in ("embedding_dim", "hidden_size") if getattr(self, name) is None]
         if missing:
             raise ConfigError(f"{' and '.join(missing)} not chosen yet: give a value, or let "
-                              "wordgen.autosize.resolve choose it from the training text")
+                              "wordgen.training.sizerule.resolve choose it from the training text")
         if self.output_layer() == "adaptive" and self.hidden_size // 4 ** len(self.resolved_cutoffs()) < 1:
             # each tail cluster projects 4x narrower
             raise ConfigError(f"hidden size {self.hidden_size} is too small for {len(self.resolved_cutoffs())} "
@@ -208,7 +208,7 @@ class TrainConfig:
     out: str = "runs/word"  # checkpoint folder
     model: ModelConfig = field(default_factory=ModelConfig)
     # The optimisation recipe -- batch, window, optimizer, learning rate, clip -- left at None is
-    # chosen by the size rule from the vocabulary (wordgen.autosize.RECIPES): character-sized
+    # chosen by the size rule from the vocabulary (wordgen.training.sizerule.RECIPES): character-sized
     # vocabularies get AdamW at 6e-3, batches of 32 x 64 and clip 1 (the char search in
     # benchmarks/README.md); word vocabularies plain SGD at lr 20, clip 0.25, batches of 20 x 35,
     # which beat AdamW on a book (benchmarks/README.md, "The size rule").
@@ -221,7 +221,7 @@ class TrainConfig:
     # uses, at lr 20 with the gradient norm clipped at 0.25.
     optimizer: str | None = None
     # Weight decay: AdamW's decoupled decay (Loshchilov & Hutter 2019), or SGD's L2 term. None:
-    # chosen with the recipe and the dropouts by wordgen.autosize. It applies to the matrices only (embedding, recurrent
+    # chosen with the recipe and the dropouts by wordgen.training.sizerule. It applies to the matrices only (embedding, recurrent
     # and output weights), never to biases, as is usual since "Bag of Tricks" (He et al. 2019):
     # pulling a bias towards zero regularises nothing. decay_vectors=True decays every
     # parameter, as wordgen did before (kept so older checkpoints resume exactly).

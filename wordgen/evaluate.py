@@ -32,11 +32,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from wordgen.cache import Cache, Memory, block_nll
 from wordgen.data import TokenStream, encode_split
-from wordgen.generate import START_TEXT
+from wordgen.generation.cache import Cache, Memory, block_nll
 from wordgen.model import IGNORE, LSTMLanguageModel
-from wordgen.tokenization import Tokenizer
+from wordgen.tokenization import START_TEXT, Tokenizer
 
 CORPUS_SPLITS = ("train", "validation", "test")  # the order a corpus's text is joined back in
 
@@ -99,7 +98,7 @@ def total_nll(
     rank c % world_size, the ln(V) to rank 0): the sum of every rank's result is
     the total, whatever the number of processes.
 
-    With a neural `cache` (wordgen.cache) each column keeps its own, and the
+    With a neural `cache` (wordgen.generation.cache) each column keeps its own, and the
     columns are made at least four cache windows long (fewer of them), so most
     tokens see a full window.
     """
@@ -209,7 +208,7 @@ def evaluate_text(model: LSTMLanguageModel, tokenizer: Tokenizer, text: str, **k
 def continuation_log_likelihood(model: LSTMLanguageModel, tokenizer: Tokenizer, prompt: str, text: str) -> float:
     """Mean log-probability (nats per token) that `model` gives the continuation of `prompt` in `text`.
 
-    `text` is what `wordgen.generate.generate` returns: the prompt followed by
+    `text` is what `wordgen.generation.decode.generate` returns: the prompt followed by
     the continuation. The continuation is re-encoded after the prompt's own ids
     and scored at temperature 1 (the model's real distribution, whatever
     temperature drew it), each token given everything before it. An empty

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wordgen.analysis.textstats import Loop, distinct_n, find_text_loop, text_tokens
 from wordgen.config import SampleConfig
 from wordgen.data import split_text
 from wordgen.evaluate import Metrics, evaluate_text
-from wordgen.generate import generate
-from wordgen.textstats import Loop, distinct_n, find_text_loop, text_tokens
+from wordgen.generation.decode import generate
 
 # Scoring columns: wider than evaluate's default 16, so long texts run in fewer,
 # larger steps; 64 restarts of context in a long text do not show in the figures.

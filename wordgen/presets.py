@@ -31,7 +31,7 @@ LAB_TIME_BUDGET = 150.0  # seconds of training: the lab fits in about three minu
 LAB_EMBEDDING = 256
 LAB_HIDDEN = 256
 LAB_LAYERS = 1
-LAB_SOFTMAX = None  # the size rule: adaptive from 10 000 tokens (wordgen.autosize.ADAPTIVE_VOCAB)
+LAB_SOFTMAX = None  # the size rule: adaptive from 10 000 tokens (wordgen.training.sizerule.ADAPTIVE_VOCAB)
 LAB_SEQ_LEN = 32  # tokens per window: shorter windows, more updates in the same time
 LAB_BATCH = 32
 # The lab's schedule, fixed rather than left to the size rule (which would pick SGD at lr 20

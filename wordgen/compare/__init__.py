@@ -50,15 +50,47 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from wordgen.compare.records import (CSV_FILE, JSON_FILE, PLOT_FILE, REPORT_FILE, RUNS_DIR, CompareError,
-                                     CompareSettings, Comparison, Row)
-from wordgen.compare.report import (budget_note, markdown_table, report_markdown, results_csv, seed_table_rows, summary,
-                                    table_rows, write_report)
+from wordgen.compare.records import (
+    CSV_FILE,
+    JSON_FILE,
+    PLOT_FILE,
+    REPORT_FILE,
+    RUNS_DIR,
+    CompareError,
+    CompareSettings,
+    Comparison,
+    Row,
+)
+from wordgen.compare.report import (
+    budget_note,
+    markdown_table,
+    report_markdown,
+    results_csv,
+    seed_table_rows,
+    summary,
+    table_rows,
+    write_report,
+)
 from wordgen.compare.run import run_all
-from wordgen.compare.score import (Score, Speller, hidden_pieces, score_rows, score_split, score_text, spelling_costs,
-                                   uniform_spelling_cost)
+from wordgen.compare.score import (
+    Score,
+    Speller,
+    hidden_pieces,
+    score_rows,
+    score_split,
+    score_text,
+    spelling_costs,
+    uniform_spelling_cost,
+)
 from wordgen.compare.seeds import group_rows
-from wordgen.compare.sizing import match_hidden_size, match_sizes, parse_tokenizer_list, plan_runs, refuse_existing, run_name
+from wordgen.compare.sizing import (
+    match_hidden_size,
+    match_sizes,
+    parse_tokenizer_list,
+    plan_runs,
+    refuse_existing,
+    run_name,
+)
 from wordgen.compare.stats import Spread, not_distinguishable, spread, t_quantile
 from wordgen.corpora import load_corpus, read_text_file
 from wordgen.data import split_text

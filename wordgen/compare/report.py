@@ -262,7 +262,7 @@ def _setting_lines(comparison: Comparison) -> list[str]:
         f"Tokenizers: {', '.join(f'`{t}`' for t in s.tokenizers)}. Every model: {base.model.num_layers} "
         f"{base.model.rnn_type.upper()} layer(s), dropout {_given(base.model.dropout)}, batch "
         f"{_given(base.batch_size)} x {_given(base.seq_len)} tokens, learning rate {_given(base.lr)}, {seed_text} "
-        f"(\"rule\": chosen per tokenizer by the size rule, wordgen.autosize; each run's config.json has the "
+        f"(\"rule\": chosen per tokenizer by the size rule, wordgen.training.sizerule; each run's config.json has the "
         f"values); each stopped at: {stop}.",
         f"Whole comparison: {comparison.seconds:.0f} s on {m['cores']} CPU cores (up to {m['torch_threads']} torch "
         f"threads, fewer while other processes took cores; OpenMP wait policy {m.get('omp_wait_policy', 'n/a')}); "

@@ -1,6 +1,6 @@
 """Training one model per planned tokenizer and seed, and its test score and sample.
 
-Each run is an ordinary `wordgen.train.train` call with the base settings, its
+Each run is an ordinary `wordgen.training.loop.train` call with the base settings, its
 own tokenizer spec, seed, output folder and model size, and the tokenizer and
 corpus the plan already holds: nothing is loaded or trained twice, and every
 seed trains on the same split. With several seeds the runs go seed by seed
@@ -19,13 +19,13 @@ import copy
 import time
 from collections.abc import Callable
 
-from wordgen.checkpoint import Bundle
 from wordgen.compare.records import CompareSettings, Row
 from wordgen.compare.score import score_split
 from wordgen.compare.sizing import Plan, run_folder
 from wordgen.config import SampleConfig
 from wordgen.cpu import CpuWatch, was_busy
 from wordgen.model import count_parameters
+from wordgen.training.checkpoint import Bundle
 
 
 def run_all(plans: list[Plan], settings: CompareSettings, dataset, *, progress: bool,
@@ -51,7 +51,7 @@ def run_all(plans: list[Plan], settings: CompareSettings, dataset, *, progress: 
 
 def run_one(plan: Plan, settings: CompareSettings, dataset, seed: int, *, progress: bool) -> tuple[Row, Bundle]:
     """One tokenizer's training run with one seed, its test score (no penalty yet) and its sample."""
-    from wordgen.train import train  # late: importing the package stays light
+    from wordgen.training.loop import train  # late: importing the package stays light
 
     started, watch = time.perf_counter(), CpuWatch()
     config = copy.deepcopy(settings.base)
@@ -84,7 +84,7 @@ def sample(bundle: Bundle, prompt: str, chars: int, settings: SampleConfig, seed
     Every tokenizer shows the same length of text rather than the same number
     of tokens, so drawing stops as soon as `chars` characters have come out.
     """
-    from wordgen.generate import stream
+    from wordgen.generation.decode import stream
 
     text = ""
     # The cap only guards against a model that keeps drawing empty pieces.

@@ -27,14 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wordgen import autosize
-from wordgen import checkpoint as ckpt
 from wordgen.compare.records import JSON_FILE, RUNS_DIR, CompareError, CompareSettings
 from wordgen.compare.score import hidden_pieces
 from wordgen.config import ModelConfig
 from wordgen.data import default_cache_dir, encode_split, row_text
 from wordgen.model import count_parameters
 from wordgen.tokenization import Tokenizer, parse_tokenizer_spec, train_tokenizer
+from wordgen.training import checkpoint as ckpt
+from wordgen.training import sizerule as autosize
 
 # What may follow a separating comma: a NAME then ':', ',' or the end (or nothing
 # before ',' / the end, so that "char,,word" reports an empty spec).
@@ -161,7 +161,7 @@ def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> t
     """Give each plan its ModelConfig; return the parameter target (None: same sizes) and how, in words.
 
     Fields the base model leaves to the size rule (None) are filled in per tokenizer by
-    wordgen.autosize from that tokenizer's training tokens (`dataset` is needed then);
+    wordgen.training.sizerule from that tokenizer's training tokens (`dataset` is needed then);
     with --match params, a width left to the rule starts from autosize.WIDE.
     """
     model = settings.base.model
@@ -169,7 +169,7 @@ def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> t
         model = dataclasses.replace(model, hidden_size=autosize.WIDE,
                                     embedding_dim=model.embedding_dim or autosize.WIDE)
     if model.hidden_size is None:
-        target, note = None, (f"sizes chosen per tokenizer by the size rule (wordgen.autosize), "
+        target, note = None, (f"sizes chosen per tokenizer by the size rule (wordgen.training.sizerule), "
                               f"{model.num_layers} {model.rnn_type.upper()} layer(s)")
     else:
         target, note = None, (

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from wordgen.checkpoint import Bundle
+from wordgen.analysis.textstats import describe_ngram, find_text_loop
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError, WordgenError
 from wordgen.evaluate import score_tokens
-from wordgen.generate import stream_steps, token_pieces
-from wordgen.textstats import describe_ngram, find_text_loop
+from wordgen.generation.decode import stream_steps, token_pieces
+from wordgen.training.checkpoint import Bundle
 
 
 class Busy(WordgenError):

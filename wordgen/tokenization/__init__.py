@@ -33,7 +33,7 @@ Only hf.py imports Hugging Face ``tokenizers``; the package is called ``tokeniza
 because a local ``tokenizers`` module would shadow that library.
 """
 
-from wordgen.tokenization.base import FORMAT_VERSION, UNK, Tokenizer
+from wordgen.tokenization.base import FORMAT_VERSION, START_TEXT, UNK, Tokenizer
 from wordgen.tokenization.char import CharTokenizer
 from wordgen.tokenization.hf import BPETokenizer, HFTokenizer
 from wordgen.tokenization.registry import (
@@ -49,6 +49,7 @@ from wordgen.tokenization.registry import (
 from wordgen.tokenization.word import WordTokenizer
 
 __all__ = [
+    "START_TEXT",
     "ENTRY_POINT_GROUP",
     "FORMAT_VERSION",
     "UNK",

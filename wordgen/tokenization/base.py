@@ -22,6 +22,10 @@ from typing import Any, ClassVar, Iterable, Iterator, Sequence
 from wordgen import _io
 from wordgen.errors import TokenizerError
 
+# The context a model is given when a prompt is empty, in generation and in scoring alike:
+# "a new line begins", which every tokenizer can encode.
+START_TEXT = "\n"
+
 UNK = "<unk>"
 
 # Version of wordgen's own JSON format (char and word tokenizers). Bump it when the

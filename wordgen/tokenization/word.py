@@ -14,7 +14,12 @@ from typing import Iterable, Sequence
 
 from wordgen.errors import TokenizerError
 from wordgen.tokenization.base import (
-    EMPTY_TEXT, FORMAT_VERSION, UNK, ListVocabTokenizer, check_text, training_texts,
+    EMPTY_TEXT,
+    FORMAT_VERSION,
+    UNK,
+    ListVocabTokenizer,
+    check_text,
+    training_texts,
 )
 
 # A word is a run of Unicode letters/digits ([^\W_] is \w without the underscore),

@@ -6,8 +6,8 @@ biases pulls the gates' offsets towards zero for no gain (Loshchilov & Hutter
 2019 decay weights, not biases). `lr_factor` is the schedule: a linear warm-up,
 then a cosine down to `lr_min_ratio` of the peak over the run's length.
 
-Not here: the learning-rate drop on a validation plateau (wordgen.plateau),
-or when a step runs (wordgen.train).
+Not here: the learning-rate drop on a validation plateau (wordgen.training.plateau),
+or when a step runs (wordgen.training.loop).
 """
 
 from __future__ import annotations

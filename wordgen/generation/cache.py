@@ -16,7 +16,7 @@ benchmarks/README.md, "The neural cache").
 
 Two readers use it, both reading text in order: scoring held-out text
 (`block_nll`, which wordgen.evaluate calls window by window, several columns
-at once) and generation (`Memory`, which wordgen.generate fills with the
+at once) and generation (`Memory`, which wordgen.generation.decode fills with the
 prompt and then with every token drawn). It is off unless asked for
 (`wordgen evaluate --cache`, `wordgen generate --cache`, `cache=Cache()` in
 Python): a model's figures without it describe the network alone, and in
@@ -36,7 +36,6 @@ import torch
 
 from wordgen.errors import ConfigError
 from wordgen.model import IGNORE, LSTMLanguageModel
-
 
 SKIP = 1  # the latest positions that never vote (see the module docstring)
 

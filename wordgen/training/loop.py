@@ -3,24 +3,24 @@
 The loop is plain truncated BPTT: B token streams side by side, windows of T
 tokens, the recurrent state carried from window to window and detached so
 gradients stop at the window edge. AdamW or SGD with gradient clipping
-(wordgen.optim: weight decay on the matrices only; a linear warm-up, then a cosine
+(wordgen.training.optim: weight decay on the matrices only; a linear warm-up, then a cosine
 down to `lr_min_ratio` of the peak over the run, its length known from --max-steps /
 --epochs, or measured against --time-budget). Every `eval_interval` steps and at the end the model is
 validated; the best weights are kept in `model.safetensors`, the latest
 training state in `trainer_state.pt`, and one line per validation is appended
 to `metrics.jsonl`. Settings left at None are filled in first by the size rule
-(wordgen.autosize). After `patience` validations without a new best the rate is
+(wordgen.training.sizerule). After `patience` validations without a new best the rate is
 divided by `plateau_factor` and the best weights are put back; after
 `plateau_drops` such drops the run stops early (TrainResult.early_stop).
 
 A run with --max-steps or --epochs and a fixed seed is repeatable on a CPU,
-and `resume=True` continues it exactly (wordgen.trainer_state). --time-budget
+and `resume=True` continues it exactly (wordgen.training.trainer_state). --time-budget
 counts the training seconds of every call together, so a resumed budgeted run
 trains what is left of it on the schedule where it stopped; being wall-clock,
 it is not repeatable step for step.
 
 The first SIGINT/SIGTERM in the loop finishes the step, saves the trainer state
-(no validation: stopping should be quick) and raises wordgen.stopping.Interrupted;
+(no validation: stopping should be quick) and raises wordgen.training.stopping.Interrupted;
 a second raises it at once. A run holds its folder's lock (checkpoint.lock_folder).
 
 The run is a handful of named steps around one `_Run` (the state they share):
@@ -34,7 +34,7 @@ writes; validation is shared; clock and stop signal are agreed every step; the
 trainer state holds every rank's states, so a run resumes in any number of processes.
 
 No argument parsing and no printing here; `progress=True` shows a tqdm bar on a
-terminal and a line every few seconds elsewhere (wordgen.progress).
+terminal and a line every few seconds elsewhere (wordgen.training.progress).
 """
 
 from __future__ import annotations
@@ -50,25 +50,25 @@ from pathlib import Path
 
 import torch
 
-from wordgen import autosize
-from wordgen import checkpoint as ckpt
-from wordgen import trainer_state
-from wordgen.plateau import on_plateau
-from wordgen.checkpoint import Bundle
 from wordgen.config import TrainConfig
 from wordgen.cpu import ThreadPolicy
 from wordgen.data import TokenStream, batchify, windows, windows_per_epoch
+from wordgen.device import resolve_device, resolve_precision
 from wordgen.distributed import Group, device_for, global_batch_share, loss_module, rank_seed
 from wordgen.errors import CheckpointError, ConfigError
 from wordgen.evaluate import Metrics, evaluate_prefix
-from wordgen.device import resolve_device, resolve_precision
 from wordgen.model import LSTMLanguageModel, State, detach_state
-from wordgen.optim import lr_factor, make_optimizer, set_lr
-from wordgen.prepare import prepare, prepare_together
-from wordgen.progress import advance_training_bar, training_bar
-from wordgen.stopping import Interrupted, StopSignals
 from wordgen.tokenization import Tokenizer, load_tokenizer
-from wordgen.train_result import TrainResult
+from wordgen.training import checkpoint as ckpt
+from wordgen.training import sizerule as autosize
+from wordgen.training import trainer_state
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.optim import lr_factor, make_optimizer, set_lr
+from wordgen.training.plateau import on_plateau
+from wordgen.training.prepare import prepare, prepare_together
+from wordgen.training.progress import advance_training_bar, training_bar
+from wordgen.training.result import TrainResult
+from wordgen.training.stopping import Interrupted, StopSignals
 
 # TrainResult, prepare and lr_factor live in their own modules; callers find them here as before.
 __all__ = ["TrainResult", "lr_factor", "prepare", "train"]
@@ -104,7 +104,7 @@ class _Run:
     last_val: Metrics | None = None
     elapsed_before: float = 0.0  # training seconds of the calls before a resume
     start: float = 0.0  # _clock() when this call's loop began
-    bar: object = None  # wordgen.progress.progress_bar: tqdm or LineProgress
+    bar: object = None  # wordgen.training.progress.progress_bar: tqdm or LineProgress
     threads: ThreadPolicy | None = None
     # Early stopping: validations in a row without a new best, learning-rate drops made, and
     # the multiplier they left on the schedule's rate; best_step / best_bpc describe the best.
@@ -147,7 +147,7 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
     never touched. stop_signals: let SIGINT / SIGTERM stop the loop gracefully (see
     the module's docstring); raises `Interrupted` once the resumable state is saved.
     log: receives one line before training when the size rule chose anything
-    (wordgen.autosize.describe); the CLI prints it.
+    (wordgen.training.sizerule.describe); the CLI prints it.
     Under torchrun this is one process of a data-parallel run (see the module's docstring).
     """
     config.validate()

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 from wordgen.tokenization import WordTokenizer
 
-
 # ---------------------------------------------------------------- tokens
 
 

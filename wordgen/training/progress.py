@@ -112,7 +112,7 @@ def _training_unit(run) -> str:
 
 
 def training_bar(run, *, enabled: bool):
-    """The bar of a wordgen.train run: a tqdm bar on a terminal, a line every few seconds elsewhere."""
+    """The bar of a wordgen.training.loop run: a tqdm bar on a terminal, a line every few seconds elsewhere."""
     unit = _training_unit(run)
     total = {"step": run.total_steps, "char": run.config.max_chars, "s": run.config.time_budget}[unit]
     options = {}

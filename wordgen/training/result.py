@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from wordgen.autosize import Choice
-from wordgen.checkpoint import Bundle
-from wordgen.plateau import EarlyStop
+from wordgen.training.checkpoint import Bundle
+from wordgen.training.plateau import EarlyStop
+from wordgen.training.sizerule import Choice
 
 
 @dataclass
@@ -27,7 +27,7 @@ class TrainResult:
     chars_per_token: float = 0.0  # of the training text: turns tokens read into characters read
     thread_changes: list = field(default_factory=list)  # (seconds, torch threads) each time wordgen.cpu changed them
     early_stop: EarlyStop | None = None  # set when validation stopped improving before the budget ran out
-    size_rule: Choice | None = None  # what wordgen.autosize chose for this run (None when resumed)
+    size_rule: Choice | None = None  # what wordgen.training.sizerule chose for this run (None when resumed)
     rank: int = 0  # this process's rank in a multi-process run: only rank 0's result is the run's
 
     @property

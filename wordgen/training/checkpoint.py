@@ -27,7 +27,7 @@ the middle of that write) with a warning. A failed write (disk full, read-only
 file system) becomes a `CheckpointError` naming the folder. Everything a later
 session needs travels in the folder: copy it anywhere and generate the same text.
 
-Not here: the training loop (wordgen.train) and how a tokenizer serialises
+Not here: the training loop (wordgen.training.loop) and how a tokenizer serialises
 itself (its own `save`); this module only decides where each file goes.
 """
 
@@ -51,8 +51,8 @@ from safetensors.torch import load_model, save_model
 
 from wordgen import _io
 from wordgen.config import TrainConfig
-from wordgen.errors import CheckpointError, WordgenError
 from wordgen.device import resolve_device
+from wordgen.errors import CheckpointError, WordgenError
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import Tokenizer, load_tokenizer
 
@@ -263,7 +263,7 @@ def load_weights(path: Path, model: LSTMLanguageModel) -> None:
 _STATE_ENTRIES = {"model": dict, "optimizer": dict, "step": int, "epoch": int, "cursor": int,
                   "best_val_loss": float, "hidden": list, "rng": dict}
 _STATE_OPTIONAL = {"tokens": int, "elapsed": float, "loss_sum": float, "loss_count": int, "early_stopping": dict,
-                   # one row per process of a multi-process run (wordgen.trainer_state)
+                   # one row per process of a multi-process run (wordgen.training.trainer_state)
                    "rng_ranks": torch.Tensor, "cuda_rng_ranks": torch.Tensor}
 
 

@@ -11,8 +11,8 @@ a state from another model or a damaged one fails with one line instead of
 deep inside torch. tests/test_resume_exact.py proves the round trip bitwise.
 
 Only tensors and plain containers go in, so the file loads with
-`torch.load(weights_only=True)` (wordgen.checkpoint reads and writes it).
-Not here: when to save (wordgen.train), the file itself (wordgen.checkpoint).
+`torch.load(weights_only=True)` (wordgen.training.checkpoint reads and writes it).
+Not here: when to save (wordgen.training.loop), the file itself (wordgen.training.checkpoint).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import random
 
 import torch
 
-from wordgen import checkpoint as ckpt
 from wordgen._io import first_line
 from wordgen.distributed import rank_seed
 from wordgen.errors import CheckpointError
+from wordgen.training import checkpoint as ckpt
 
 
 def _rng_state() -> dict:
@@ -37,7 +37,7 @@ def _set_rng_state(state: dict) -> None:
 
 
 def capture(run) -> dict:
-    """Everything `restore` needs from a wordgen.train._Run, as tensors and plain containers.
+    """Everything `restore` needs from a wordgen.training.loop._Run, as tensors and plain containers.
 
     In a multi-process run every rank calls it (it gathers): the recurrent state of
     every rank goes in as the (layers, B, H) of one process with the whole batch,

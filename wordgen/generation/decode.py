@@ -34,15 +34,13 @@ from dataclasses import dataclass
 
 import torch
 
-from wordgen.cache import Cache, Memory
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError
+from wordgen.generation.cache import Cache, Memory
+from wordgen.generation.sampling import next_token, sampler_probs
+from wordgen.generation.stepper import LSTMStepper
 from wordgen.model import LSTMLanguageModel
-from wordgen.stepper import LSTMStepper
-from wordgen.sampling import next_token, sampler_probs
-from wordgen.tokenization import Tokenizer
-
-START_TEXT = "\n"  # context used when the prompt is empty: "a new line begins"
+from wordgen.tokenization import START_TEXT, Tokenizer
 
 
 def encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
@@ -113,7 +111,7 @@ def sample_steps(
     The first steps take the `forced` ids in order (every sample the same; no
     random number is used), then `max_tokens` tokens are drawn. `banned` ids
     are never drawn. `top` > 0 fills the step's probabilities and its `top`
-    most likely candidates. A neural `cache` (wordgen.cache) is filled with the
+    most likely candidates. A neural `cache` (wordgen.generation.cache) is filled with the
     prompt and every token taken, and mixed into each step's distribution (the
     probabilities reported are then the mixture's). The tokens drawn do not depend on `top`: the same
     seed gives the same tokens as `sample_ids` and `generate`.

@@ -1,22 +1,22 @@
 """Early stopping on validation: a learning-rate drop on a plateau, then a stop that says where.
 
-`on_plateau(run)` is called by wordgen.train after a validation that found no new
+`on_plateau(run)` is called by wordgen.training.loop after a validation that found no new
 best. After `patience` such validations in a row it divides the learning rate by
 `plateau_factor` and puts the best weights back (the steps since the best only
 overfit; the optimizer's moments stay); after `plateau_drops` drops it stops the
 run and records an `EarlyStop`, which `wordgen train` prints in one line. The
-counters live on the run and travel in trainer_state.pt (wordgen.trainer_state).
+counters live on the run and travel in trainer_state.pt (wordgen.training.trainer_state).
 The idea is Prechelt 1998 ("Early Stopping -- But When?"); the drop, the
 classic word_language_model's anneal on a plateau.
 
-Not here: validation itself, or when it runs (wordgen.train).
+Not here: validation itself, or when it runs (wordgen.training.loop).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wordgen import checkpoint as ckpt
+from wordgen.training import checkpoint as ckpt
 
 
 @dataclass
