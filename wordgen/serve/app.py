@@ -123,25 +123,39 @@ def create_app(playground: Playground) -> FastAPI:
     # No /docs or /redoc: their pages load scripts from a CDN, and the playground fetches nothing.
     app = FastAPI(title="wordgen playground", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.playground = playground
-    limits = playground.limits
+    app.add_exception_handler(WordgenError, _wordgen_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    _add_page_routes(app, playground)
+    _add_generate_route(app, playground)
+    _add_model_routes(app, playground)
+    return app
 
-    @app.exception_handler(WordgenError)
-    async def wordgen_error(request: Request, err: WordgenError):
-        status = STATUS.get(type(err), 400)
-        return _error(status, str(err), {"Retry-After": "1"} if status == 503 else None)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, err: RequestValidationError):
-        first = err.errors()[0]
-        if first.get("type") == "json_invalid":
-            return _error(400, f"malformed JSON: {first.get('ctx', {}).get('error', first['msg'])}")
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-        return _error(422, f"{where}: {first['msg']}")
+# ---------------------------------------------------------------- errors: one JSON line each
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, err: HTTPException):
-        return _error(err.status_code, str(err.detail))
 
+async def _wordgen_error(request: Request, err: WordgenError):
+    status = STATUS.get(type(err), 400)
+    return _error(status, str(err), {"Retry-After": "1"} if status == 503 else None)
+
+
+async def _validation_error(request: Request, err: RequestValidationError):
+    first = err.errors()[0]
+    if first.get("type") == "json_invalid":
+        return _error(400, f"malformed JSON: {first.get('ctx', {}).get('error', first['msg'])}")
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+    return _error(422, f"{where}: {first['msg']}")
+
+
+async def _http_error(request: Request, err: HTTPException):
+    return _error(err.status_code, str(err.detail))
+
+
+# ---------------------------------------------------------------- the page, info and stats
+
+
+def _add_page_routes(app: FastAPI, playground: Playground) -> None:
     @app.get("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html")
@@ -156,49 +170,32 @@ def create_app(playground: Playground) -> FastAPI:
     async def stats():
         return playground.stats()
 
-    def check_sampling(body: _Sampler, checkpoint: str, prompt: str, forced: list[int]) -> SampleConfig:
-        sample = body.sample_config()
-        playground.bundle(checkpoint)
-        playground.check_length(prompt, limits.max_prompt_chars, "prompt")
-        if len(forced) > limits.max_tokens:
-            raise TooLarge(f"{len(forced)} chosen tokens; this server accepts at most {limits.max_tokens}")
-        return sample
+
+# ---------------------------------------------------------------- /api/generate: the event stream
+
+
+def _check_sampling(playground: Playground, body: GenerateBody | NextBody) -> SampleConfig:
+    """The body's sampler, after checking its checkpoint, prompt and chosen tokens against the limits."""
+    limits = playground.limits
+    sample = body.sample_config()
+    playground.bundle(body.checkpoint)
+    playground.check_length(body.prompt, limits.max_prompt_chars, "prompt")
+    if len(body.forced) > limits.max_tokens:
+        raise TooLarge(f"{len(body.forced)} chosen tokens; this server accepts at most {limits.max_tokens}")
+    return sample
+
+
+def _add_generate_route(app: FastAPI, playground: Playground) -> None:
+    limits = playground.limits
 
     @app.post("/api/generate")
     async def generate(body: GenerateBody):
-        sample = check_sampling(body, body.checkpoint, body.prompt, body.forced)
+        sample = _check_sampling(playground, body)
         if not 0 <= body.max_tokens <= limits.max_tokens:
             raise ConfigError(f"max_tokens must be in 0 .. {limits.max_tokens}, got {body.max_tokens}")
         if not 1 <= body.num_samples <= limits.max_samples:
             raise ConfigError(f"num_samples must be in 1 .. {limits.max_samples}, got {body.num_samples}")
-        playground.acquire()  # Busy -> 503; playground.generate gives the slot back
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        stop = threading.Event()
-
-        def emit(event: str, data: dict) -> None:  # called from the worker thread
-            if not stop.is_set():
-                loop.call_soon_threadsafe(queue.put_nowait, (event, data))
-
-        run = functools.partial(
-            playground.generate, body.checkpoint, body.prompt, sample, seed=body.seed, max_tokens=body.max_tokens,
-            num_samples=body.num_samples, forced=body.forced, emit=emit, stop=stop,
-        )
-        try:
-            future = loop.run_in_executor(playground.pool, run)
-        except RuntimeError:  # the pool is shut down: the server is stopping
-            playground.release()
-            raise
-
-        def finished(f: asyncio.Future) -> None:  # runs on the event loop
-            if f.cancelled():  # never ran (the server is stopping): its slot was never given back
-                playground.release()
-                queue.put_nowait(("crash", {"error": "the server is stopping"}))
-            elif f.exception() is not None:  # a bug, not bad input: say so rather than hang
-                queue.put_nowait(("crash", {"error": f"internal error: {f.exception()!r}"}))
-            queue.put_nowait(None)
-
-        future.add_done_callback(finished)
+        queue, stop = _start_generation(playground, body, sample)
         # Hold the answer until the first token: a prompt the tokenizer cannot read is a
         # plain 400, not a stream that fails.
         head = []
@@ -210,34 +207,81 @@ def create_app(playground: Playground) -> FastAPI:
         if item is not None and item[0] in ("error", "crash"):
             stop.set()
             return _error(400 if item[0] == "error" else 500, item[1]["error"])
+        return EventStream(_events(head, queue, stop), on_close=stop.set)
 
-        async def events():
-            try:
-                for item in head:
-                    if item is not None:
-                        yield _sse(*item)
-                while item is not None:
-                    item = await queue.get()
-                    if item is not None:
-                        yield _sse("error" if item[0] == "crash" else item[0], item[1])
-            finally:
-                stop.set()  # the client left, or the stream ended: the worker stops at its next token
 
-        return EventStream(events(), on_close=stop.set)
+def _start_generation(playground: Playground, body: GenerateBody,
+                      sample: SampleConfig) -> tuple[asyncio.Queue, threading.Event]:
+    """Take a slot and start `playground.generate` in a worker thread.
 
-    async def model_call(function, *args, **kwargs):
-        """Run a short model call in the worker pool while holding a slot."""
-        with playground.slot():
-            return await asyncio.get_running_loop().run_in_executor(
-                playground.pool, functools.partial(function, *args, **kwargs))
+    Returns the queue its events arrive on ((event, data) pairs, then None once the
+    worker is done) and the event that stops it at its next token.
+    """
+    playground.acquire()  # Busy -> 503; playground.generate gives the slot back
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    stop = threading.Event()
+
+    def emit(event: str, data: dict) -> None:  # called from the worker thread
+        if not stop.is_set():
+            loop.call_soon_threadsafe(queue.put_nowait, (event, data))
+
+    run = functools.partial(
+        playground.generate, body.checkpoint, body.prompt, sample, seed=body.seed, max_tokens=body.max_tokens,
+        num_samples=body.num_samples, forced=body.forced, emit=emit, stop=stop,
+    )
+    try:
+        future = loop.run_in_executor(playground.pool, run)
+    except RuntimeError:  # the pool is shut down: the server is stopping
+        playground.release()
+        raise
+
+    def finished(f: asyncio.Future) -> None:  # runs on the event loop
+        if f.cancelled():  # never ran (the server is stopping): its slot was never given back
+            playground.release()
+            queue.put_nowait(("crash", {"error": "the server is stopping"}))
+        elif f.exception() is not None:  # a bug, not bad input: say so rather than hang
+            queue.put_nowait(("crash", {"error": f"internal error: {f.exception()!r}"}))
+        queue.put_nowait(None)
+
+    future.add_done_callback(finished)
+    return queue, stop
+
+
+async def _events(head: list, queue: asyncio.Queue, stop: threading.Event):
+    """The stream's text: the events already read (`head`), then the rest as they come."""
+    try:
+        for item in head:
+            if item is not None:
+                yield _sse(*item)
+        while item is not None:
+            item = await queue.get()
+            if item is not None:
+                yield _sse("error" if item[0] == "crash" else item[0], item[1])
+    finally:
+        stop.set()  # the client left, or the stream ended: the worker stops at its next token
+
+
+# ---------------------------------------------------------------- /api/next, /api/tokenize, /api/score
+
+
+async def _model_call(playground: Playground, function, *args, **kwargs):
+    """Run a short model call in the worker pool while holding a slot."""
+    with playground.slot():
+        return await asyncio.get_running_loop().run_in_executor(
+            playground.pool, functools.partial(function, *args, **kwargs))
+
+
+def _add_model_routes(app: FastAPI, playground: Playground) -> None:
+    limits = playground.limits
 
     @app.post("/api/next")
     async def next_token(body: NextBody):
-        sample = check_sampling(body, body.checkpoint, body.prompt, body.forced)
+        sample = _check_sampling(playground, body)
         if not 1 <= body.top <= limits.max_top:
             raise ConfigError(f"top must be in 1 .. {limits.max_top}, got {body.top}")
-        return await model_call(playground.next_candidates, body.checkpoint, body.prompt, body.forced, sample,
-                                seed=body.seed, top=body.top)
+        return await _model_call(playground, playground.next_candidates, body.checkpoint, body.prompt, body.forced,
+                                 sample, seed=body.seed, top=body.top)
 
     @app.post("/api/tokenize")
     async def tokenize(body: TextBody):
@@ -251,6 +295,4 @@ def create_app(playground: Playground) -> FastAPI:
         playground.check_length(body.text, limits.max_text_chars, "text")
         if not body.text.strip():
             raise ConfigError("give a text to score")
-        return await model_call(playground.score, body.checkpoint, body.text)
-
-    return app
+        return await _model_call(playground, playground.score, body.checkpoint, body.text)

@@ -1,8 +1,8 @@
 """The playground's state: loaded checkpoints, limits, worker threads, counters.
 
 Everything a request does with a model is one call into the library
-(`generate.stream_steps` / `token_pieces`, `evaluate.score_tokens`,
-`textstats.find_text_loop`); this module only turns the results into plain
+(`generation.decode.stream_steps` / `token_pieces`, `evaluate.score_tokens`,
+`analysis.textstats.find_text_loop`); this module only turns the results into plain
 JSON-ready dicts and decides who may run now. Each checkpoint is loaded once
 and shared by every request (generation keeps its state in the stepper it makes,
 never on the model). Model work runs in a bounded pool of worker threads, never
@@ -256,7 +256,7 @@ def _short(p: float) -> float:
 
 
 def loop_span(text: str) -> dict | None:
-    """Where `textstats.find_text_loop` finds a loop in `text`, as characters the page can highlight."""
+    """Where `analysis.textstats.find_text_loop` finds a loop in `text`, as characters the page can highlight."""
     loop = find_text_loop(text)
     if loop is None:
         return None
