@@ -116,13 +116,7 @@ def sample_steps(
     probabilities reported are then the mixture's). The tokens drawn do not depend on `top`: the same
     seed gives the same tokens as `sample_ids` and `generate`.
     """
-    sample.validate()
-    if max_tokens < 0:
-        raise ConfigError(f"max tokens must be >= 0, got {max_tokens}")
-    if num_samples < 1:
-        raise ConfigError(f"number of samples must be at least 1, got {num_samples}")
-    if top < 0:
-        raise ConfigError(f"the number of candidates must be >= 0, got {top}")
+    _check_request(sample, max_tokens, num_samples, top)
     vocab_size = model.config.vocab_size
     forced = _check_forced(forced, vocab_size)
     top = min(top, vocab_size)
@@ -131,14 +125,8 @@ def sample_steps(
     generator = torch.Generator(device=device)
     if seed is not None:
         generator.manual_seed(seed)
-    prompt = torch.tensor(prompt_ids, dtype=torch.long, device=device)
-    prompt = prompt.unsqueeze(0).expand(num_samples, -1)  # (N, P)
-    hidden, state = model.features(prompt)  # (N, P, H): the prompt, once
-    output = hidden[:, -1]  # (N, H) the top output that predicts the next token
-    logits = model.scores(output)  # (N, V)
     memory = Memory(cache) if cache is not None else None
-    if memory is not None and prompt.size(1) > 1:
-        memory.add(hidden[:, :-1], prompt[:, 1:])  # the prompt's positions and the tokens after them
+    output, logits, state = _read_prompt(model, prompt_ids, num_samples, memory)
     step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
     total = len(forced) + max_tokens
     for t in range(total):
@@ -156,23 +144,65 @@ def sample_steps(
             ids = next_token(logits, sample, generator)  # (N,)
         record = Step(ids=ids, forced=is_forced)
         if top:
-            drawn_from = sampler_probs(logits, sample)  # (N, V)
-            record.prob = model_probs.gather(1, ids[:, None]).squeeze(1)
-            record.sampler_prob = drawn_from.gather(1, ids[:, None]).squeeze(1)
-            record.top_probs, record.top_ids = torch.topk(model_probs, top, dim=-1)  # (N, K) each
-            record.top_sampler_probs = drawn_from.gather(1, record.top_ids)
+            _add_probabilities(record, model_probs, logits, sample, top)
         yield record
         if t + 1 == total:
             break  # no step for a token nobody asks for
         if memory is not None:
             memory.add(output[:, None], ids[:, None])
-        if step is not None:
-            logits = step(ids)  # (N, V), a buffer the stepper reuses
-            output = step.h[-1]  # (N, H) the top layer's new state
-        else:
-            out, state = model.features(ids.unsqueeze(1), state)  # (N, 1, H)
-            output = out[:, -1]  # (N, H)
-            logits = model.scores(output)  # (N, V)
+        output, logits, state = _advance(model, step, ids, state)
+
+
+def _check_request(sample: SampleConfig, max_tokens: int, num_samples: int, top: int) -> None:
+    sample.validate()
+    if max_tokens < 0:
+        raise ConfigError(f"max tokens must be >= 0, got {max_tokens}")
+    if num_samples < 1:
+        raise ConfigError(f"number of samples must be at least 1, got {num_samples}")
+    if top < 0:
+        raise ConfigError(f"the number of candidates must be >= 0, got {top}")
+
+
+def _read_prompt(model: LSTMLanguageModel, prompt_ids: list[int], num_samples: int, memory: Memory | None):
+    """The prompt through the model once, for every sample: (output (N, H), logits (N, V), state).
+
+    The output is the top layer's at the prompt's last position, the one that predicts
+    the first new token; `memory` keeps the positions before it with the tokens after them.
+    """
+    device = next(model.parameters()).device
+    prompt = torch.tensor(prompt_ids, dtype=torch.long, device=device)
+    prompt = prompt.unsqueeze(0).expand(num_samples, -1)  # (N, P)
+    hidden, state = model.features(prompt)  # (N, P, H)
+    output = hidden[:, -1]  # (N, H)
+    logits = model.scores(output)  # (N, V)
+    if memory is not None and prompt.size(1) > 1:
+        memory.add(hidden[:, :-1], prompt[:, 1:])
+    return output, logits, state
+
+
+def _add_probabilities(record: Step, model_probs: torch.Tensor, logits: torch.Tensor, sample: SampleConfig,
+                       top: int) -> None:
+    """Fill `record`'s probabilities from the model's distribution (N, V) and the sampler's logits (N, V)."""
+    drawn_from = sampler_probs(logits, sample)  # (N, V)
+    ids = record.ids[:, None]  # (N, 1)
+    record.prob = model_probs.gather(1, ids).squeeze(1)
+    record.sampler_prob = drawn_from.gather(1, ids).squeeze(1)
+    record.top_probs, record.top_ids = torch.topk(model_probs, top, dim=-1)  # (N, K) each
+    record.top_sampler_probs = drawn_from.gather(1, record.top_ids)
+
+
+def _advance(model: LSTMLanguageModel, step: LSTMStepper | None, ids: torch.Tensor, state):
+    """Feed the tokens taken, ids (N,): -> (output (N, H), logits (N, V), state).
+
+    An LSTM goes through its stepper (whose logits are a buffer it reuses, and whose
+    state moves on in place), a GRU through the module itself.
+    """
+    if step is not None:
+        logits = step(ids)  # (N, V)
+        return step.h[-1], logits, state  # (N, H) the top layer's new state
+    out, state = model.features(ids.unsqueeze(1), state)  # (N, 1, H)
+    output = out[:, -1]  # (N, H)
+    return output, model.scores(output), state
 
 
 def sample_ids(
