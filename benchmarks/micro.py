@@ -57,19 +57,38 @@ def section_sampler(rows: list, repeats: int) -> None:
     rows.append(("sampler", "multinomial / inverse CDF", multinomial / inverse, "x"))
 
 
-def section_gemv(rows: list, repeats: int) -> None:
-    from wordgen.generation.stepper import _SplitLinear
+def column_blocks(weight: torch.Tensor, parts: int):
+    """x (1, K) -> x W^T (1, M), with W (M, K) cut into `parts` contiguous (K, M/P) blocks.
 
+    The layout wordgen.generation.stepper packs its weights in (zero bias, the last
+    block zero-padded), written out here so that this section measures the layout
+    itself: one block per thread through `torch.baddbmm`, into a preallocated buffer.
+    """
+    out_features, in_features = weight.shape  # (M, K)
+    width = -(-out_features // parts)  # W
+    padded = weight.new_zeros(parts * width, in_features)  # (P*W, K)
+    padded[:out_features] = weight
+    blocks = padded.view(parts, width, in_features).transpose(1, 2).contiguous()  # (P, K, W)
+    bias = weight.new_zeros(parts, 1, width)  # (P, 1, W)
+    out = weight.new_empty(parts, 1, width)  # (P, 1, W)
+
+    def product(x: torch.Tensor) -> torch.Tensor:
+        torch.baddbmm(bias, x.expand(parts, *x.shape), blocks, out=out)  # (P, 1, W)
+        return out.transpose(0, 1).reshape(1, -1)[:, :out_features]  # (1, M), a view
+
+    return product
+
+
+def section_gemv(rows: list, repeats: int) -> None:
     torch.manual_seed(0)
-    weight, bias = torch.randn(40_000, 512), torch.zeros(40_000)  # (M, K): 80 MB
+    weight = torch.randn(40_000, 512)  # (M, K): 80 MB
     x = torch.randn(1, 512)  # (1, K)
     copy_t = weight.t().contiguous()  # (K, M)
-    split = _SplitLinear(weight, bias, torch.get_num_threads())
-    out = split.new_out(1)
+    split = column_blocks(weight, torch.get_num_threads())
     nbytes = weight.numel() * 4
     for label, fn in (("x @ W.t() (transposed view)", lambda: x @ weight.t()),
                       ("x @ W^T as a contiguous (K, M) copy", lambda: x @ copy_t),
-                      (f"{torch.get_num_threads()} column blocks, baddbmm (wordgen.generation.stepper)", lambda: split(x, out))):
+                      (f"{torch.get_num_threads()} column blocks, baddbmm (wordgen.generation.stepper)", lambda: split(x))):
         seconds = _median_seconds(fn, repeats, 20)
         rows.append(("gemv", label, nbytes / seconds / 1e9, "GB/s"))
 

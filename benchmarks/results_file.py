@@ -2,8 +2,9 @@
 
 The README cites result files by name, so a rerun (a `--quick` one above all)
 must not replace them: `write_new` names the file by the command and the local
-time to the second, adds -2, -3... if that name is taken, and refuses a name
-that exists.
+time to the second, adds -2, -3... if that name is taken, and creates the file
+exclusively (open mode "x"), so a name that exists by then is an error, never
+overwritten.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
-
-from wordgen import _io
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -31,7 +30,8 @@ def new_path(stem: str, folder: Path = RESULTS, now: datetime.datetime | None = 
 def write_new(doc: dict, stem: str, folder: Path = RESULTS) -> Path:
     """Write `doc` as JSON to a new file (see `new_path`); return its path."""
     path = new_path(stem, folder)
-    if path.exists():  # new_path never returns one; a check that stays if it is ever changed
-        raise FileExistsError(f"{path} exists; benchmark results are never overwritten")
-    _io.atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+    text = json.dumps(doc, indent=1) + "\n"  # whole before the file exists: a bad doc leaves no file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8") as f:  # FileExistsError if another run took the name since
+        f.write(text)
     return path

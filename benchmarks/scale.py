@@ -142,10 +142,10 @@ def measure(args: list[str], env: dict | None = None) -> dict:
 
 def write_corpus(folder: Path, repeats: int) -> int:
     """The built-in plays, `repeats` copies of each as its own file; returns the bytes written."""
-    from wordgen.corpora.shakespeare import _play_text, list_shakespeare_plays
+    from wordgen.corpora import list_shakespeare_plays, play_text
 
     total = 0
-    plays = [(slug, _play_text(slug, False)) for slug in list_shakespeare_plays()]
+    plays = [(slug, play_text(slug)) for slug in list_shakespeare_plays()]
     for copy in range(repeats):
         part = folder / f"copy{copy:03d}"
         part.mkdir(parents=True, exist_ok=True)

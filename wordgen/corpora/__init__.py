@@ -6,7 +6,8 @@ deterministic: the same spec and seed always give the same rows.
 
 Accepted specs (see `load_corpus`), each handled by one module of this package:
 
-- ``shakespeare`` and ``shakespeare:<slug>`` - the built-in plays (`shakespeare`).
+- ``shakespeare`` and ``shakespeare:<slug>`` - the built-in plays (`shakespeare`;
+  `play_text` gives one play's whole text).
 - a local ``.txt`` file, a folder of ``.txt`` files, or a glob pattern; Project
   Gutenberg e-books lose their header and licence automatically (`local`, `gutenberg`).
 - ``hf:NAME`` or ``hf:NAME:CONFIG`` - a Hugging Face dataset (`hub`).
@@ -38,6 +39,7 @@ from wordgen.corpora.shakespeare import (
     list_shakespeare_plays,
     load_play,
     load_shakespeare,
+    play_text,
     shakespeare_markdown_to_text,
 )
 from wordgen.corpora.splits import DEFAULT_FRACTIONS, SPLITS, split_text_contiguous
@@ -45,7 +47,7 @@ from wordgen.errors import CorpusError
 
 __all__ = [
     "BUILTIN_CORPORA", "DEFAULT_FRACTIONS", "SPLITS", "is_gutenberg", "list_builtin_corpora",
-    "list_shakespeare_plays", "load_corpus", "read_text_file", "shakespeare_markdown_to_text",
+    "list_shakespeare_plays", "load_corpus", "play_text", "read_text_file", "shakespeare_markdown_to_text",
     "split_text_contiguous", "strip_gutenberg",
 ]
 

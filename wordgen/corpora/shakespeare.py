@@ -53,10 +53,20 @@ def load_shakespeare(*, seed: int, stage_directions: bool) -> datasets.DatasetDi
 
 def load_play(slug: str, *, stage_directions: bool) -> datasets.DatasetDict:
     """One play, cut contiguously into train / validation / test."""
+    text = play_text(slug, stage_directions=stage_directions)
+    return split_contiguous(text, DEFAULT_FRACTIONS, source=f"shakespeare:{slug}")
+
+
+def play_text(slug: str, *, stage_directions: bool = False) -> str:
+    """The whole text of one play (a slug of `list_shakespeare_plays`), before any split.
+
+    The text ``shakespeare:<slug>`` is cut from: ``NAME:`` and the speech, a blank
+    line between speeches (see `shakespeare_markdown_to_text`).
+    """
     plays = list_shakespeare_plays()
     if slug not in plays:
         raise CorpusError(_unknown_play_message(slug, plays))
-    return split_contiguous(_play_text(slug, stage_directions), DEFAULT_FRACTIONS, source=f"shakespeare:{slug}")
+    return _play_text(slug, stage_directions)
 
 
 def _unknown_play_message(slug: str, plays: list[str]) -> str:
