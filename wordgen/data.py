@@ -210,7 +210,7 @@ def batchify(ids, batch_size: int, rank: int = 0, world_size: int = 1):
     if length < 2:
         raise CorpusError(
             f"the training text is too short: {len(ids)} tokens cannot fill "
-            f"{rows} rows of at least 2 tokens; use a longer text or a smaller --batch-size"
+            f"{rows} rows of at least 2 tokens; use a longer text or a smaller TrainConfig.batch_size"
         )
     table = ids[: rows * length].reshape(rows, length)  # (world_size * B, L)
     return table[rank * batch_size : (rank + 1) * batch_size]  # (B, L)

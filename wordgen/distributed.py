@@ -245,9 +245,9 @@ def rank_seed(seed: int, rank: int, step: int) -> int:
 
 
 def global_batch_share(batch_size: int, world_size: int) -> int:
-    """Rows of the token table per process: --batch-size is the global batch, shared out."""
+    """Rows of the token table per process: TrainConfig.batch_size is the global batch, shared out."""
     if batch_size % world_size:
-        raise ConfigError(f"--batch-size {batch_size} cannot be shared evenly by {world_size} processes: "
+        raise ConfigError(f"TrainConfig.batch_size {batch_size} cannot be shared evenly by {world_size} processes: "
                           f"give a multiple of {world_size} (it is the batch of all processes together)")
     return batch_size // world_size
 
@@ -267,7 +267,7 @@ def launch(argv: list[str], nproc: int) -> None:
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     if nproc < 1:
-        raise ConfigError(f"--nproc must be at least 1, got {nproc}")
+        raise ConfigError(f"launch(nproc=...) must be at least 1, got {nproc}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)

@@ -47,20 +47,21 @@ class CompareSettings:
     def validate(self) -> None:
         self.base.validate()
         if self.match not in ("size", "params"):
-            raise CompareError(f"match must be 'size' or 'params', got {self.match!r}")
+            raise CompareError(f"CompareSettings.match must be 'size' or 'params', got {self.match!r}")
         if self.params is not None and self.match != "params":
-            raise CompareError("a parameter target (--params) only makes sense with --match params")
+            raise CompareError("a parameter target (CompareSettings.params) only makes sense with CompareSettings.match "
+                               "'params'")
         if self.params is not None and self.params < 1:
-            raise CompareError(f"--params must be a positive number of parameters, got {self.params}")
+            raise CompareError(f"CompareSettings.params must be a positive number of parameters, got {self.params}")
         if self.eval_chars is not None and self.eval_chars < 1:
-            raise CompareError(f"--eval-chars must be at least 1, got {self.eval_chars}")
+            raise CompareError(f"CompareSettings.eval_chars must be at least 1, got {self.eval_chars}")
         if self.sample_chars < 0:
-            raise CompareError(f"--sample-chars must be >= 0, got {self.sample_chars}")
+            raise CompareError(f"CompareSettings.sample_chars must be >= 0, got {self.sample_chars}")
         SampleConfig(temperature=self.temperature).validate()
         if not self.tokenizers:
-            raise CompareError("give at least one tokenizer")
+            raise CompareError("CompareSettings.tokenizers is empty: give at least one tokenizer")
         if self.seeds < 1:
-            raise CompareError(f"--seeds must be at least 1, got {self.seeds}")
+            raise CompareError(f"CompareSettings.seeds must be at least 1, got {self.seeds}")
 
 
 @dataclass

@@ -42,7 +42,7 @@ def hidden_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
     if len(pieces) != expected:
         raise CompareError(
             f"the {tokenizer.kind!r} tokenizer produced {expected} <unk> tokens but {len(pieces)} unknown "
-            "pieces were found; --unk-penalty cannot be charged exactly"
+            "pieces were found; CompareSettings.unk_penalty cannot be charged exactly"
         )
     return pieces
 

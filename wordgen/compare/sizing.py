@@ -52,7 +52,7 @@ def parse_tokenizer_list(text: str) -> list[str]:
     Each spec is checked with `parse_tokenizer_spec`; duplicates are refused.
     """
     if not isinstance(text, str) or not text.strip():
-        raise CompareError("give at least one tokenizer, e.g. --tokenizers char,word,bpe:2000")
+        raise CompareError("give at least one tokenizer in CompareSettings.tokenizers, e.g. 'char,word,bpe:2000'")
     if ";" in text:
         parts = text.split(";")
     else:
@@ -110,7 +110,8 @@ def match_hidden_size(base: ModelConfig, vocab_size: int, target: int) -> ModelC
     while params(high) < target:
         high *= 2
         if high > 1 << 16:
-            raise CompareError(f"a parameter target of {target:,} needs a hidden size above 65536; lower --params")
+            raise CompareError(f"a parameter target of {target:,} needs a hidden size above 65536; "
+                               "lower CompareSettings.params")
     low = high // 2  # params(low) < target <= params(high)
     while high - low > 1:
         mid = (low + high) // 2
@@ -162,7 +163,7 @@ def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> t
 
     Fields the base model leaves to the size rule (None) are filled in per tokenizer by
     wordgen.training.sizerule from that tokenizer's training tokens (`dataset` is needed then);
-    with --match params, a width left to the rule starts from autosize.WIDE.
+    with match="params", a width left to the rule starts from autosize.WIDE.
     """
     model = settings.base.model
     if settings.match == "params" and model.hidden_size is None:
@@ -220,7 +221,7 @@ def _resolved_width(model: ModelConfig) -> ModelConfig:
 
 
 def refuse_existing(plans: list[Plan], settings: CompareSettings) -> None:
-    """Without --overwrite, an earlier comparison or checkpoint in the way stops everything."""
+    """Unless CompareSettings.overwrite, an earlier comparison or checkpoint in the way stops everything."""
     if settings.overwrite:
         return
     out = Path(settings.out)
@@ -230,4 +231,4 @@ def refuse_existing(plans: list[Plan], settings: CompareSettings) -> None:
     if (out / JSON_FILE).exists():
         taken.insert(0, str(out / JSON_FILE))
     if taken:
-        raise CompareError(f"{taken[0]} already exists; pass --overwrite to replace the comparison in {out}")
+        raise CompareError(f"{taken[0]} already exists; CompareSettings.overwrite replaces the comparison in {out}")

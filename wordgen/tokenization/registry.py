@@ -224,8 +224,8 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         if not isinstance(kind, str) or not _is_known(kind):
             raise TokenizerError(
                 f"this tokenizer was saved by a tokenizer class registered as {kind!r}; "
-                f"call register_tokenizer({kind!r}, YourClass) before loading it "
-                f"(on the command line: wordgen --plugin YOUR_MODULE ...)"
+                f"call register_tokenizer({kind!r}, YourClass), or import the module that does, "
+                f"before loading it"
             )
         return _REGISTRY[kind].from_dict(d)
     if "model" in d:
