@@ -23,7 +23,7 @@ is carried from one window to the next. Every token is read once per epoch,
 unlike one-window-per-sample schemes that re-read each token T times.
 
 Not here: shuffling (it would break the carried state), padding, moving windows
-to a device (train.py), or deciding what the text is (wordgen.corpora).
+to a device (training/loop.py), or deciding what the text is (wordgen.corpora).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ training; `machine_info` describes the machine for reports and benchmarks (CPU
 model, cores, torch threads, load average), so every report says the same things
 the same way.
 
-Not here: moving tensors (callers do `.to(device)`), the autocast itself (train.py).
+Not here: moving tensors (callers do `.to(device)`), the autocast itself (training/loop.py).
 """
 
 from __future__ import annotations

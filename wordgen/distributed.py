@@ -21,8 +21,8 @@ that dies closes its sockets and the others fail at their next message; one that
 hangs makes them fail at the timeout; `failures()` turns either into one
 `DistributedError` line instead of a traceback, and torchrun stops the rest.
 
-Not here: what the messages mean (train.py), data sharding (data.batchify's rank and
-world_size), checkpoints (only rank 0 writes them, train.py decides).
+Not here: what the messages mean (wordgen.training), data sharding (data.batchify's rank and
+world_size), checkpoints (only rank 0 writes them, wordgen.training decides).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ network, which is what the generation stepper reproduces. `training_loss` return
 the activation penalty beside the cross-entropy.
 
 Not here: the device and precision choice (device.py), the one-token-at-a-time
-generation path (stepper.py), sampling, tokenizers, the autocast itself (train.py).
+generation path (generation/stepper.py), sampling, tokenizers, the autocast itself (training/loop.py).
 """
 
 from __future__ import annotations
@@ -268,9 +268,9 @@ def forward_flops_per_token(config: ModelConfig, head_flops: float | None = None
     return recurrent + (2 * h * config.vocab_size if head_flops is None else head_flops)
 
 
-# Share of the tokens of English text assumed to fall in each tail cluster of the adaptive
-# softmax when estimating its cost before training: past the 2000 most frequent words lie
-# 10-15 % of the tokens of Frankenstein, Moby-Dick and the built-in plays (word tokenizer).
+# Share of the tokens assumed to fall in each tail cluster of the adaptive softmax when its
+# cost is estimated before any data is seen: the top of what word-level English books put past
+# the shortlist, so the estimate errs dear (figures: benchmarks/README.md, "The output layer").
 TAIL_SHARE = 0.15
 
 

@@ -4,9 +4,9 @@
 time step of an LSTM (eval mode, no dropout), but with the weights packed once into
 contiguous per-thread blocks and every buffer preallocated, so a step costs about
 what reading the weights from memory costs (figures in benchmarks/README.md).
-`generate.sample_ids` uses it for LSTMs; GRUs take the plain `model.forward` path.
+`decode.sample_steps` uses it for LSTMs; GRUs take the plain `model.forward` path.
 
-Not here: sampling (sampling.py), prompts and text (generate.py), training.
+Not here: sampling (sampling.py), prompts and text (decode.py), training.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class _SplitLinear:
 def _packed_weights(model: LSTMLanguageModel, parts: int) -> tuple[list[_SplitLinear], _SplitLinear | None]:
     """The stepper's weight blocks: (one per layer, the output layer or None if adaptive).
 
-    Packing copies every weight once (tens of ms for a 40 MB model, the cost of
-    ~20 steps), so the blocks are kept on the model and reused by the next
+    Packing copies every weight once, which costs as much as many steps (figures
+    in benchmarks/README.md), so the blocks are kept on the model and reused by the next
     generation call until a parameter changes: an optimizer step or
     `load_state_dict` bumps the tensor's version counter, `.to()` its storage.
     """
