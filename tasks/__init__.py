@@ -217,8 +217,11 @@ def show_text(text: str, indent: str = "  ") -> str:
 
 
 def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], None],
-             argv: list[str] | None) -> int:
+             argv: list[str] | None, renames: dict[str, str] | None = None) -> int:
     """Parse argv, run body(args); bad input -> `prog: error: ...` on one line and status 2.
+
+    The settings an error names are shown as the task's flags (--book for TrainConfig.corpus,
+    and `renames`, e.g. {"SampleConfig.temperature": "--temperatures"}).
 
     Errors of the command line itself are one line too (argparse would print its usage
     block first); a stop signal during training -> `prog: interrupted at step N; resume
@@ -239,7 +242,8 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
             try:
                 body(parser.parse_args(argv))
             except WordgenError as err:
-                print(f"{prog}: error: {for_command_line(err, {'TrainConfig.corpus': '--book'})}", file=sys.stderr)
+                flags = {"TrainConfig.corpus": "--book", **(renames or {})}
+                print(f"{prog}: error: {for_command_line(err, flags)}", file=sys.stderr)
                 return 2
             except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
                 exit_on_next_signal()
