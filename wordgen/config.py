@@ -32,10 +32,8 @@ def setting(default=None, help: str = "", *, flag: str | None = None, choices: t
     means otherwise, for --help. zero_is_none: the option's value 0 stands for None.
     count: a whole number that may be written 2e6 or 2_000_000.
     """
-    return field(default=default, metadata={
-        "help": help, "flag": flag, "choices": choices, "metavar": metavar, "size_rule": size_rule,
-        "unset": unset, "zero_is_none": zero_is_none, "count": count,
-    })
+    return field(default=default, metadata=dict(help=help, flag=flag, choices=choices, metavar=metavar,
+                                                size_rule=size_rule, unset=unset, zero_is_none=zero_is_none, count=count))
 
 
 def _from_dict(cls, d: dict):
@@ -275,10 +273,9 @@ class TrainConfig:
     # None: every half pass, so that early stopping sees a small book often.
     eval_interval: int | None = setting(help="steps between validations and checkpoints",
                                         unset="every half pass, 10 to 100 steps")
-    # Early stopping on validation (Prechelt 1998, "Early Stopping -- But When?"): after
-    # `patience` validations in a row without a new best, the learning rate is divided by
-    # `plateau_factor` and training goes on from the best weights; after `plateau_drops` such
-    # drops the run stops and says so (TrainResult.early_stop). None: never stop early.
+    # Early stopping on validation (Prechelt 1998, "Early Stopping -- But When?"): after `patience`
+    # validations without a new best, the learning rate is divided by `plateau_factor` and training
+    # goes on from the best weights; after `plateau_drops` such drops the run stops and says so.
     patience: int | None = setting(
         3, "validations without a new best before the learning rate drops, then before training stops early; "
            "0: never stop early", zero_is_none=True)
