@@ -126,6 +126,8 @@ def test_the_command_line_builds_the_same_config_as_the_library_defaults_plus_fl
     ("CompareSettings.eval_chars, CompareSettings.sample_chars", "--eval-chars, --sample-chars"),
     ("CompareSettings.overwrite=True replaces it", "--overwrite replaces it"),
     ("CompareSettings.base.max_steps", "--max-steps"),
+    ("CompareSettings.eval_chars=None reads it all", "--eval-chars 0 reads it all"),
+    ("CompareSettings.base is copied", "CompareSettings.base is copied"),  # no flag of its own
     ("resume it with train(resume=True) or pass train(overwrite=True)", "resume it with --resume DIR or pass --overwrite"),
 ])
 def test_a_library_error_is_shown_with_the_flags(message, shown):
@@ -164,3 +166,13 @@ def test_no_raise_in_config_names_a_flag():
     source = (Path(__file__).resolve().parents[1] / "wordgen" / "config.py").read_text(encoding="utf-8")
     raises = re.findall(r"raise \w+\((.*?)\)\n", source, flags=re.S)
     assert raises and not [text for text in raises if re.search(r"--[a-z]", text)]
+
+
+def test_compare_options_are_the_compare_settings_fields_the_error_names_rely_on():
+    from wordgen.compare import CompareSettings
+    from wordgen.options import _COMPARE_FIELDS
+
+    args = vars(build_parser().parse_args(["compare", "--out", "report"]))
+    training = {path for path, _, _ in _options(command_base("compare"))} - {"tokenizer", "out"}  # compare's own
+    own = set(args) - training - {"command", "plugin", "quiet"}
+    assert own == _COMPARE_FIELDS <= {f.name for f in dataclasses.fields(CompareSettings)}

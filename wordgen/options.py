@@ -138,16 +138,21 @@ def _count(text: str) -> int:
 
 _SETTINGS = {"TrainConfig": TrainConfig(), "ModelConfig": ModelConfig(), "SampleConfig": SampleConfig()}
 _KEYWORDS = {"train(resume=True)": "--resume DIR", "train(overwrite=True)": "--overwrite"}
+# `wordgen compare`'s own options are named after these CompareSettings fields (see _compare).
+_COMPARE_FIELDS = {"tokenizers", "out", "match", "params", "unk_penalty", "eval_corpus", "eval_chars", "prompt",
+                   "sample_chars", "temperature", "seeds", "overwrite"}
 _NAME = re.compile(r"\b(TrainConfig|ModelConfig|SampleConfig|CompareSettings)((?:\.\w+)+)"
                    r"(?:=('[^']*'|\"[^\"]*\"|[\w.+-]*\w))?")
 
 
 def _flag_text(owner: str, path: str, value: str | None) -> str | None:
     """`--epochs`, `--no-tie-weights`, `--eval-tokens 0`... for one field name, or None when it has no flag."""
-    if owner == "CompareSettings":  # wordgen compare's own options are named after its fields
+    if owner == "CompareSettings":
         if path.startswith("base."):
             return _flag_text("TrainConfig", path.removeprefix("base."), value)
-        flag, boolean, zero_is_none = "--" + path.replace("_", "-"), value in ("True", "False"), False
+        if path not in _COMPARE_FIELDS:
+            return None
+        flag, boolean, zero_is_none = "--" + path.replace("_", "-"), value in ("True", "False"), path == "eval_chars"
         const = True
     else:
         fields = {p: f for p, f, _ in _options(_SETTINGS[owner])}
@@ -307,7 +312,7 @@ def _serve(sub) -> None:
 
 
 def _compare(sub) -> None:
-    # Its own options are named after the CompareSettings fields (for_command_line relies on it).
+    # Its own options are named after the CompareSettings fields in _COMPARE_FIELDS (for_command_line).
     p = sub.add_parser("compare", help="train one model per tokenizer and compare them fairly",
                        description="Train the same model on the same split under the same budget once per "
                                    "tokenizer, evaluate each on the test split, and write report.md, "
