@@ -40,6 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from wordgen.config import TrainConfig
+from wordgen.options import add_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ["before", "wordgen", "passive", "adaptive"]
 DEFAULT_POLICIES = ["before", "wordgen"]
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=1, help="runs of every scenario and policy (medians)")
     p.add_argument("--policies", default=",".join(DEFAULT_POLICIES),
                    help=f"comma-separated, of {POLICIES} (default: {','.join(DEFAULT_POLICIES)})")
-    p.add_argument("--corpus", default="shakespeare")
+    add_settings(p, TrainConfig(), ["corpus"])
     p.add_argument("--no-save", action="store_true", help="print only; write no results file")
     args = p.parse_args(argv)
     policies = [s.strip() for s in args.policies.split(",") if s.strip()]

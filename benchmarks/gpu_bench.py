@@ -26,6 +26,7 @@ import torch
 from benchmarks.results_file import RESULTS, write_new
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
 from wordgen.device import machine_info
+from wordgen.options import add_settings
 
 
 def _sync(device: torch.device) -> None:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu with --tiny")
     p.add_argument("--steps", type=int, default=100, help="training steps per timed run (default: 100)")
     p.add_argument("--tokens", type=int, default=256, help="generated tokens per timed run (default: 256)")
-    p.add_argument("--corpus", default="shakespeare")
+    add_settings(p, TrainConfig(), ["corpus"])
     p.add_argument("--tiny", action="store_true", help="toy sizes (what the test suite runs)")
     p.add_argument("--out", default=str(RESULTS), help="folder for the JSON results ('' to write none)")
     args = p.parse_args(argv)

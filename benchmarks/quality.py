@@ -159,6 +159,9 @@ def log_row(path: Path, row: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from wordgen.config import TrainConfig
+    from wordgen.options import add_settings
+
     p = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
     p.add_argument("--book", action="append", default=[], metavar="PATH",
                    help="a text file or corpus (repeatable); default: the suite's books")
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", action="store_true",
                    help="also score every model (the references' too) with wordgen's neural cache at its "
                         "default settings (wordgen.generation.cache): logged as val_bpc_cache, a second table")
-    p.add_argument("--seed", type=int, default=0)
+    add_settings(p, TrainConfig(), ["seed"])
     p.add_argument("--log", type=Path, default=RESULTS / f"quality-{time.strftime('%Y-%m-%d')}.jsonl")
     args = p.parse_args(argv)
 

@@ -51,7 +51,9 @@ from benchmarks.sections_train import (
     train_configs,
 )
 from benchmarks.table import Table, median_time
+from wordgen.config import TrainConfig
 from wordgen.device import load_average, machine_info
+from wordgen.options import add_settings
 
 SECTIONS = ["probes", "train", "adaptive", "generate", "tokenizers", "dataprep", "memory", "quality"]
 
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=",".join(s for s in SECTIONS if s != "quality"),
                    help=f"comma-separated sections of {','.join(SECTIONS)} (default: all but quality)")
     p.add_argument("--quick", action="store_true", help="small sizes: under 2 minutes")
-    p.add_argument("--corpus", default="shakespeare", help="corpus spec, as for wordgen train")
+    add_settings(p, TrainConfig(), ["corpus"])
     p.add_argument("--train-steps", type=int, help="optimizer steps per timed training run")
     p.add_argument("--repeats", type=int, help="interleaved repeats per figure (medians)")
     p.add_argument("--quality-steps", type=int, help="steps of the adaptive-vs-full quality runs (0: skip)")

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 from benchmarks.quality import Book, log_row, run_reference, run_wordgen
+from wordgen.config import TrainConfig
+from wordgen.options import add_settings
 
 LOG = Path(__file__).parent / "results" / "tune-book.jsonl"
 
@@ -47,11 +49,10 @@ def parse_trial(text: str) -> tuple[str, dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.tune_book", description=__doc__.split("\n\n")[0])
     p.add_argument("--book", required=True, help="a text file or corpus name")
-    p.add_argument("--tokenizer", default="word")
+    add_settings(p, TrainConfig(), ["tokenizer", "seed"])
     p.add_argument("--trial", action="append", required=True, help="NAME[:KEY=VALUE,...] (repeatable)")
     p.add_argument("--tokens", type=int, required=True, help="training tokens per run")
     p.add_argument("--unk-penalty", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's choice); 1 on a machine shared with other jobs, "
                         "where two threads wait for each other's time slices")

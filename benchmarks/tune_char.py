@@ -30,6 +30,7 @@ from pathlib import Path
 
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.device import machine_info
+from wordgen.options import add_settings
 
 LOG = Path(__file__).parent / "results" / "tune-char.jsonl"
 MODEL_KEYS = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.tune_char", description=__doc__.split("\n\n")[0])
     p.add_argument("--trial", action="append", required=True, help="NAME[:KEY=VALUE,...] (repeatable)")
     p.add_argument("--seconds", type=float, default=150.0, help="training budget per run (default: 150)")
-    p.add_argument("--corpus", default="shakespeare")
+    add_settings(p, TrainConfig(), ["corpus"])
     p.add_argument("--log", type=Path, default=LOG, help=f"JSON lines appended here (default: {LOG})")
     args = p.parse_args(argv)
     trials = [parse_trial(t) for t in args.trial]

@@ -11,8 +11,9 @@ prints what it found, and writes its outputs (checkpoints, report.txt,
 results.json, plots) under `runs/TASK/`. Tasks that train take
 `--checkpoint DIR` to reuse a trained model instead.
 
-This package holds what the tasks share: the training options, training or
-loading a model, error handling, and the report that is printed and saved.
+This package holds what the tasks share: the training options (wordgen's own,
+from wordgen.options), training or loading a model, error handling, and the report
+that is printed and saved.
 Everything a task computes comes from `wordgen` (the analysis in
 `wordgen.analysis.textstats`, `wordgen.evaluate` and `wordgen.analysis.embeddings`); none of it lives here.
 """
@@ -24,14 +25,15 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, load_corpus, presets, train
+from wordgen import Bundle, Metrics, TrainConfig, WordgenError, load_corpus, presets, train
 from wordgen.analysis.textstats import token_offsets
 from wordgen.data import split_text
 from wordgen.errors import UsageError
 from wordgen.lab import score_validation
+from wordgen.options import add_settings, for_command_line, settings_from
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 DEFAULT_BOOK = presets.LAB_CORPUS
@@ -57,44 +59,22 @@ def add_book_option(parser: argparse.ArgumentParser, default: str | None = DEFAU
     )
 
 
-def add_training_options(
-    parser: argparse.ArgumentParser,
-    *,
-    time_budget: float,
-    model: ModelConfig | None = None,
-    checkpoint: bool = True,
-    epochs: float | None = None,
-    seq_len: int | None = None,
-) -> None:
+def add_training_options(parser: argparse.ArgumentParser, *, time_budget: float, checkpoint: bool = True,
+                         epochs: float | None = None) -> None:
     """The options of every task that trains: budget, model size, batching, seed, progress bar.
 
-    With `epochs`, a model stops after that many passes over the book or at the
+    The training settings are wordgen's own options (wordgen.options) over the lab's
+    config. With `epochs`, a model stops after that many passes over the book or at the
     time budget, whichever comes first (the budget then only guards a slow machine).
     """
-    m = model or presets.lab_model()
-    t = presets.lab_train_config()
     g = parser.add_argument_group("training")
     if checkpoint:
         g.add_argument("--checkpoint", metavar="DIR", default=None,
                        help="reuse the model in this checkpoint folder (from `wordgen train` or another task) "
                             "instead of training one")
-    g.add_argument("--time-budget", type=float, default=time_budget, metavar="SECONDS",
-                   help=f"seconds of training per model (default: {time_budget:g})")
-    if epochs is not None:
-        g.add_argument("--epochs", type=float, default=epochs,
-                       help=f"passes over the book per model, unless the time budget ends it first "
-                            f"(default: {epochs:g})")
-    g.add_argument("--max-steps", type=int, default=None,
-                   help="also stop after this many optimizer steps (default: only the time budget)")
-    g.add_argument("--embedding-dim", type=int, default=m.embedding_dim, help=f"default: {m.embedding_dim}")
-    g.add_argument("--hidden-size", type=int, default=m.hidden_size, help=f"default: {m.hidden_size}")
-    g.add_argument("--num-layers", type=int, default=m.num_layers, help=f"default: {m.num_layers}")
-    g.add_argument("--dropout", type=float, default=m.dropout, help=f"default: {m.dropout}")
-    g.add_argument("--batch-size", type=int, default=t.batch_size, help=f"default: {t.batch_size}")
-    seq_len = seq_len or t.seq_len
-    g.add_argument("--seq-len", type=int, default=seq_len, help=f"default: {seq_len}")
-    g.add_argument("--seed", type=int, default=0, help="seeds the split, the model and the sampling (default: 0)")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    add_settings(g, presets.lab_train_config(time_budget=time_budget, epochs=epochs), [
+        "time_budget", *(["epochs"] if epochs is not None else []), "max_steps", "model.embedding_dim",
+        "model.hidden_size", "model.num_layers", "model.dropout", "batch_size", "seq_len", "seed", "device"])
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--eval-chars", type=int, default=100_000,
                    help="measure on the first this many characters of the validation split, cut at a line "
@@ -151,22 +131,18 @@ class Model:
 
 
 def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> TrainConfig:
-    """The lab's TrainConfig (presets.lab_train_config) with this task's options."""
-    return presets.lab_train_config(
-        corpus=book, tokenizer=tokenizer, out=str(out),
-        model=ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-                          num_layers=args.num_layers, dropout=args.dropout,
-                          softmax=presets.LAB_SOFTMAX,
-                          # On the plays the lab's one-pass values; on another book the size rule's.
-                          **({k: v for k, v in presets.LAB_REGULARISERS.items() if k != "dropout"}
-                             if book == presets.LAB_CORPUS else {}),
-                          # Tying needs equal sizes; untie rather than refuse a student's choice.
-                          tie_weights=None if args.embedding_dim == args.hidden_size else False),
-        # The lab's weight decay is its one-pass value for the plays; another book gets the size rule's.
-        weight_decay=presets.LAB_WEIGHT_DECAY if book == presets.LAB_CORPUS else None,
-        batch_size=args.batch_size, seq_len=args.seq_len, time_budget=args.time_budget,
-        epochs=getattr(args, "epochs", None), max_steps=args.max_steps, seed=args.seed, device=args.device,
-    )
+    """The lab's TrainConfig (presets.lab_train_config) with this task's budget and the options given."""
+    base = presets.lab_train_config(corpus=book, tokenizer=tokenizer, out=str(out), time_budget=args.time_budget,
+                                    epochs=getattr(args, "epochs", None))
+    if book != presets.LAB_CORPUS:
+        # The lab's regularisers and weight decay are its one-pass values for the plays; another
+        # book gets the size rule's (all but dropout, which has its own option here).
+        base.model = replace(base.model, **{k: None for k in presets.LAB_REGULARISERS if k != "dropout"})
+        base.weight_decay = None
+    config, _ = settings_from(args, base)
+    # Tying needs equal sizes; untie rather than refuse a student's choice.
+    config.model.tie_weights = None if config.model.embedding_dim == config.model.hidden_size else False
+    return config
 
 
 def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpoint: str | None = None) -> Model:
@@ -241,8 +217,11 @@ def show_text(text: str, indent: str = "  ") -> str:
 
 
 def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], None],
-             argv: list[str] | None) -> int:
+             argv: list[str] | None, renames: dict[str, str] | None = None) -> int:
     """Parse argv, run body(args); bad input -> `prog: error: ...` on one line and status 2.
+
+    The settings an error names are shown as the task's flags (--book for TrainConfig.corpus,
+    and `renames`, e.g. {"SampleConfig.temperature": "--temperatures"}).
 
     Errors of the command line itself are one line too (argparse would print its usage
     block first); a stop signal during training -> `prog: interrupted at step N; resume
@@ -263,7 +242,8 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
             try:
                 body(parser.parse_args(argv))
             except WordgenError as err:
-                print(f"{prog}: error: {err}", file=sys.stderr)
+                flags = {"TrainConfig.corpus": "--book", **(renames or {})}
+                print(f"{prog}: error: {for_command_line(err, flags)}", file=sys.stderr)
                 return 2
             except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
                 exit_on_next_signal()

@@ -184,7 +184,7 @@ def body(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_task(PROG, build_parser(), body, argv)
+    return run_task(PROG, build_parser(), body, argv, {"SampleConfig.temperature": "--temperatures"})
 
 
 if __name__ == "__main__":

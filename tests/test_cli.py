@@ -136,6 +136,24 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, book, ckpt, capsys):
     assert (ckpt / "model.safetensors").read_bytes() == weights_before
 
 
+@pytest.mark.parametrize("argv, shown", [
+    ([], "say when to stop: give --epochs, --max-steps, --chars or --time-budget"),
+    (["--time-budget", "0"], "--time-budget must be positive seconds, got 0"),
+    (["--max-steps", "1", "--patience", "-1"], "--patience must be at least 1, got -1 (--patience 0 never stops early)"),
+    (["--max-steps", "1", "--embedding-dim", "8", "--hidden-size", "16"],
+     "tied weights need --embedding-dim == --hidden-size (8 != 16); or untie them: --no-tie-weights"),
+    (["--max-steps", "1", "--chars", "1", "--lr", "-1"], "--lr: the learning rate must be positive"),
+])
+def test_setting_errors_name_the_flags(argv, shown, tmp_path, book, capsys):
+    code, _, err = run(capsys, "train", "--corpus", str(book), "--out", str(tmp_path / "x"), *argv)
+    assert code == 2 and err.startswith("wordgen: error: ") and shown in err, err
+    assert not (tmp_path / "x").exists()
+
+
+def test_sampler_errors_name_the_flags(capsys):
+    assert run(capsys, "lab", "--top-p", "1.5")[2] == "wordgen: error: --top-p must be in (0, 1], got 1.5\n"
+
+
 def test_console_script_exits_2_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "generate", str(tmp_path / "missing")],
                           capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})

@@ -14,7 +14,8 @@ def _modules_after(code: str) -> set[str]:
     return set(out.split())
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["corpora"], ["train", "--help"], ["serve", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["corpora"], ["train", "--help"], ["lab", "--help"],
+                                  ["compare", "--help"], ["generate", "--help"], ["serve", "--help"]])
 def test_the_command_line_answers_without_importing_torch(argv):
     code = f"import wordgen.cli\ntry:\n    wordgen.cli.main({argv!r})\nexcept SystemExit:\n    pass"
     loaded = _modules_after(code)

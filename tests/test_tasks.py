@@ -126,11 +126,11 @@ def test_temperature_study(lab, tmp_path, capsys):
 
 @pytest.mark.parametrize("task, argv, message", [
     ("word_level_book", ["--book", "no/such/book.txt"], "does not exist"),
-    ("word_level_book", ["--book", "shakespeare", "--top-p", "1.5"], "top-p"),
+    ("word_level_book", ["--book", "shakespeare", "--top-p", "1.5"], "--top-p must be in (0, 1]"),
     ("char_vs_word", ["--samples", "0"], "--samples"),
     ("tokenizer_sweep", ["--sizes", "256", "1000"], "at least 258"),
     ("embeddings", ["--checkpoint", "no/such/folder"], "does not exist"),
-    ("temperature_study", ["--temperatures", "-1"], "temperature"),
+    ("temperature_study", ["--temperatures", "-1"], "--temperatures must be >= 0"),
 ])
 def test_bad_input_is_one_line_and_status_2(task, argv, message, tmp_path, capsys):
     code, _, err = run(capsys, task, *argv, "--out", str(tmp_path / "out"))

@@ -1,5 +1,5 @@
 """The `wordgen` command: the only module that parses arguments or prints (the option
-tables themselves are in arguments.py).
+tables themselves are in options.py, built from the settings' fields).
 
     wordgen lab                          train a word model on Shakespeare, then show every sampler
     wordgen train --corpus X --out DIR   train on any corpus with any tokenizer
@@ -11,25 +11,26 @@ tables themselves are in arguments.py).
 Bad input (a missing file, an unknown tokenizer, a negative temperature, a
 damaged checkpoint, an option argparse cannot read...) prints one line,
 `wordgen: error: ...`, and exits with status 2 -- no traceback, and nothing
-already saved is touched. Ctrl-C or SIGTERM during training finishes the step,
+already saved is touched; the settings a library error names (`TrainConfig.epochs`)
+are shown as their flags (`--epochs`). Ctrl-C or SIGTERM during training finishes the step,
 saves, prints `wordgen: interrupted at step N; resume with: ...` and exits with
 130 / 143 (wordgen.training.stopping).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from wordgen import presets
-from wordgen.arguments import build_parser, train_config
 from wordgen.config import SampleConfig, TrainConfig
 from wordgen.errors import UsageError, WordgenError
+from wordgen.options import build_parser, command_base, for_command_line, settings_from
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 # ---------------------------------------------------------------- commands
@@ -64,8 +65,25 @@ def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool 
     return result
 
 
+def _train_settings(args) -> tuple[TrainConfig, dict[str, str]]:
+    """The run's TrainConfig and the fields the command line set in it.
+
+    A new run: the flags over TrainConfig's defaults. --resume DIR: the saved run, with the
+    stop limits and the timeout the command line gives (a resumed run keeps its settings).
+    """
+    if not args.resume:
+        return settings_from(args, command_base("train"))
+    from wordgen.training.checkpoint import load_config
+
+    _, given = settings_from(args, TrainConfig())
+    limits = {name: getattr(args, name) for name in ("time_budget", "epochs", "max_steps", "max_chars")
+              if name in given}
+    config = replace(load_config(Path(args.resume)), **limits, out=args.resume, dist_timeout=args.dist_timeout)
+    return config, {name: "flag" for name in (*limits, "dist_timeout") if name in given}
+
+
 def cmd_train(args) -> None:
-    if args.nproc is not None and args.nproc != 1:
+    if args.nproc is not None and args.nproc != 1 and not args.dry_run:
         from wordgen.distributed import in_torchrun, launch
 
         if in_torchrun():
@@ -76,22 +94,19 @@ def cmd_train(args) -> None:
         # last value) makes each of them one process of the run.
         launch([*args.argv, "--nproc", "1"], args.nproc)
         return
-    if args.resume:
-        from wordgen.training.checkpoint import load_config
+    config, sources = _train_settings(args)
+    if args.dry_run:
+        from wordgen.training.plan import plan_run
 
-        config = load_config(Path(args.resume))
-        for name in ("time_budget", "epochs", "max_steps", "max_chars"):
-            if getattr(args, name) is not None:
-                setattr(config, name, getattr(args, name))
-        config.out = args.resume
-        config.dist_timeout = args.dist_timeout
-        result = _run_training(config, resume=True, quiet=args.quiet)
-    elif not args.out:
+        for line in plan_run(config, sources=sources).describe():
+            print(line)
+        return
+    if not config.out:
         raise WordgenError("say where to write the checkpoint: --out DIR (or continue one with --resume DIR)")
-    else:
-        result = _run_training(train_config(args), overwrite=args.overwrite, quiet=args.quiet)
+    result = _run_training(config, resume=bool(args.resume), overwrite=args.overwrite and not args.resume,
+                           quiet=args.quiet)
     if not result.rank:
-        print(f"checkpoint: {args.resume or args.out}")
+        print(f"checkpoint: {config.out}")
 
 
 def cmd_lab(args) -> None:
@@ -99,12 +114,12 @@ def cmd_lab(args) -> None:
 
     start = time.perf_counter()
     samplers = presets.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
-    config = train_config(args, lab=True)
+    config, _ = settings_from(args, command_base("lab"))
     result = _run_training(config, overwrite=True)
     metrics = score_validation(result.bundle, result.dataset)
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)
-    for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=args.seed):
+    for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=config.seed):
         print(f"\n--- {sample.sampler.describe()} ---{_describe_loop(sample)}\n{sample.text.strip()}")
         if not sample.continuation.strip():  # else it would look as if nothing came out
             print(f"({len(sample.continuation)} whitespace characters and nothing else)")
@@ -125,7 +140,7 @@ def cmd_generate(args) -> None:
     from wordgen.generation.decode import stream
     from wordgen.training.checkpoint import Bundle
 
-    sample = SampleConfig(greedy=args.greedy, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    sample, _ = settings_from(args, SampleConfig())
     sample.validate()  # before loading anything: bad settings fail fast
     if args.max_tokens < 0:
         raise WordgenError(f"--max-tokens must be >= 0, got {args.max_tokens}")
@@ -227,8 +242,9 @@ def cmd_corpora(args) -> None:
 def cmd_compare(args) -> None:
     from wordgen.compare import CompareSettings, compare, parse_tokenizer_list, summary
 
+    base, _ = settings_from(args, command_base("compare"))
     settings = CompareSettings(
-        base=train_config(argparse.Namespace(**{**vars(args), "tokenizer": None})),
+        base=replace(base, tokenizer=None, out=args.out),  # each run has its own tokenizer and folder
         tokenizers=parse_tokenizer_list(args.tokenizers), out=args.out,
         match="params" if args.params is not None else args.match, params=args.params,
         unk_penalty=args.unk_penalty, eval_corpus=args.eval_corpus, eval_chars=args.eval_chars or None,
@@ -308,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         except WordgenError as err:
             # One write of the whole line: the processes of a torchrun run share one stderr, and
             # separate writes of the text and its newline interleave with each other's.
-            sys.stderr.write(f"wordgen: error: {err}\n")
+            sys.stderr.write(f"wordgen: error: {for_command_line(err)}\n")
             sys.stderr.flush()
             return 2
         except Interrupted as err:  # before KeyboardInterrupt, which it subclasses

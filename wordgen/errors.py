@@ -2,10 +2,12 @@
 
 Every problem a user can cause (a missing file, an unknown tokenizer name, a
 temperature below zero, a damaged checkpoint...) raises a subclass of
-`WordgenError` with a one-line message written for a student. The CLI turns
-these into `wordgen: error: <message>` and exit status 2; library users can
-catch them like any other exception. Programming errors inside wordgen are
-deliberately *not* wrapped, so they still show a traceback.
+`WordgenError` with a one-line message written for a student. A message names
+a setting as its field (`TrainConfig.epochs`, `SampleConfig.top_k`) or keyword
+(`train(overwrite=True)`), never as a command-line flag: the CLI turns these into
+`wordgen: error: <message>` with the flags named instead (wordgen.options) and exit
+status 2; library users can catch them like any other exception. Programming
+errors inside wordgen are deliberately *not* wrapped, so they still show a traceback.
 """
 
 
@@ -26,7 +28,7 @@ class CheckpointError(WordgenError):
 
 
 class ConfigError(WordgenError):
-    """A setting is out of range (temperature < 0, top-p outside (0, 1], ...)."""
+    """A setting is out of range (SampleConfig.temperature < 0, SampleConfig.top_p outside (0, 1], ...)."""
 
 
 class UsageError(WordgenError):
