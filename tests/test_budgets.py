@@ -71,7 +71,7 @@ def test_a_resumed_run_counts_the_characters_read_before(tmp_path, book, one_tor
 
 
 def test_chars_must_be_positive():
-    with pytest.raises(ConfigError, match="--chars must be at least 1"):
+    with pytest.raises(ConfigError, match="TrainConfig.max_chars must be at least 1"):
         TrainConfig(max_chars=0).validate()
     TrainConfig(max_chars=5).validate()  # alone it is a stop rule
 
