@@ -163,9 +163,9 @@ def test_a_loop_is_reported_with_its_characters(server):
 BAD = [
     ({"checkpoint": "nope", "prompt": "a"}, 404, "no checkpoint named"),
     ({"checkpoint": "word", "temperature": -1}, 400, "temperature"),
-    ({"checkpoint": "word", "top_p": 0}, 400, "top-p"),
-    ({"checkpoint": "word", "top_p": 1.5}, 400, "top-p"),
-    ({"checkpoint": "word", "top_k": 0}, 400, "top-k"),
+    ({"checkpoint": "word", "top_p": 0}, 400, "top_p must be in (0, 1]"),
+    ({"checkpoint": "word", "top_p": 1.5}, 400, "top_p must be in (0, 1], got 1.5"),
+    ({"checkpoint": "word", "top_k": 0}, 400, "top_k must be at least 1"),
     ({"checkpoint": "word", "prompt": "x" * 2001}, 413, "at most 2,000"),
     ({"checkpoint": "word", "max_tokens": LONG + 1}, 400, "max_tokens"),
     ({"checkpoint": "word", "num_samples": 9}, 400, "num_samples"),

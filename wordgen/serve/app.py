@@ -137,7 +137,9 @@ def create_app(playground: Playground) -> FastAPI:
 
 async def _wordgen_error(request: Request, err: WordgenError):
     status = STATUS.get(type(err), 400)
-    return _error(status, str(err), {"Retry-After": "1"} if status == 503 else None)
+    # The library names sampler settings as SampleConfig fields; the request's JSON fields have the same names.
+    message = str(err).replace("SampleConfig.", "")
+    return _error(status, message, {"Retry-After": "1"} if status == 503 else None)
 
 
 async def _validation_error(request: Request, err: RequestValidationError):
