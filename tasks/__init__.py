@@ -27,15 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, load_corpus, presets, train
+from wordgen import Bundle, Metrics, ModelConfig, TrainConfig, WordgenError, lab, load_corpus, train
 from wordgen.analysis.textstats import token_offsets
 from wordgen.data import split_text
 from wordgen.errors import UsageError
 from wordgen.lab import score_validation
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
-DEFAULT_BOOK = presets.LAB_CORPUS
-WORD_TOKENIZER = presets.WORD_TOKENIZER
+DEFAULT_BOOK = lab.LAB_CORPUS
+WORD_TOKENIZER = lab.WORD_TOKENIZER
 # The default prompt is the opening of the validation text, at least this many words: the
 # model continues a passage of the book it never saw. A one-word prompt ("The") leaves the
 # LSTM's state almost where it started, and there a briefly trained model's next word is
@@ -71,8 +71,8 @@ def add_training_options(
     With `epochs`, a model stops after that many passes over the book or at the
     time budget, whichever comes first (the budget then only guards a slow machine).
     """
-    m = model or presets.lab_model()
-    t = presets.lab_train_config()
+    m = model or lab.lab_model()
+    t = lab.lab_train_config()
     g = parser.add_argument_group("training")
     if checkpoint:
         g.add_argument("--checkpoint", metavar="DIR", default=None,
@@ -151,19 +151,19 @@ class Model:
 
 
 def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> TrainConfig:
-    """The lab's TrainConfig (presets.lab_train_config) with this task's options."""
-    return presets.lab_train_config(
+    """The lab's TrainConfig (lab.lab_train_config) with this task's options."""
+    return lab.lab_train_config(
         corpus=book, tokenizer=tokenizer, out=str(out),
         model=ModelConfig(embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
                           num_layers=args.num_layers, dropout=args.dropout,
-                          softmax=presets.LAB_SOFTMAX,
+                          softmax=lab.LAB_SOFTMAX,
                           # On the plays the lab's one-pass values; on another book the size rule's.
-                          **({k: v for k, v in presets.LAB_REGULARISERS.items() if k != "dropout"}
-                             if book == presets.LAB_CORPUS else {}),
+                          **({k: v for k, v in lab.LAB_REGULARISERS.items() if k != "dropout"}
+                             if book == lab.LAB_CORPUS else {}),
                           # Tying needs equal sizes; untie rather than refuse a student's choice.
                           tie_weights=None if args.embedding_dim == args.hidden_size else False),
         # The lab's weight decay is its one-pass value for the plays; another book gets the size rule's.
-        weight_decay=presets.LAB_WEIGHT_DECAY if book == presets.LAB_CORPUS else None,
+        weight_decay=lab.LAB_WEIGHT_DECAY if book == lab.LAB_CORPUS else None,
         batch_size=args.batch_size, seq_len=args.seq_len, time_budget=args.time_budget,
         epochs=getattr(args, "epochs", None), max_steps=args.max_steps, seed=args.seed, device=args.device,
     )

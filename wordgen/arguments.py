@@ -10,9 +10,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from wordgen import presets
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.errors import UsageError
+from wordgen.lab import (
+    LAB_MAX_TOKENS,
+    LAB_PROMPT,
+    LAB_TEMPERATURES,
+    LAB_TIME_BUDGET,
+    LAB_TOP_K,
+    LAB_TOP_P,
+    lab_train_config,
+)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -41,7 +49,7 @@ def _add_corpus_options(p: argparse.ArgumentParser, default: str | None) -> None
 
 
 def _add_train_options(p: argparse.ArgumentParser, *, lab: bool) -> None:
-    d = presets.lab_train_config() if lab else TrainConfig()
+    d = lab_train_config() if lab else TrainConfig()
     m = d.model
     _add_corpus_options(p, d.corpus)
     p.add_argument("--tokenizer", default=d.tokenizer,
@@ -129,7 +137,7 @@ def _count(text: str) -> int:
 
 
 def train_config(args, *, lab: bool = False) -> TrainConfig:
-    base = presets.lab_train_config() if lab else TrainConfig()  # fields without a flag keep these
+    base = lab_train_config() if lab else TrainConfig()  # fields without a flag keep these
     return replace(
         base, corpus=args.corpus, tokenizer=args.tokenizer, out=args.out,
         model=ModelConfig(
@@ -186,19 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("lab", help="the lab end to end on the built-in Shakespeare corpus",
-                       description=f"Train a word-level LSTM ({presets.LAB_TIME_BUDGET:g} s by default), print "
+                       description=f"Train a word-level LSTM ({LAB_TIME_BUDGET:g} s by default), print "
                                    "validation perplexity per token, bits per character and perplexity per word, "
                                    "then generate from the same prompt with greedy decoding, temperatures "
-                                   + "/".join(f"{t:g}" for t in presets.LAB_TEMPERATURES) + ", top-k and top-p.")
+                                   + "/".join(f"{t:g}" for t in LAB_TEMPERATURES) + ", top-k and top-p.")
     _add_train_options(p, lab=True)
-    p.add_argument("--prompt", default=presets.LAB_PROMPT,
-                   help=f"prompt for every sampler (default: {presets.LAB_PROMPT!r})")
-    p.add_argument("--max-tokens", type=int, default=presets.LAB_MAX_TOKENS,
-                   help=f"tokens per sample (default: {presets.LAB_MAX_TOKENS})")
-    p.add_argument("--top-k", type=int, default=presets.LAB_TOP_K,
-                   help=f"k of the top-k sample (default: {presets.LAB_TOP_K})")
-    p.add_argument("--top-p", type=float, default=presets.LAB_TOP_P,
-                   help=f"p of the top-p sample (default: {presets.LAB_TOP_P})")
+    p.add_argument("--prompt", default=LAB_PROMPT,
+                   help=f"prompt for every sampler (default: {LAB_PROMPT!r})")
+    p.add_argument("--max-tokens", type=int, default=LAB_MAX_TOKENS,
+                   help=f"tokens per sample (default: {LAB_MAX_TOKENS})")
+    p.add_argument("--top-k", type=int, default=LAB_TOP_K,
+                   help=f"k of the top-k sample (default: {LAB_TOP_K})")
+    p.add_argument("--top-p", type=float, default=LAB_TOP_P,
+                   help=f"p of the top-p sample (default: {LAB_TOP_P})")
 
     p = sub.add_parser("train", help="train a model and write a checkpoint folder",
                        description="Train the shared LSTM language model on a corpus with a tokenizer. Give at "

@@ -26,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from wordgen import presets
+from wordgen import lab
 from wordgen.arguments import build_parser, train_config
 from wordgen.config import SampleConfig, TrainConfig
 from wordgen.errors import UsageError, WordgenError
@@ -98,7 +98,7 @@ def cmd_lab(args) -> None:
     from wordgen.lab import draw_samples, score_validation
 
     start = time.perf_counter()
-    samplers = presets.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
+    samplers = lab.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
     config = train_config(args, lab=True)
     result = _run_training(config, overwrite=True)
     metrics = score_validation(result.bundle, result.dataset)
