@@ -90,7 +90,9 @@ class Plan:
 
         `sources` marks the fields the caller set (its values are keys of SOURCES);
         the others are the size rule's, the tokenizer's or the half pass's where they
-        were None, else "default" where they hold the general default, else "given".
+        were None, "device" for the precision 'auto' gives on `device` (train() and
+        `plan_run` resolve 'auto' first), else "default" where they hold the general
+        default, else "given".
         """
         given = dict(sources or {})
         _check_names(given, "train(sources=...)")
