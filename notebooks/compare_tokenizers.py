@@ -36,20 +36,20 @@ import os
 import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
-from wordgen import ModelConfig, TrainConfig, presets
+from wordgen import ModelConfig, TrainConfig, lab
 from wordgen.compare import CompareSettings, compare, summary, table_rows
 
 # The test suite runs this notebook with WORDGEN_FAST=1 (a small play, tiny models, a few steps).
 FAST = os.environ.get("WORDGEN_FAST") == "1"
-BOOK = "shakespeare:macbeth" if FAST else presets.LAB_CORPUS  # or your own book: "pg11.txt"
+BOOK = "shakespeare:macbeth" if FAST else lab.LAB_CORPUS  # or your own book: "pg11.txt"
 
 if FAST:
     # Test-only: smaller BPE vocabularies for a small play, and a tiny model for 20 steps.
-    TOKENIZERS = ["char", "bpe:300", "bpe:1000", presets.WORD_TOKENIZER]
+    TOKENIZERS = ["char", "bpe:300", "bpe:1000", lab.WORD_TOKENIZER]
     base = TrainConfig(corpus=BOOK, model=ModelConfig(embedding_dim=32, hidden_size=32, num_layers=1, dropout=0.0),
                        batch_size=8, seq_len=16, max_steps=20, eval_interval=10)
 else:
-    TOKENIZERS = ["char", "bpe:500", "bpe:2000", "bpe:8000", presets.WORD_TOKENIZER]  # the lab's word tokenizer
+    TOKENIZERS = ["char", "bpe:500", "bpe:2000", "bpe:8000", lab.WORD_TOKENIZER]  # the lab's word tokenizer
     # `wordgen compare`'s model and schedule (TrainConfig's defaults), 60 s per tokenizer.
     base = TrainConfig(corpus=BOOK, time_budget=60, eval_interval=50)
 

@@ -38,16 +38,16 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wordgen import ModelConfig, SampleConfig, generate, load_corpus, presets, train, train_tokenizer
-from wordgen.lab import draw_samples, score_validation
+from wordgen import ModelConfig, SampleConfig, generate, lab, load_corpus, train, train_tokenizer
 from wordgen.analysis.textstats import NgramIndex, describe_ngram
+from wordgen.lab import draw_samples, score_validation
 
-# The lab's settings (book, tokenizer, network, samplers) come from wordgen.presets, the
+# The lab's settings (book, tokenizer, network, samplers) come from wordgen.lab, the
 # same ones `wordgen lab` uses. The test suite runs this notebook with WORDGEN_FAST=1: a
 # small play and a tiny model, so that it finishes in seconds. Leave it unset for the real
 # thing (about 5 minutes on a laptop).
 FAST = os.environ.get("WORDGEN_FAST") == "1"
-BOOK = "shakespeare:macbeth" if FAST else presets.LAB_CORPUS  # or your own book: "pg11.txt"
+BOOK = "shakespeare:macbeth" if FAST else lab.LAB_CORPUS  # or your own book: "pg11.txt"
 
 # %% [markdown]
 # ## 1. Load a book
@@ -83,7 +83,7 @@ print(dataset["train"]["text"][0][:400])
 # %%
 train_texts = dataset["train"]["text"]
 char_tokenizer = train_tokenizer("char", train_texts)
-word_tokenizer = train_tokenizer(presets.WORD_TOKENIZER, train_texts)
+word_tokenizer = train_tokenizer(lab.WORD_TOKENIZER, train_texts)
 
 line = next(l for l in train_texts[0].splitlines() if len(l.split()) > 5)
 for name, tok in (("characters", char_tokenizer), ("words", word_tokenizer)):
@@ -109,16 +109,16 @@ def lab_config(tokenizer: str, out: str):
     """The lab's TrainConfig for one tokenizer: a fresh one per run (train() fills in the vocabulary size)."""
     if FAST:
         # Test-only tiny model: 30 steps of a 32-wide LSTM, just enough to run every cell.
-        return presets.lab_train_config(
+        return lab.lab_train_config(
             corpus=BOOK, tokenizer=tokenizer, out=out,
             model=ModelConfig(embedding_dim=32, hidden_size=32, num_layers=1, dropout=0.0),
             batch_size=8, seq_len=16, max_steps=30, eval_interval=10)
-    # The lab's network and schedule; wordgen/presets.py says why they are smaller than
+    # The lab's network and schedule; wordgen/lab.py says why they are smaller than
     # `wordgen train`'s defaults. Two minutes per model here.
-    return presets.lab_train_config(corpus=BOOK, tokenizer=tokenizer, out=out, time_budget=120)
+    return lab.lab_train_config(corpus=BOOK, tokenizer=tokenizer, out=out, time_budget=120)
 
 
-word_config = lab_config(presets.WORD_TOKENIZER, "runs/notebook/word")
+word_config = lab_config(lab.WORD_TOKENIZER, "runs/notebook/word")
 net = word_config.model
 print(f"embedding {net.embedding_dim}, hidden {net.hidden_size}, {net.num_layers} layer(s); "
       f"{word_config.seq_len}-token windows, learning rate {word_config.lr:g}")
@@ -170,8 +170,8 @@ print(f"validation: {metrics.bits_per_char:.3f} bits per character, perplexity p
 
 # %%
 # The prompt of `wordgen lab`. "" starts at a new line; with your own book, try a phrase from it.
-PROMPT = presets.LAB_PROMPT
-LENGTH = presets.LAB_MAX_TOKENS  # tokens per sample
+PROMPT = lab.LAB_PROMPT
+LENGTH = lab.LAB_MAX_TOKENS  # tokens per sample
 
 (greedy,) = draw_samples(word_run.bundle, PROMPT, [SampleConfig(greedy=True)], max_tokens=LENGTH, seed=1)
 loop = greedy.loop
@@ -192,7 +192,7 @@ else:
 # share of distinct bigrams measures repetition: near 0 for a loop, near 1 when nothing repeats.
 
 # %%
-samplers = [SampleConfig(temperature=t) for t in presets.LAB_TEMPERATURES]
+samplers = [SampleConfig(temperature=t) for t in lab.LAB_TEMPERATURES]
 for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH, seed=1):
     print(f"--- {sample.sampler.describe()}  (distinct bigrams {sample.distinct_2:.0%})")
     print(sample.text.strip(), "\n")
@@ -205,7 +205,7 @@ for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH,
 # probabilities add up to p, so the set is small when the model is sure and large when it is not.
 
 # %%
-samplers = [SampleConfig(top_k=presets.LAB_TOP_K), SampleConfig(top_p=presets.LAB_TOP_P)]
+samplers = [SampleConfig(top_k=lab.LAB_TOP_K), SampleConfig(top_p=lab.LAB_TOP_P)]
 for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH, seed=1):
     print(f"--- {sample.sampler.describe()}\n{sample.text.strip()}\n")
 

@@ -25,19 +25,20 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from wordgen import Bundle, Metrics, TrainConfig, WordgenError, load_corpus, presets, train
+from wordgen import Bundle, Metrics, TrainConfig, WordgenError, lab, load_corpus, train
 from wordgen.analysis.textstats import token_offsets
 from wordgen.data import split_text
 from wordgen.errors import UsageError
 from wordgen.lab import score_validation
 from wordgen.options import add_settings, for_command_line, settings_from
+from wordgen.training.plan import apply_settings
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
-DEFAULT_BOOK = presets.LAB_CORPUS
-WORD_TOKENIZER = presets.WORD_TOKENIZER
+DEFAULT_BOOK = lab.LAB_CORPUS
+WORD_TOKENIZER = lab.WORD_TOKENIZER
 # The default prompt is the opening of the validation text, at least this many words: the
 # model continues a passage of the book it never saw. A one-word prompt ("The") leaves the
 # LSTM's state almost where it started, and there a briefly trained model's next word is
@@ -72,7 +73,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, time_budget: float,
         g.add_argument("--checkpoint", metavar="DIR", default=None,
                        help="reuse the model in this checkpoint folder (from `wordgen train` or another task) "
                             "instead of training one")
-    add_settings(g, presets.lab_train_config(time_budget=time_budget, epochs=epochs), [
+    add_settings(g, lab.lab_train_config(time_budget=time_budget, epochs=epochs), [
         "time_budget", *(["epochs"] if epochs is not None else []), "max_steps", "model.embedding_dim",
         "model.hidden_size", "model.num_layers", "model.dropout", "batch_size", "seq_len", "seed", "device"])
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -130,19 +131,19 @@ class Model:
         return text
 
 
-def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> TrainConfig:
-    """The lab's TrainConfig (presets.lab_train_config) with this task's budget and the options given."""
-    base = presets.lab_train_config(corpus=book, tokenizer=tokenizer, out=str(out), time_budget=args.time_budget,
-                                    epochs=getattr(args, "epochs", None))
-    if book != presets.LAB_CORPUS:
-        # The lab's regularisers and weight decay are its one-pass values for the plays; another
-        # book gets the size rule's (all but dropout, which has its own option here).
-        base.model = replace(base.model, **{k: None for k in presets.LAB_REGULARISERS if k != "dropout"})
-        base.weight_decay = None
-    config, _ = settings_from(args, base)
+def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> tuple[TrainConfig, dict]:
+    """The lab's settings for `book` (wordgen.lab.task_config), this task's own, then the options given.
+
+    Returns the config and where each of its settings came from ("lab", "task", "flag"), for the plan.
+    """
+    base, sources = lab.task_config(book)
+    task = {"tokenizer": tokenizer, "out": str(out), "time_budget": args.time_budget,
+            "epochs": getattr(args, "epochs", None)}
+    base, sources = apply_settings(base, task, "task", sources)
+    config, given = settings_from(args, base)
     # Tying needs equal sizes; untie rather than refuse a student's choice.
     config.model.tie_weights = None if config.model.embedding_dim == config.model.hidden_size else False
-    return config
+    return config, {**sources, **given}
 
 
 def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpoint: str | None = None) -> Model:
@@ -158,7 +159,8 @@ def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpo
         dataset = load_corpus(book, seed=bundle.config.seed, stage_directions=bundle.config.stage_directions)
         return Model(bundle=bundle, dataset=dataset, book=book)
     book = args.book or DEFAULT_BOOK
-    result = train(train_config(args, book=book, tokenizer=tokenizer, out=out), overwrite=True, progress=not args.quiet)
+    config, sources = train_config(args, book=book, tokenizer=tokenizer, out=out)
+    result = train(config, sources=sources, overwrite=True, progress=not args.quiet)
     return Model(bundle=result.bundle, dataset=result.dataset, book=book, trained=result)
 
 

@@ -6,7 +6,7 @@
 Trains a word-level LSTM (or reuses one with --checkpoint), prints its
 validation metrics, then generates from one prompt with greedy decoding (and
 points out where it falls into a loop, and which n-gram it repeats),
-the lab's temperatures (wordgen.presets), top-k and top-p: the same lab as
+the lab's temperatures (wordgen.lab), top-k and top-p: the same lab as
 `wordgen lab` (both use wordgen.lab), with a longer report. Writes
 runs/word_level_book/{model/, report.txt, results.json}.
 """
@@ -32,7 +32,7 @@ from tasks import (
     run_task,
     show_text,
 )
-from wordgen import presets
+from wordgen import lab
 from wordgen.analysis.textstats import describe_ngram, text_tokens
 from wordgen.lab import draw_samples
 
@@ -52,11 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the tokenizer to train with (default: {WORD_TOKENIZER})")
     add_prompt_option(p)
     p.add_argument("--max-tokens", type=int, default=80, help="words (tokens) per sample (default: 80)")
-    p.add_argument("--top-k", type=int, default=presets.LAB_TOP_K,
-                   help=f"k for the top-k sample (default: {presets.LAB_TOP_K})")
-    p.add_argument("--top-p", type=float, default=presets.LAB_TOP_P,
-                   help=f"p for the top-p sample (default: {presets.LAB_TOP_P})")
-    add_training_options(p, time_budget=presets.LAB_TIME_BUDGET)
+    p.add_argument("--top-k", type=int, default=lab.LAB_TOP_K,
+                   help=f"k for the top-k sample (default: {lab.LAB_TOP_K})")
+    p.add_argument("--top-p", type=float, default=lab.LAB_TOP_P,
+                   help=f"p for the top-p sample (default: {lab.LAB_TOP_P})")
+    add_training_options(p, time_budget=lab.LAB_TIME_BUDGET)
     add_out_option(p, "word_level_book")
     return p
 
@@ -73,7 +73,7 @@ def body(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     out = Path(args.out)
     say = Report(out)
-    samplers = presets.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before minutes of training
+    samplers = lab.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before minutes of training
 
     model = obtain_model(args, tokenizer=args.tokenizer, out=out / "model", checkpoint=args.checkpoint)
     bundle = model.bundle

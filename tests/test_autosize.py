@@ -1,11 +1,13 @@
 """The size rule with worked numbers: a pure function of tokens, vocabulary and passes."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from wordgen.config import ModelConfig, TrainConfig
 from wordgen.training import sizerule as autosize
+from wordgen.training.plan import Plan
 from wordgen.training.sizerule import choose, expected_passes, resolve, strength
 
 
@@ -78,8 +80,7 @@ def test_a_subword_vocabulary_counts_part_of_its_passes():
     assert autosize.counted_passes(299, 9.72) == 9.72 and autosize.counted_passes(5_000, 9.72) == 9.72
     assert choose(377_366, 84, 9.72).strength == 1 and choose(83_603, 7_139, 9.72).strength == 1
     assert autosize.counted_passes(2_000, None) is None
-    resolved, choice = resolve(TrainConfig(epochs=10.0), 123_327, 2_000)
-    line = autosize.describe(resolved, choice, autosize.chosen_fields(TrainConfig(epochs=10.0)))
+    line = Plan.build(TrainConfig(epochs=10.0), train_tokens=123_327, vocab_size=2_000).summary()[0]
     assert "about 10.0 passes in the budget (0.4 of them counted for a subword vocabulary) -> strength 0.5:" in line
 
 
@@ -110,10 +111,16 @@ def test_resolve_keeps_what_the_caller_set_and_fills_the_rest():
     assert (resolved.optimizer, resolved.lr, resolved.grad_clip, resolved.batch_size, resolved.seq_len,
             resolved.weight_decay) == ("sgd", 20.0, 0.25, 20, 35, 1.2e-6)
     assert config.model.input_dropout is None and config.lr is None  # the caller's config is not changed
-    chosen = autosize.chosen_fields(config)
-    assert chosen == ["embedding_dim", "softmax", "input_dropout", "hidden_dropout", "embedding_dropout",
-                      "weight_dropout", "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay"]
-    line = autosize.describe(resolved, choice, chosen)
+    plan = Plan.build(config, train_tokens=100_000, vocab_size=5_000)
+    # The plan is the rule's choice, with the vocabulary and the validation interval filled in too.
+    planned = plan.config
+    # 100 000 tokens in 20 rows of 5 000: 143 windows of 35 per pass, a check every 71 steps.
+    assert (planned.model.vocab_size, planned.eval_interval) == (5_000, 71) and plan.choice == choice
+    assert replace(planned, model=replace(planned.model, vocab_size=0), eval_interval=None) == resolved
+    assert plan.chosen == ["model.embedding_dim", "model.softmax", "model.input_dropout", "model.hidden_dropout",
+                           "model.embedding_dropout", "model.weight_dropout", "optimizer", "lr", "grad_clip",
+                           "batch_size", "seq_len", "weight_decay"]
+    line = plan.summary()[0]
     assert line.startswith("size rule: 100,000 training tokens, vocabulary 5,000, about 8.0 passes in the budget -> strength 1: 2 x 128 (given)")
     assert "2 x 128 (given)" in line and "dropout 0.05 (given)" in line and "optimizer sgd, lr 20," in line
     assert "softmax full tied," in line and (m.softmax, m.tie_weights) == ("full", True)
@@ -135,7 +142,7 @@ def test_a_large_vocabulary_gets_the_untied_adaptive_softmax():
     resolved, choice = resolve(TrainConfig(epochs=8.0), 248_404, 19_575)
     m = resolved.model
     assert (m.softmax, m.tie_weights, m.embedding_dim, m.hidden_size) == ("adaptive", False, 384, 384)
-    assert "softmax adaptive," in autosize.describe(resolved, choice, autosize.chosen_fields(TrainConfig(epochs=8.0)))
+    assert "softmax adaptive," in Plan.build(TrainConfig(epochs=8.0), train_tokens=248_404, vocab_size=19_575).summary()[0]
     # Given, the output layer is kept either way; a given width is the embedding's too (untied).
     full = resolve(TrainConfig(epochs=5.0, model=ModelConfig(softmax="full")), 248_404, 19_575)[0].model
     assert (full.softmax, full.tie_weights) == ("full", True)
@@ -162,9 +169,9 @@ def test_a_time_budget_counts_the_adaptive_layer_at_its_expected_cost():
 
 
 def test_the_lab_leaves_its_output_layer_to_the_rule():
-    from wordgen import presets
+    from wordgen import lab
 
-    config = presets.lab_train_config()
+    config = lab.lab_train_config()
     word = resolve(config, 1_122_273, 10_000)[0].model  # the plays with the lab's 10 000-word cap
     assert (word.softmax, word.tied(), word.hidden_size, word.num_layers) == ("adaptive", False, 256, 1)
     char = resolve(config, 4_070_000, 77)[0].model

@@ -58,7 +58,7 @@ def test_the_cli_says_why_it_stopped_and_what_the_size_rule_chose(tmp_path, over
     assert code == 0, err
     lines = out.splitlines()
     rule = next(line for line in lines if line.startswith("size rule:"))
-    assert "1 x 16 (given)" in rule and "dropout 0 (given)" in rule and "weight-decay" in rule
+    assert "1 x 16 (flag)" in rule and "dropout 0 (flag)" in rule and "weight-decay" in rule
     assert any(line.startswith("validation stopped improving at step ") and "best checkpoint kept" in line
                for line in lines)
     config = json.loads((tmp_path / "c" / "config.json").read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wordgen import presets
+from wordgen import lab
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
 from wordgen.errors import CheckpointError, ConfigError, WordgenError
 from wordgen.options import _options, add_settings, build_parser, command_base, flag_of, for_command_line, settings_from
@@ -60,15 +60,15 @@ def test_each_flag_maps_back_to_its_own_field(path):
 
 
 def test_nothing_given_keeps_the_base_and_names_no_source():
-    base = presets.lab_train_config()
+    base = lab.lab_train_config()
     config, sources = settings_from(parser_for(base).parse_args([]), base)
     assert config == base and sources == {}
     assert config is not base and config.model is not base.model  # a copy: the base is never changed
 
 
 def test_only_the_options_given_count_even_with_the_defaults_in_the_namespace():
-    args = parser_for(presets.lab_train_config()).parse_args(["--max-steps", "3"])
-    assert args.seed == 0 and args.time_budget == presets.LAB_TIME_BUDGET  # defaults are there to read
+    args = parser_for(lab.lab_train_config()).parse_args(["--max-steps", "3"])
+    assert args.seed == 0 and args.time_budget == lab.LAB_TIME_BUDGET  # defaults are there to read
     other_base = dataclasses.replace(TrainConfig(), seed=9)
     config, sources = settings_from(args, other_base)
     assert config.seed == 9 and config.max_steps == 3 and sources == {"max_steps": "flag"}
@@ -103,7 +103,7 @@ def test_the_commands_show_defaults_from_the_config_and_say_size_rule_once_per_f
 def test_the_command_line_builds_the_same_config_as_the_library_defaults_plus_flags():
     args = build_parser().parse_args(["lab", "--max-steps", "4", "--hidden-size", "64"])
     config, sources = settings_from(args, command_base("lab"))
-    expected = presets.lab_train_config(max_steps=4)
+    expected = lab.lab_train_config(max_steps=4)
     expected.model.hidden_size = 64
     assert config == expected and sources == {"max_steps": "flag", "model.hidden_size": "flag"}
 

@@ -27,7 +27,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from wordgen import presets
+from wordgen import lab
 from wordgen.config import SampleConfig, TrainConfig
 from wordgen.errors import UsageError, WordgenError
 from wordgen.options import build_parser, command_base, for_command_line, settings_from
@@ -46,11 +46,12 @@ def _print_metrics(title: str, metrics) -> None:
               "the figures above are optimistic)")
 
 
-def _run_training(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False):
+def _run_training(config: TrainConfig, *, sources: dict[str, str] | None = None, resume: bool = False,
+                  overwrite: bool = False, quiet: bool = False):
     from wordgen.training.loop import train  # imported late: `wordgen corpora --help` stays instant
 
     speaks = os.environ.get("RANK", "0") in ("", "0")  # of a torchrun run's processes, rank 0 speaks
-    result = train(config, resume=resume, overwrite=overwrite, progress=not quiet,
+    result = train(config, sources=sources, resume=resume, overwrite=overwrite, progress=not quiet,
                    log=lambda line: print(line, flush=True) if speaks else None)
     if not speaks:
         return result
@@ -103,7 +104,8 @@ def cmd_train(args) -> None:
         return
     if not config.out:
         raise WordgenError("say where to write the checkpoint: --out DIR (or continue one with --resume DIR)")
-    result = _run_training(config, resume=bool(args.resume), overwrite=args.overwrite and not args.resume,
+    result = _run_training(config, sources=sources, resume=bool(args.resume),
+                           overwrite=args.overwrite and not args.resume,
                            quiet=args.quiet)
     if not result.rank:
         print(f"checkpoint: {config.out}")
@@ -113,9 +115,11 @@ def cmd_lab(args) -> None:
     from wordgen.lab import draw_samples, score_validation
 
     start = time.perf_counter()
-    samplers = presets.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
-    config, _ = settings_from(args, command_base("lab"))
-    result = _run_training(config, overwrite=True)
+    samplers = lab.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
+    config, sources = lab.lab_config()
+    config, given = settings_from(args, config)
+    sources = {**sources, **given}
+    result = _run_training(config, sources=sources, overwrite=True)
     metrics = score_validation(result.bundle, result.dataset)
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)

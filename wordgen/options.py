@@ -16,7 +16,7 @@ import argparse
 import dataclasses
 import re
 
-from wordgen import presets
+from wordgen import lab
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
 from wordgen.errors import CheckpointError, UsageError, WordgenError
 
@@ -198,7 +198,7 @@ def for_command_line(err: WordgenError, renames: dict[str, str] | None = None) -
 def command_base(command: str) -> TrainConfig:
     """The TrainConfig that the training options of `command` apply to (and whose values --help shows)."""
     if command == "lab":
-        return presets.lab_train_config()
+        return lab.lab_train_config()
     if command == "compare":
         # Short runs need frequent, cheap checks to draw learning curves; the checks count
         # against the time budget, so each reads only CompareSettings.eval_chars characters.
@@ -228,20 +228,20 @@ def _add_cache_options(p: argparse.ArgumentParser, what: str) -> None:
 
 def _lab(sub) -> None:
     p = sub.add_parser("lab", help="the lab end to end on the built-in Shakespeare corpus",
-                       description=f"Train a word-level LSTM ({presets.LAB_TIME_BUDGET:g} s by default) into --out "
+                       description=f"Train a word-level LSTM ({lab.LAB_TIME_BUDGET:g} s by default) into --out "
                                    "(replaced on each run), print validation perplexity per token, bits per "
                                    "character and perplexity per word, then generate from the same prompt with "
                                    "greedy decoding, temperatures "
-                                   + "/".join(f"{t:g}" for t in presets.LAB_TEMPERATURES) + ", top-k and top-p.")
+                                   + "/".join(f"{t:g}" for t in lab.LAB_TEMPERATURES) + ", top-k and top-p.")
     _training_groups(p, "lab", TRAIN_ONLY)
-    p.add_argument("--prompt", default=presets.LAB_PROMPT,
-                   help=f"prompt for every sampler (default: {presets.LAB_PROMPT!r})")
-    p.add_argument("--max-tokens", type=int, default=presets.LAB_MAX_TOKENS,
-                   help=f"tokens per sample (default: {presets.LAB_MAX_TOKENS})")
-    p.add_argument("--top-k", type=int, default=presets.LAB_TOP_K,
-                   help=f"k of the top-k sample (default: {presets.LAB_TOP_K})")
-    p.add_argument("--top-p", type=float, default=presets.LAB_TOP_P,
-                   help=f"p of the top-p sample (default: {presets.LAB_TOP_P})")
+    p.add_argument("--prompt", default=lab.LAB_PROMPT,
+                   help=f"prompt for every sampler (default: {lab.LAB_PROMPT!r})")
+    p.add_argument("--max-tokens", type=int, default=lab.LAB_MAX_TOKENS,
+                   help=f"tokens per sample (default: {lab.LAB_MAX_TOKENS})")
+    p.add_argument("--top-k", type=int, default=lab.LAB_TOP_K,
+                   help=f"k of the top-k sample (default: {lab.LAB_TOP_K})")
+    p.add_argument("--top-p", type=float, default=lab.LAB_TOP_P,
+                   help=f"p of the top-p sample (default: {lab.LAB_TOP_P})")
 
 
 def _train(sub) -> None:

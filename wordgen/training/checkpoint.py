@@ -1,6 +1,7 @@
 """A checkpoint is one self-contained folder, in the Hugging Face style.
 
-    config.json          what was trained: model sizes, tokenizer spec, corpus, settings
+    config.json          what was trained: model sizes, tokenizer spec, corpus, settings,
+                         and where each setting came from ("sources")
     tokenizer.json       the tokenizer itself (Hugging Face's own format for bpe/hf)
     model.safetensors    the weights with the best validation loss
     trainer_state.pt     everything needed to resume: latest weights, optimizer,
@@ -59,6 +60,7 @@ from wordgen.tokenization import Tokenizer, load_tokenizer
 FORMAT = "wordgen-checkpoint"
 VERSION = 1
 CONFIG_FILE = "config.json"
+SOURCES_KEY = "sources"  # config.json's record of where each setting came from; not a TrainConfig field
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
@@ -125,8 +127,12 @@ def _save(folder: Path, name: str, write: Callable[[str], None]) -> None:
                               "the files already there are unchanged") from None
 
 
-def save_config(path: Path, config: TrainConfig) -> None:
-    text = json.dumps({"format": FORMAT, "version": VERSION, **config.to_dict()}, indent=2) + "\n"
+def save_config(path: Path, config: TrainConfig, sources: dict[str, str] | None = None) -> None:
+    """config.json: the settings, and beside them (`SOURCES_KEY`) where each came from (wordgen.training.plan)."""
+    doc = {"format": FORMAT, "version": VERSION, **config.to_dict()}
+    if sources:
+        doc[SOURCES_KEY] = dict(sources)
+    text = json.dumps(doc, indent=2) + "\n"
     _save(path, CONFIG_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
@@ -187,6 +193,7 @@ def append_metrics(path: Path, row: dict) -> None:
 
 
 def load_config(path: Path) -> TrainConfig:
+    """The TrainConfig in `path`/config.json, checked; the sources saved beside it are checked and left out."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint folder {path} does not exist")
@@ -204,6 +211,9 @@ def load_config(path: Path) -> TrainConfig:
     version = doc.pop("version", None)
     if version != VERSION:
         raise CheckpointError(f"{path} was written by checkpoint format v{version}; this wordgen reads v{VERSION}")
+    sources = doc.pop(SOURCES_KEY, {})  # absent from folders written before the plan
+    if not (isinstance(sources, dict) and all(isinstance(v, str) for v in sources.values())):
+        raise CheckpointError(f"{file} is damaged: {SOURCES_KEY!r} must map setting names to their sources")
     try:
         config = TrainConfig.from_dict(doc)  # unknown names and wrong types refused here
         config.validate()

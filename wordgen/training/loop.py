@@ -60,10 +60,10 @@ from wordgen.evaluate import Metrics, evaluate_prefix
 from wordgen.model import LSTMLanguageModel, State, detach_state
 from wordgen.tokenization import Tokenizer, load_tokenizer
 from wordgen.training import checkpoint as ckpt
-from wordgen.training import sizerule as autosize
 from wordgen.training import trainer_state
 from wordgen.training.checkpoint import Bundle
 from wordgen.training.optim import lr_factor, make_optimizer, set_lr
+from wordgen.training.plan import Plan
 from wordgen.training.plateau import on_plateau
 from wordgen.training.prepare import prepare, prepare_together
 from wordgen.training.progress import advance_training_bar, training_bar
@@ -135,7 +135,7 @@ class _Run:
 
 def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=None, resume: bool = False,
           overwrite: bool = False, progress: bool = False, stop_signals: bool = True,
-          log: Callable[[str], None] | None = None) -> TrainResult:
+          log: Callable[[str], None] | None = None, sources: dict[str, str] | None = None) -> TrainResult:
     """Train a model as `config` says and write its checkpoint to `config.out`.
 
     tokenizer / dataset: a trained tokenizer and a DatasetDict (train, validation,
@@ -146,8 +146,10 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
     replacing a checkpoint already in `config.out`; without it an existing one is
     never touched. stop_signals: let SIGINT / SIGTERM stop the loop gracefully (see
     the module's docstring); raises `Interrupted` once the resumable state is saved.
-    log: receives one line before training when the size rule chose anything
-    (wordgen.training.sizerule.describe); the CLI prints it.
+    log: receives two lines before training when the size rule chose anything
+    (wordgen.training.plan.Plan.summary); the CLI prints them. sources: where the
+    caller's settings came from (dotted field -> "flag", "lab", ...: wordgen.training.plan),
+    saved in config.json with the plan's own marks.
     Under torchrun this is one process of a data-parallel run (see the module's docstring).
     """
     config.validate()
@@ -157,7 +159,7 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
         hold.callback(group.close)  # the last thing undone
         with group.failures(lambda: "while preparing the run"):
             run = _start(config, tokenizer, dataset, resume=resume, overwrite=overwrite, hold=hold,
-                         log=log or (lambda line: None), group=group, device=device)
+                         log=log or (lambda line: None), group=group, device=device, sources=sources)
         # DDP's reducer must be gone before its process group: destroyed after it, it
         # sometimes hung the process on its way out (torch 2.13, gloo).
         hold.callback(setattr, run, "forward", None)
@@ -190,7 +192,8 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
 
 
 def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: bool,
-           hold: contextlib.ExitStack, log: Callable[[str], None], group: Group, device: torch.device) -> _Run:
+           hold: contextlib.ExitStack, log: Callable[[str], None], group: Group, device: torch.device,
+           sources: dict[str, str] | None = None) -> _Run:
     """Check the folder, seed, build data, model and optimizer; restore or start the folder.
 
     The folder's lock goes into `hold` (rank 0's alone: the other processes of a run
@@ -219,17 +222,15 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     random.seed(config.seed)
 
     dataset, tokenizer, train_stream, val_stream = prepare_together(config, tokenizer, dataset, group)
-    config.model.vocab_size = tokenizer.vocab_size
-    chosen = autosize.chosen_fields(config)
-    config, choice = autosize.resolve(config, len(train_stream), tokenizer.vocab_size, device.type)
-    if chosen:
-        log(autosize.describe(config, choice, chosen))
+    # The size rule, the vocabulary and the validation interval fill in what the config left open.
+    plan = Plan.build(config, train_tokens=len(train_stream), vocab_size=tokenizer.vocab_size, device=device.type,
+                      sources=sources)
+    config, choice = plan.config, plan.choice
+    if plan.chosen:
+        for line in plan.summary():
+            log(line)
     rows = global_batch_share(config.batch_size, group.world_size)  # B / N rows of the table per process
     table = batchify(train_stream.ids, rows, group.rank, group.world_size)  # (B / N, L): a view of the map
-    if config.eval_interval is None:
-        # Every half pass, within [10, 100] steps: early stopping needs several checks per
-        # pass on a small book, and a check costs about a tenth of a pass's compute.
-        config.eval_interval = max(10, min(100, windows_per_epoch(table, config.seq_len) // 2))
     model = LSTMLanguageModel(config.model).to(device)
     if device.type == "cuda":
         model.rnn.flatten_parameters()  # one contiguous weight block, as cuDNN's LSTM wants it
@@ -252,15 +253,15 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     elif group.is_main:
         hold.enter_context(ckpt.lock_folder(out, create=True))
         _refuse_existing(out, overwrite)  # again: another run may have written it meanwhile
-        _begin_folder(run, tokenizer, overwrite=overwrite)
+        _begin_folder(run, tokenizer, overwrite=overwrite, sources=plan.sources)
     result.best_val_loss = run.best
     result.start_step = run.step
     return run
 
 
-def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool) -> None:
+def _begin_folder(run: _Run, tokenizer: Tokenizer, *, overwrite: bool, sources: dict[str, str]) -> None:
     out = run.out
-    ckpt.save_config(out, run.config)
+    ckpt.save_config(out, run.config, sources)
     ckpt.save_tokenizer(out, tokenizer)
     if overwrite:  # what an earlier run left must not mix with this one's files
         for name in (ckpt.WEIGHTS_FILE, ckpt.STATE_FILE, ckpt.METRICS_FILE):

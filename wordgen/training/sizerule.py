@@ -10,8 +10,8 @@ None are filled in from three numbers, by `choose`:
   tokens (characters, small BPE) AdamW at 6e-3, batches of 32 x 64, clip 1 -- the
   character search's winner; from `WORD_VOCAB` on, plain SGD at lr 20, clip 0.25,
   batches of 20 x 35 (word_language_model's recipe), which beat AdamW on a book;
-* **passes**, how many times the budget reads the training text: `--epochs`
-  itself; `--max-steps` x batch x window / tokens; for `--time-budget` an estimate
+* **passes**, how many times the budget reads the training text: `epochs`
+  itself; `max_steps` x batch x window / tokens; for `time_budget` an estimate
   from the model's FLOPs per token and a nominal training rate (`NOMINAL_FLOPS`);
 * **strength** s = clip(log2(passes / 2) / 2, 0, 1) -- nothing up to two passes, half
   at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
@@ -28,10 +28,11 @@ None are filled in from three numbers, by `choose`:
 
 The constants and what supports each are in benchmarks/README.md ("The size rule");
 tests/test_autosize.py works through examples with numbers. `resolve` applies the
-choice to a TrainConfig and keeps every field the caller set.
+choice to a TrainConfig and keeps every field the caller set; wordgen.training.plan
+marks what came from where and describes it.
 
 Not here: measuring the machine (the rate is a constant on purpose: the choice must
-not change from run to run on a busy machine), training, printing.
+not change from run to run on a busy machine), training, describing the choice (plan.py).
 """
 
 from __future__ import annotations
@@ -41,46 +42,32 @@ from dataclasses import dataclass, replace
 
 from wordgen.config import TrainConfig
 
+# Every figure behind these constants is in benchmarks/README.md, "The size rule".
 WIDE = 384  # hidden size (= embedding size, tied) for most texts
-NARROW = 256  # ... under SMALL_TEXT training tokens (a guess: not measured), and below FEW_PASSES (measured)
+NARROW = 256  # under SMALL_TEXT training tokens (a guess), and below FEW_PASSES (measured)
 SMALL_TEXT = 50_000
-# Below this many passes a word-vocabulary run gets NARROW: 2 x 256 against 2 x 384 on the word
-# plays at 600 s (0.62 passes for 384): 1.810 against 1.856 bits/char; Moby-Dick at 150 s with
-# the full softmax (1.7 passes): 1.930 against 1.952 and, on another split, 1.927 against 1.948;
-# with the adaptive softmax (4.6 passes estimated for 384): 1.808 against 1.834. Nothing was
-# measured between 6 and 8.8 passes (Frankenstein at 150 s, where 384 is the default)
-# (benchmarks/results/trials-2026-11-27.jsonl, benchmarks/README.md "The size rule").
+# Below this many passes a word-vocabulary run gets NARROW: reading the text more often beat a
+# wider model there (the plays and Moby-Dick); the threshold itself is judgement.
 FEW_PASSES = 6.0
 WORD_VOCAB = 5_000  # vocabularies this large or larger get the SGD recipe
 # Vocabularies from SUBWORD_VOCAB up to WORD_VOCAB (BPE-sized) count this share of their passes
-# towards the strength: they overfit later than words. Measured with bpe:2000 on equal token
-# budgets (what the rule's 2 x 384 model reads in 150 s on a quiet machine), validation bits/char:
-# Dorian Gray, 12.8 passes: s 1 (the rule before) 1.925, s 0.5 1.882, s 0.25 1.907; Frankenstein,
-# 16 passes: s 1 1.990, s 0.5 1.956 (and s 0.18, in 150 s, 1.990); Moby-Dick, 4.6 passes:
-# s 0.58 2.160, s 0 2.148 (benchmarks/results/trials-2026-11-27.jsonl). The rule sees its own
-# estimate of the passes (about 2/3 of these: 10.3, 9.7, 3.2), and 0.4 of it gives s 0.52, 0.48
-# and 0; at 600 s (39-41 passes estimated) the two short books stay at full strength. Only 2 000
-# tokens was measured; the band's lower end is judgement: more symbols than an alphabet's
-# characters with punctuation (a byte-level BPE starts from 256 bytes). Character vocabularies
-# keep every pass (not measured this way).
+# towards the strength: they overfit later than words, and full strength held bpe:2000 back.
+# Only 2 000 tokens was measured; the band's lower end is judgement (an alphabet's characters
+# with punctuation, and the 256 bytes a byte-level BPE starts from, stay below it).
 SUBWORD_VOCAB = 300
 SUBWORD_PASS_SHARE = 0.4
 # From this vocabulary size on the output layer is the adaptive softmax (untied), below it the
-# full one (tied). Measured at 150 s (benchmarks/README.md, "The size rule"): Moby-Dick's 19 575
-# words read 5.7 times instead of 1.7 and reached 1.798 bits/char against 1.930; Frankenstein's
-# 7 139, where the full layer is about half of each step, lost a little (1.640 against 1.617-1.624).
+# full one (tied): over a large vocabulary the full layer is most of each step; over a smaller
+# one the adaptive layer saves little and loses the tied embedding.
 ADAPTIVE_VOCAB = 10_000
 RECIPES = {
     "adamw": {"optimizer": "adamw", "lr": 6e-3, "grad_clip": 1.0, "batch_size": 32, "seq_len": 64},
     "sgd": {"optimizer": "sgd", "lr": 20.0, "grad_clip": 0.25, "batch_size": 20, "seq_len": 35},
 }
 # Training FLOP/s (by the count of wordgen.model.forward_flops_per_token, x3) assumed when a
-# time budget has to be turned into passes, by device and precision. CPU: what 2 cores of an
-# AMD EPYC reached in benchmarks/README.md's training rows (0.9-1.0e11 in float32, 1.3-1.5e11
-# under bf16 autocast, 2 x 384 word and 2 x 512 char models); a GPU's figure is a guess (no GPU
-# in these sessions). Small models run below it (per-step latency), so their passes are
-# overestimated. A machine 3x faster or slower moves the strength by log2(3)/2 = 0.8 at most,
-# and only below eight passes: early stopping is the safety net either way.
+# time budget has to be turned into passes, by device and precision: the CPU's are what the
+# training benchmarks reached, the GPU's and MPS's guesses. A machine a few times faster or
+# slower moves the strength a little, only below eight passes; early stopping is the safety net.
 NOMINAL_FLOPS = {("cpu", "fp32"): 1.0e11, ("cpu", "bf16"): 1.5e11, ("cuda", "fp32"): 2e12, ("cuda", "bf16"): 5e12,
                  ("mps", "fp32"): 5e11, ("mps", "bf16"): 5e11}
 # Each regulariser at full strength (s = 1) and at none (s = 0); in between, linear in s.
@@ -212,35 +199,3 @@ def resolve(config: TrainConfig, train_tokens: int, vocab_size: int, device: str
     training = {k: v for k, v in recipe.items() if getattr(config, k) is None}
     decay = choice.weight_decay if config.weight_decay is None else config.weight_decay
     return replace(config, model=model, weight_decay=decay, **training), choice
-
-
-def chosen_fields(config: TrainConfig) -> list[str]:
-    """The names `resolve` will fill in (model fields, then training fields)."""
-    training = [k for k in ("optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay")
-                if getattr(config, k) is None]
-    return [*config.model.unresolved(), *training]
-
-
-def describe(config: TrainConfig, choice: Choice, chosen: list[str]) -> str:
-    """One line for `wordgen train` to print: the inputs, then every value, '(given)' where not chosen."""
-    m = config.model
-    passes = "unknown" if choice.passes is None else f"{choice.passes:.1f}"
-    share = counted_passes(choice.vocab_size, choice.passes) != choice.passes
-    counted = f" ({SUBWORD_PASS_SHARE:g} of them counted for a subword vocabulary)" if share else ""
-
-    def show(label: str, name: str, value) -> str:
-        text = f"{label} {value:g}" if isinstance(value, (int, float)) else f"{label} {value}"
-        return text + ("" if name in chosen else " (given)")
-
-    parts = [f"{m.num_layers} x {m.hidden_size}" + ("" if "hidden_size" in chosen else " (given)"),
-             show("softmax", "softmax", m.softmax + (" tied" if m.tied() else "")),
-             *(show(label, name, getattr(m, name)) for label, name in (
-                 ("dropout", "dropout"), ("input", "input_dropout"), ("hidden", "hidden_dropout"),
-                 ("embedding", "embedding_dropout"), ("weight-drop", "weight_dropout"))),
-             show("weight-decay", "weight_decay", config.weight_decay),
-             show("optimizer", "optimizer", config.optimizer), show("lr", "lr", config.lr),
-             show("clip", "grad_clip", config.grad_clip),
-             f"batch {config.batch_size} x {config.seq_len}"
-             + ("" if "batch_size" in chosen and "seq_len" in chosen else " (given)")]
-    return (f"size rule: {choice.train_tokens:,} training tokens, vocabulary {choice.vocab_size:,}, "
-            f"about {passes} passes in the budget{counted} -> strength {choice.strength:g}: " + ", ".join(parts))
