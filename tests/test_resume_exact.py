@@ -20,7 +20,8 @@ from conftest import tiny_model_config, tiny_train_config
 from wordgen.data import batchify, windows_per_epoch
 from wordgen.training import checkpoint as ckpt
 from wordgen.training.checkpoint import Bundle
-from wordgen.training.loop import prepare, train
+from wordgen.training.loop import train
+from wordgen.training.prepare import prepare
 from wordgen.training.stopping import Interrupted
 
 train_module = sys.modules["wordgen.training.loop"]

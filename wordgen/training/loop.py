@@ -1,41 +1,34 @@
 """train(config) -> TrainResult: corpus in, checkpoint folder out.
 
-The loop is plain truncated BPTT: B token streams side by side, windows of T
-tokens, the recurrent state carried from window to window and detached so
-gradients stop at the window edge. AdamW or SGD with gradient clipping
-(wordgen.training.optim: weight decay on the matrices only; a linear warm-up, then a cosine
-down to `lr_min_ratio` of the peak over the run, its length known from TrainConfig.max_steps /
-.epochs, or measured against .time_budget). Every `eval_interval` steps and at the end the model is
-validated; the best weights are kept in `model.safetensors`, the latest
-training state in `trainer_state.pt`, and one line per validation is appended
-to `metrics.jsonl`. Settings left at None are filled in first by the size rule
-(wordgen.training.sizerule). Early stopping (wordgen.training.plateau) answers each
-validation: after `patience` of them without a new best the rate is divided by
-`plateau_factor` and the best weights are put back; after `plateau_drops` such drops
-the run stops early (TrainResult.early_stop).
+The loop is plain truncated BPTT: B token streams side by side, windows of T tokens,
+the recurrent state carried from window to window and detached so gradients stop at
+the window edge. AdamW or SGD with gradient clipping (wordgen.training.optim: weight
+decay on the matrices only; a linear warm-up, then a cosine down to `lr_min_ratio` of
+the peak over the run, its length known from TrainConfig.max_steps / .epochs, or
+measured against .time_budget). Every `eval_interval` steps and at the end the model
+is validated; the best weights are kept in `model.safetensors`, the latest training
+state in `trainer_state.pt`, one line per validation is appended to `metrics.jsonl`.
+Settings left at None are filled in first by the size rule (wordgen.training.sizerule).
+Early stopping (wordgen.training.plateau) answers each validation: a new best, a drop
+of the rate back on the best weights, or a stop (TrainResult.early_stop).
 
-A run with a step or epoch limit and a fixed seed is repeatable on a CPU, and
+With a step or epoch limit and a fixed seed a run is repeatable on a CPU, and
 `resume=True` continues it exactly (wordgen.training.trainer_state). The time budget
-counts the training seconds of every call together, so a resumed budgeted run
-trains what is left of it on the schedule where it stopped; being wall-clock,
-it is not repeatable step for step.
+counts the training seconds of every call, so a resumed run trains what is left of it.
 
 The first SIGINT/SIGTERM in the loop finishes the step, saves the trainer state
 (no validation: stopping should be quick) and raises wordgen.training.stopping.Interrupted;
 a second raises it at once. A run holds its folder's lock (checkpoint.lock_folder).
 
-The run is a handful of named steps around one `_Run`: `_start` (fresh or resumed),
-`_loop`, `_step` (one optimizer step), `_checkpoint` (validate, act on early
-stopping's decision, save the trainer state), `_finish`. What changes as it trains
-lives in small pieces with their own methods (wordgen.training.state: the cursor,
-the loss tally, the clock, the limits; wordgen.training.plateau: the early-stopping
-rule); only this module holds the `_Run`, and the other modules get numbers or pieces.
+Named steps around one `_Run` (only this module holds it): `train`, `_loop`, `_step`,
+`_checkpoint` (validate, act on early stopping's decision, save), `_finish`; `_start`
+at the bottom. What changes as it trains lives in pieces that change only through
+their own methods (wordgen.training.state, wordgen.training.plateau).
 
 Under torchrun (WORLD_SIZE > 1) this is one process of a DistributedDataParallel run
-(wordgen.distributed): `batch_size` is all processes' batch, each reads its own rows
-of the token table, so N processes take one process's steps. Rank 0 alone locks and
-writes; validation is shared; clock and stop signal are agreed every step; the
-trainer state holds every rank's states, so a run resumes in any number of processes.
+(wordgen.distributed): `batch_size` is all processes' batch, each process reads its own
+rows of the token table. Rank 0 alone locks and writes; validation is shared; clock and
+stop signal are agreed every step; a run resumes in any number of processes.
 
 No argument parsing and no printing here; `progress=True` shows a tqdm bar on a
 terminal and a line every few seconds elsewhere (wordgen.training.progress).
@@ -193,9 +186,10 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
                     return True
             # The character count is checked before each step, so a character limit stops
             # the run less than one batch (B x T tokens) past it.
-            if run.limits.reached(cursor.step, elapsed, run.chars_seen):
+            chars = run.chars_seen
+            if run.limits.reached(cursor.step, elapsed, chars):
                 return False
-            loss = _step(run, pos, x, y, run.limits.progress(cursor.step, elapsed, run.chars_seen), autocast)
+            loss = _step(run, pos, x, y, run.limits.progress(cursor.step, elapsed, chars), autocast)
             run.tally.add(loss)
             run.bar.advance(step=cursor.step, chars=run.chars_seen, seconds=run.clock.elapsed())
             if cursor.step % 10 == 0:  # setting the postfix redraws the bar: not every step
@@ -212,10 +206,7 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
 
 
 def _step(run: _Run, pos: int, x: torch.Tensor, y: torch.Tensor, progress: float, autocast) -> float:
-    """One optimizer step on the window at column `pos`: inputs x (B, T), targets y (B, T).
-
-    Moves the cursor past the window and returns the step's mean loss in nats.
-    """
+    """One optimizer step on the window at column `pos`, x and y (B, T); moves the cursor past it; the mean nats."""
     config, optimizer, cursor = run.config, run.optimizer, run.cursor
     set_lr(optimizer, config.lr * run.stopping.lr_scale * lr_factor(cursor.step, progress, config))
     with autocast:
