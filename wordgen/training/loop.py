@@ -9,8 +9,7 @@ measured against .time_budget). Every `eval_interval` steps and at the end the m
 is validated; the best weights are kept in `model.safetensors`, the latest training
 state in `trainer_state.pt`, one line per validation is appended to `metrics.jsonl`.
 Settings left at None are filled in first by the size rule (wordgen.training.sizerule).
-Early stopping (wordgen.training.plateau) answers each validation: a new best, a drop
-of the rate back on the best weights, or a stop (TrainResult.early_stop).
+Early stopping (wordgen.training.plateau) answers each validation (TrainResult.early_stop).
 
 With a step or epoch limit and a fixed seed a run is repeatable on a CPU, and
 `resume=True` continues it exactly (wordgen.training.trainer_state). The time budget
@@ -141,8 +140,7 @@ def train(config: TrainConfig, *, tokenizer: Tokenizer | None = None, dataset=No
         # DDP's reducer must be gone before its process group: destroyed after it, it
         # sometimes hung the process on its way out (torch 2.13, gloo).
         hold.callback(setattr, run, "forward", None)
-        limits = run.limits
-        run.bar = TrainingBar(steps=limits.steps, chars=limits.chars, seconds=limits.seconds,
+        run.bar = TrainingBar(steps=run.limits.steps, chars=run.limits.chars, seconds=run.limits.seconds,
                               enabled=progress and group.is_main)
         run.bar.advance(step=run.cursor.step, chars=run.chars_seen, seconds=run.clock.before)  # where a resume is
         hold.callback(run.bar.close)
@@ -213,13 +211,14 @@ def _step(run: _Run, pos: int, x: torch.Tensor, y: torch.Tensor, progress: float
         # Mean nats per target token of this process's rows, and the activation penalty (AR/TAR; 0 unless
         # configured), through DDP when there are several processes.
         loss, penalty, hidden = run.forward(x, y, cursor.hidden)
+    hidden = detach_state(hidden)  # gradients stop at the window's edge
     optimizer.zero_grad(set_to_none=True)
     (loss + penalty).backward()  # under DDP the gradients are averaged over the processes here
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
     optimizer.step()
-    # Every rank read as many tokens: the run's tokens are N times this process's.
-    cursor.advance(detach_state(hidden), end=pos + x.size(1), tokens=y.numel() * run.group.world_size)
-    run.result.tokens_seen += y.numel() * run.group.world_size
+    read = y.numel() * run.group.world_size  # every rank read as many: the run's tokens
+    cursor.advance(hidden, end=pos + x.size(1), tokens=read)
+    run.result.tokens_seen += read
     return loss.item()
 
 
