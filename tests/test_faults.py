@@ -145,7 +145,7 @@ def _signal_after_step(monkeypatch, step: int, signum: int) -> None:
 
     def step_then_signal(run, *args):
         loss = real(run, *args)
-        if run.step == step:
+        if run.cursor.step == step:
             signal.raise_signal(signum)
         return loss
 

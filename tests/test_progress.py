@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from tqdm import tqdm
 
-from wordgen.training.progress import DEFAULT_SECONDS, LineProgress, line_interval, progress_bar
+from wordgen.training.progress import DEFAULT_SECONDS, LineProgress, TrainingBar, line_interval, progress_bar
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +69,21 @@ def test_terminal_gets_tqdm_and_anything_else_lines(monkeypatch):
     assert line_interval() == DEFAULT_SECONDS == 10
     monkeypatch.setenv("WORDGEN_PROGRESS_SECONDS", "0.5")
     assert line_interval() == 0.5
+
+
+@pytest.mark.parametrize("limits, last_line", [
+    (dict(steps=40, chars=math.inf, seconds=60.0), "training:  30% 12/40 step, "),
+    (dict(steps=math.inf, chars=5_000_000, seconds=60.0), "training: 100% 5.00M/5.00M char, "),
+    (dict(steps=math.inf, chars=math.inf, seconds=60.0), "training: 100% 60/60 s, ")])
+def test_the_training_bar_counts_the_first_limit_there_is_and_never_past_it(limits, last_line, capsys):
+    bar = TrainingBar(**limits, enabled=True)  # stderr is no terminal here: lines
+    assert isinstance(bar.bar, LineProgress)
+    bar.advance(step=10, chars=1_000_000, seconds=15.0)  # a resumed run starts part way
+    bar.advance(step=12, chars=9_000_000, seconds=90.0)
+    bar.show(loss=1.23456, bpc=2.0, val_bpc=None)
+    bar.close()
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line.startswith(last_line) and line.endswith(" s loss=1.235 bpc=2.000 val_bpc=-"), line
 
 
 @pytest.mark.slow

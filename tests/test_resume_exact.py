@@ -20,7 +20,8 @@ from conftest import tiny_model_config, tiny_train_config
 from wordgen.data import batchify, windows_per_epoch
 from wordgen.training import checkpoint as ckpt
 from wordgen.training.checkpoint import Bundle
-from wordgen.training.loop import prepare, train
+from wordgen.training.loop import train
+from wordgen.training.prepare import prepare
 from wordgen.training.stopping import Interrupted
 
 train_module = sys.modules["wordgen.training.loop"]
@@ -49,8 +50,8 @@ def signal_after(monkeypatch, ticks: list | None = None) -> dict[int, int]:
         loss = real(run, *args)
         if ticks is not None:
             ticks[0] += 1.0
-        if run.step in stops:
-            signal.raise_signal(stops[run.step])
+        if run.cursor.step in stops:
+            signal.raise_signal(stops[run.cursor.step])
         return loss
 
     monkeypatch.setattr(train_module, "_step", step_then_signal)
@@ -146,7 +147,7 @@ def test_a_second_signal_stops_at_once_inside_the_save_and_the_last_state_is_who
         real_pause(path)
 
     def save(run):
-        if run.step == 17:  # the periodic saves at 7 and 14 go through undisturbed
+        if run.cursor.step == 17:  # the periodic saves at 7 and 14 go through undisturbed
             in_stop_save.append(True)
         real_save(run)
 

@@ -12,12 +12,12 @@ and one at the end.
 In a Jupyter kernel without ipywidgets, `tqdm.auto` falls back to the text bar
 anyway, so notebooks get the lines too (readable live, and small when saved).
 
-`training_bar` and `advance_training_bar` are train()'s use of it: what the bar
-counts (steps when a step limit is known, else characters of --chars, else
-seconds of --time-budget), where a resumed run starts, and the loss and bits per
-character in the postfix every tenth step.
+`TrainingBar` is train()'s use of it, given numbers, not the run: what the bar
+counts (steps when a step limit is known, else characters of TrainConfig.max_chars,
+else seconds of TrainConfig.time_budget), where a resumed run starts, and the loss and
+bits per character in the postfix.
 
-Not here: the training itself (train.py).
+Not here: the training itself, or how often it shows its losses (wordgen.training.loop).
 """
 
 from __future__ import annotations
@@ -104,38 +104,33 @@ def progress_bar(total: float, *, desc: str, unit: str, enabled: bool, file=None
 # ---------------------------------------------------------------- train()'s bar
 
 
-def _training_unit(run) -> str:
-    """What the bar counts: steps when a step limit is known, else characters (--chars), else seconds."""
-    if run.total_steps < math.inf:
-        return "step"
-    return "char" if run.config.max_chars else "s"
+class TrainingBar:
+    """train()'s bar, given numbers only: it counts steps when a step limit is known, else
+    characters read (TrainConfig.max_chars), else training seconds (TrainConfig.time_budget)."""
 
+    def __init__(self, *, steps: float, chars: float, seconds: float, enabled: bool):
+        """steps, chars, seconds: the run's limits, math.inf where it has none."""
+        if steps < math.inf:
+            self.unit, self.total = "step", steps
+        elif chars < math.inf:
+            self.unit, self.total = "char", chars
+        else:
+            self.unit, self.total = "s", seconds
+        options = {}
+        if self.unit != "step":
+            options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + self.unit + \
+                " [{elapsed}<{remaining}{postfix}]"
+        self.bar = progress_bar(self.total, desc="training", unit=self.unit, enabled=enabled, **options)
 
-def training_bar(run, *, enabled: bool):
-    """The bar of a wordgen.training.loop run: a tqdm bar on a terminal, a line every few seconds elsewhere."""
-    unit = _training_unit(run)
-    total = {"step": run.total_steps, "char": run.config.max_chars, "s": run.config.time_budget}[unit]
-    options = {}
-    if unit != "step":
-        options["bar_format"] = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + \
-            " [{elapsed}<{remaining}{postfix}]"
-    bar = progress_bar(total, desc="training", unit=unit, enabled=enabled, **options)
-    # A resumed run starts part way.
-    bar.update({"step": min(run.step, total), "char": min(run.chars_seen, total),
-                "s": min(run.elapsed_before, total)}[unit])
-    return bar
+    def advance(self, *, step: int, chars: float, seconds: float) -> None:
+        """Move the bar to where the run is now (a resumed run starts part way)."""
+        done = {"step": step, "char": chars, "s": seconds}[self.unit]
+        self.bar.update(min(done, self.total) - self.bar.n)
 
+    def show(self, *, loss: float, bpc: float, val_bpc: float | None) -> None:
+        """The latest training loss (nats per token) and its bits per character, and the last validation's."""
+        self.bar.set_postfix(loss=f"{loss:.3f}", bpc=f"{bpc:.3f}",
+                             val_bpc=f"{val_bpc:.3f}" if val_bpc is not None else "-")
 
-def advance_training_bar(run, loss: float, budget: float) -> None:
-    """One step done: move the bar; every tenth step, show the loss (nats) and bits per character."""
-    bar = run.bar
-    unit = _training_unit(run)
-    if unit == "step":
-        bar.update(1)
-    elif unit == "char":
-        bar.update(min(run.config.max_chars, run.chars_seen) - bar.n)
-    else:
-        bar.update(min(budget, run.elapsed()) - bar.n)
-    if run.step % 10 == 0:  # setting the postfix redraws the bar: not every step
-        bar.set_postfix(loss=f"{loss:.3f}", bpc=f"{loss / math.log(2) * run.tokens_per_char:.3f}",
-                        val_bpc=f"{run.last_val.bits_per_char:.3f}" if run.last_val else "-")
+    def close(self) -> None:
+        self.bar.close()

@@ -1,6 +1,6 @@
 """What train() hands back: the trained bundle, the metrics rows, and how the run went.
 
-Not here: the training (train.py); the checkpoint folder (checkpoint.py).
+Not here: the training (wordgen.training.loop); the checkpoint folder (wordgen.training.checkpoint).
 """
 
 from __future__ import annotations

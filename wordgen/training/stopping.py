@@ -14,7 +14,7 @@ previous file whole.
 where the run stopped and how to resume it, and `exit_code` is the shell's
 convention, 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 
-Not here: saving (train.py) and printing (cli.py, tasks/). Signal handlers can only
+Not here: saving (wordgen.training.loop) and printing (cli.py, tasks/). Signal handlers can only
 be installed from the main thread; elsewhere `StopSignals` does nothing and a signal
 keeps its usual effect.
 """
@@ -46,16 +46,20 @@ class Interrupted(KeyboardInterrupt):
     def exit_code(self) -> int:
         return 128 + self.signum
 
-    def __str__(self) -> str:
+    def describe(self, resume: str) -> str:
+        """Where the work stopped, in one line; `resume` is how to go on, in the words of whoever prints it."""
         if self.checkpoint is None or self.step is None:
             return "interrupted; files already saved are intact"
-        resume = f"wordgen train --resume {shlex.quote(str(self.checkpoint))}"
         if self.saved_step == self.step:
             return f"interrupted at step {self.step}; resume with: {resume}"
         if self.saved_step is None:
             return f"stopped at once at step {self.step}, before any resumable state was saved: nothing to resume"
         return (f"stopped at once at step {self.step}; the checkpoint of step {self.saved_step} is whole; "
                 f"resume with: {resume}")
+
+    def __str__(self) -> str:
+        # The command line, since the commands (cli.py, tasks/) print str(err).
+        return self.describe(f"wordgen train --resume {shlex.quote(str(self.checkpoint))}")
 
 
 class StopSignals:
