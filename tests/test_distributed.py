@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_model_config, tiny_train_config
+from helpers import tiny_model_config, tiny_train_config
 
 from wordgen.cli import main
 from wordgen.config import TrainConfig
@@ -68,7 +68,7 @@ def _assert_same_curve(rows, reference, steps):
             assert row[key] == pytest.approx(by_step[row["step"]][key], rel=1e-5, abs=1e-6), (row["step"], key)
 
 
-def test_two_processes_take_the_steps_of_one_with_the_whole_batch(tmp_path, book, one_torch_thread):
+def test_two_processes_take_the_steps_of_one_with_the_whole_batch(tmp_path, book):
     single = train(tiny_train_config(book, tmp_path / "single", **SETTINGS))
     reference = single.history
     assert reference[-1]["train_loss"] < reference[0]["train_loss"] - 0.05  # it learns: each step matters
