@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import tiny_model_config, tiny_train_config
+from helpers import tiny_flags, tiny_model_config, tiny_train_config
 
 from wordgen.cli import main
 from wordgen.config import TrainConfig
@@ -113,8 +113,7 @@ def _two_ranks(tmp_path, book, *extra: str) -> list[subprocess.Popen]:
     """Two `wordgen train` processes joined by hand, as torchrun would join them (no launcher to stop them)."""
     port = _free_port()
     args = [sys.executable, "-m", "wordgen", "train", "--corpus", str(book), "--out", str(tmp_path / "run"),
-            "--max-steps", "100000", "--eval-interval", "5", "--batch-size", "8", "--seq-len", "8",
-            "--hidden-size", "16", "--embedding-dim", "16", "--num-layers", "1", "--quiet", *extra]
+            "--max-steps", "100000", "--eval-interval", "5", *tiny_flags(batch_size=8, quiet=True), *extra]
     return [subprocess.Popen(args, env=_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                                             MASTER_PORT=str(port)),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
