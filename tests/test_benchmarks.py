@@ -4,15 +4,12 @@ No wall time is asserted anywhere: the figures are for benchmarks/README.md.
 """
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is not an installed package
-
-from benchmarks import run as bench
+from benchmarks import run as bench  # benchmarks/ is not installed: pyproject's pytest pythonpath finds it
 from benchmarks import sections_train
 from benchmarks.reference import ReferenceLM, naive_generate, reference_train
 from wordgen.config import ModelConfig

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from helpers import one_line_error, run_cli
 
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.errors import ConfigError
@@ -149,29 +150,28 @@ def test_bad_settings_are_refused(settings):
         Cache(**settings)
 
 
-def test_cli_evaluate_and_generate_with_the_cache(trained, capsys):
-    from wordgen.cli import main
-
-    ckpt = trained.bundle.config.out
+def test_cli_evaluate_and_generate_with_the_cache(shared_trained, capsys):
+    ckpt = shared_trained.bundle.config.out
     capsys.readouterr()
-    assert main(["evaluate", ckpt, "--json"]) == 0
-    plain = json.loads(capsys.readouterr().out)
-    assert main(["evaluate", ckpt, "--json", "--cache", "--cache-window", "50"]) == 0
-    cached = json.loads(capsys.readouterr().out)
+    code, out, _ = run_cli(capsys, "evaluate", ckpt, "--json")
+    assert code == 0
+    plain = json.loads(out)
+    code, out, _ = run_cli(capsys, "evaluate", ckpt, "--json", "--cache", "--cache-window", "50")
+    assert code == 0
+    cached = json.loads(out)
     assert "neural cache" in cached["text"] and cached["cache"] == {"window": 50, "theta": 0.3, "lambda": 0.1}
     assert cached["num_tokens"] == plain["num_tokens"] and cached["nll"] != pytest.approx(plain["nll"])
-    assert main(["generate", ckpt, "--cache", "--max-tokens", "8", "--prompt", "the"]) == 0
-    assert capsys.readouterr().out.startswith("the")
+    code, out, _ = run_cli(capsys, "generate", ckpt, "--cache", "--max-tokens", "8", "--prompt", "the")
+    assert code == 0 and out.startswith("the")
 
 
 @pytest.mark.parametrize("argv,message", [
     (["--cache-window", "10"], "--cache-window only applies with --cache"),
     (["--cache", "--cache-lambda", "1.5"], "lambda in (0, 1)"),
 ])
-def test_cli_refuses_bad_cache_flags_in_one_line(trained, capsys, argv, message):
-    from wordgen.cli import main
-
+def test_cli_refuses_bad_cache_flags_in_one_line(shared_trained, capsys, argv, message):
     capsys.readouterr()
-    assert main(["evaluate", trained.bundle.config.out, *argv]) == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "evaluate", shared_trained.bundle.config.out, *argv)
+    assert code == 2
+    line = one_line_error(err)
+    assert message in line and "Traceback" not in line

@@ -13,6 +13,7 @@ import math
 
 import pytest
 import torch
+from helpers import one_line_error, tiny_flags, uniform_model
 
 from wordgen.cli import main
 from wordgen.compare import (
@@ -40,19 +41,9 @@ And often is his gold complexion dimm'd;
 """
 # Words, and characters (Z, q, x, 4, 2, !), that the sonnet never uses.
 OTHER_BOOK = "Zounds! The quixotic knave hath 42 horses.\nThou art more lovely than the sea.\n"
-TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8",
-        "--dropout", "0"]
+TINY = tiny_flags(dropout=0)
 SPECS = "char,word:min_freq=1,max_vocab=30,bpe:300"  # the word spec has a comma of its own
 EXPECTED = ["char", "word:min_freq=1,max_vocab=30", "bpe:300"]
-
-
-def uniform_model(vocab_size: int) -> LSTMLanguageModel:
-    """Logits forced to zero: every one of the V symbols has probability 1/V."""
-    model = LSTMLanguageModel(ModelConfig(vocab_size=vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
-    with torch.no_grad():
-        model.head.weight.zero_()  # tied: the embedding too, which does not matter here
-        model.head.bias.zero_()
-    return model
 
 
 # ---------------------------------------------------------------- by hand
@@ -260,8 +251,7 @@ def test_existing_comparison_is_not_replaced(comparison, texts, capsys):
     out, _ = comparison
     code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out", str(out),
                  "--max-steps", "1", "--quiet", *TINY])
-    err = capsys.readouterr().err
-    assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--overwrite" in one_line_error(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -279,10 +269,8 @@ def test_bad_input_is_one_line_and_exit_2_before_any_training(extra, message, te
     argv = ["compare", "--corpus", str(texts / "book.txt"), "--out", str(out), "--tokenizers", "char,word",
             "--max-steps", "2", "--quiet", *TINY, *extra]
     code = main(argv)
-    err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("wordgen: error: ") and len(err.strip().splitlines()) == 1
-    assert message in err
+    assert message in one_line_error(capsys.readouterr().err)
     assert not (out / "runs").exists()  # nothing was trained
 
 

@@ -8,7 +8,7 @@ machine. On a machine without one (CI, the development machines) they are skippe
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_train_config
+from helpers import tiny_train_config
 
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.data import batchify, windows

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_model_config, tiny_train_config
+from helpers import tiny_flags, tiny_model_config, tiny_train_config
 
 from wordgen.cli import main
 from wordgen.config import TrainConfig
@@ -68,7 +68,7 @@ def _assert_same_curve(rows, reference, steps):
             assert row[key] == pytest.approx(by_step[row["step"]][key], rel=1e-5, abs=1e-6), (row["step"], key)
 
 
-def test_two_processes_take_the_steps_of_one_with_the_whole_batch(tmp_path, book, one_torch_thread):
+def test_two_processes_take_the_steps_of_one_with_the_whole_batch(tmp_path, book):
     single = train(tiny_train_config(book, tmp_path / "single", **SETTINGS))
     reference = single.history
     assert reference[-1]["train_loss"] < reference[0]["train_loss"] - 0.05  # it learns: each step matters
@@ -113,8 +113,7 @@ def _two_ranks(tmp_path, book, *extra: str) -> list[subprocess.Popen]:
     """Two `wordgen train` processes joined by hand, as torchrun would join them (no launcher to stop them)."""
     port = _free_port()
     args = [sys.executable, "-m", "wordgen", "train", "--corpus", str(book), "--out", str(tmp_path / "run"),
-            "--max-steps", "100000", "--eval-interval", "5", "--batch-size", "8", "--seq-len", "8",
-            "--hidden-size", "16", "--embedding-dim", "16", "--num-layers", "1", "--quiet", *extra]
+            "--max-steps", "100000", "--eval-interval", "5", *tiny_flags(batch_size=8, quiet=True), *extra]
     return [subprocess.Popen(args, env=_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                                             MASTER_PORT=str(port)),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]

@@ -4,20 +4,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli, uniform_model
 
 from wordgen.config import ModelConfig
 from wordgen.evaluate import Metrics, evaluate_text, total_nll
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import train_tokenizer
-
-
-def uniform_model(vocab_size: int) -> LSTMLanguageModel:
-    """A model whose logits are all zero: every token has probability 1/V."""
-    model = LSTMLanguageModel(ModelConfig(vocab_size=vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
-    with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.zero_()
-    return model
 
 
 @pytest.mark.parametrize("batch_size,seq_len", [(1, 5), (3, 4), (16, 256)])
@@ -73,22 +65,21 @@ OTHER = "".join(f"Line {i} of another book, which the model never read.\n" for i
 
 
 def _evaluate_json(capsys, *argv) -> dict:
-    from wordgen.cli import main
-
     capsys.readouterr()
-    assert main(["evaluate", *argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    code, out, err = run_cli(capsys, "evaluate", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
 
 
-def test_another_corpus_is_scored_whole(trained, tmp_path, capsys):
+def test_another_corpus_is_scored_whole(shared_trained, tmp_path, capsys):
     other = tmp_path / "other_book.txt"
     other.write_text(OTHER, encoding="utf-8")
-    ckpt = trained.bundle.config.out
+    ckpt = shared_trained.bundle.config.out
     whole = _evaluate_json(capsys, ckpt, "--corpus", str(other))
     assert whole["num_chars"] == len(OTHER) and whole["num_words"] == len(OTHER.split())
     assert "whole text" in whole["text"] and "not this model's training corpus" in whole["text"]
     # The same figures as scoring the file's text in one piece.
-    direct = evaluate_text(trained.bundle.model, trained.bundle.tokenizer, OTHER)
+    direct = evaluate_text(shared_trained.bundle.model, shared_trained.bundle.tokenizer, OTHER)
     assert whole["num_tokens"] == direct.num_tokens
     assert whole["nll"] == pytest.approx(direct.nll, rel=1e-5)
     # --split still picks one split, and says the corpus is not the model's own.
@@ -96,8 +87,8 @@ def test_another_corpus_is_scored_whole(trained, tmp_path, capsys):
     assert test_only["num_chars"] < len(OTHER) / 10 and "not trained on" in test_only["text"]
 
 
-def test_the_own_corpus_still_defaults_to_its_test_split(trained, monkeypatch, capsys):
-    config = trained.bundle.config
+def test_the_own_corpus_still_defaults_to_its_test_split(shared_trained, monkeypatch, capsys):
+    config = shared_trained.bundle.config
     own = _evaluate_json(capsys, config.out)
     assert "[test split]" in own["text"]
     # The same file named another way (relative to another folder) is still the own corpus.
@@ -108,12 +99,12 @@ def test_the_own_corpus_still_defaults_to_its_test_split(trained, monkeypatch, c
     assert renamed["num_chars"] == own["num_chars"] and "[test split]" in renamed["text"]
 
 
-def test_evaluate_corpus_joins_the_splits_in_order(trained):
+def test_evaluate_corpus_joins_the_splits_in_order(shared_trained):
     from wordgen.evaluate import evaluate_corpus, evaluate_split
 
-    dataset = trained.dataset
-    whole = evaluate_corpus(trained.bundle.model, trained.bundle.tokenizer, dataset)
-    parts = [evaluate_split(trained.bundle.model, trained.bundle.tokenizer, dataset[s])
+    dataset = shared_trained.dataset
+    whole = evaluate_corpus(shared_trained.bundle.model, shared_trained.bundle.tokenizer, dataset)
+    parts = [evaluate_split(shared_trained.bundle.model, shared_trained.bundle.tokenizer, dataset[s])
              for s in ("train", "validation", "test")]
     assert whole.num_chars == sum(p.num_chars for p in parts)
     assert whole.num_tokens == sum(p.num_tokens for p in parts)

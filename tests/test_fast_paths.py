@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_flags
 
 from wordgen.cli import main
 from wordgen.config import ModelConfig, TrainConfig
@@ -72,7 +73,7 @@ def test_adaptive_softmax_is_untied_refuses_tied_weights_and_tiny_cutoffs():
 
 def test_softmax_adaptive_flows_through_the_cli_and_config_json(tmp_path, book, capsys):
     out = tmp_path / "adaptive"
-    tiny = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8"]
+    tiny = tiny_flags()
     code = main(["train", "--corpus", str(book), "--out", str(out), "--max-steps", "4", "--eval-interval", "2",
                  "--quiet", "--softmax", "adaptive", "--no-tie-weights", *tiny])
     assert code == 0, capsys.readouterr().err

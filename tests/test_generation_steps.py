@@ -8,8 +8,8 @@ import math
 
 import pytest
 import torch
+from helpers import VERSE
 
-from tests.conftest import VERSE
 from wordgen.config import ModelConfig, SampleConfig
 from wordgen.errors import ConfigError
 from wordgen.evaluate import evaluate_text, score_tokens, total_nll

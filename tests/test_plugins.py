@@ -6,7 +6,7 @@ import string
 import sys
 
 import pytest
-from conftest import tiny_train_config
+from helpers import one_line_message, tiny_flags, tiny_train_config
 
 from wordgen.cli import main
 from wordgen.errors import TokenizerError
@@ -29,8 +29,7 @@ class Lowercase(wordgen.WordTokenizer):
 wordgen.register_tokenizer("{name}", Lowercase)
 '''
 
-TINY = ["--embedding-dim", "8", "--hidden-size", "8", "--num-layers", "1", "--batch-size", "2", "--seq-len", "8",
-        "--max-steps", "2", "--quiet"]
+TINY = tiny_flags(embedding_dim=8, hidden_size=8, batch_size=2, max_steps=2, quiet=True)
 
 
 @pytest.fixture
@@ -128,7 +127,7 @@ def _without(member):
 # ---------------------------------------------------------------------------------------
 
 
-def test_hand_written_tokenizer_trains_saves_loads_and_generates(tmp_path, book, clean_registry, one_torch_thread):
+def test_hand_written_tokenizer_trains_saves_loads_and_generates(tmp_path, book, clean_registry):
     register_tokenizer("letters", Letters)
     out = tmp_path / "ckpt"
     result = train(tiny_train_config(book, out, tokenizer="letters", max_steps=3))
@@ -148,8 +147,7 @@ def test_incomplete_plugin_is_refused_naming_what_is_missing(member, clean_regis
     partial = _without(member)
     with pytest.raises(TokenizerError) as excinfo:
         register_tokenizer("partial", partial)
-    message = str(excinfo.value)
-    assert "\n" not in message and f"LettersWithout_{member} lacks {member}, which wordgen calls" in message
+    assert f"LettersWithout_{member} lacks {member}, which wordgen calls" in one_line_message(excinfo)
     assert "partial" not in registry._REGISTRY and "kind" not in vars(partial)  # left untouched
 
 

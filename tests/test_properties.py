@@ -7,7 +7,7 @@ failing example in .hypothesis/ to try first next time.
 
 import pytest
 import torch
-from conftest import VERSE
+from helpers import VERSE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +17,6 @@ from wordgen.corpora.shakespeare import shakespeare_markdown_to_text
 from wordgen.generation.decode import encode_prompt, generate, sample_ids, stream
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import BPETokenizer, CharTokenizer, WordTokenizer
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 EXAMPLES = {"round trip": 200, "batch": 60, "stream": 50, "converters": 200}
 # Any Unicode text but lone surrogates (which no file or terminal can hold).

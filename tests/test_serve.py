@@ -1,7 +1,7 @@
 """The playground's API against a real uvicorn server on a loopback port (no TestClient).
 
-Two tiny checkpoints (a word model and a char model, a few training steps each)
-are served by one server for the whole module; every request goes over a real
+The session's two tiny checkpoints (conftest.tiny_checkpoints: a word model and a
+char model, a few training steps each) are served by one server for the whole module; every request goes over a real
 socket, so streaming, disconnects and the busy answer are the real thing.
 """
 
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import VERSE, one_line_error
 
-from tests.conftest import VERSE, tiny_train_config
 from wordgen.cli import main
 from wordgen.serve.app import create_app
 from wordgen.serve.playground import Limits, Playground, checkpoint_names
@@ -28,22 +28,8 @@ LONG = 100_000  # tokens: a generation that would run for minutes unless somethi
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory, one_torch_thread):
-    from wordgen.training.loop import train
-
-    folder = tmp_path_factory.mktemp("serve")
-    book = folder / "book.txt"
-    book.write_text(VERSE * 40, encoding="utf-8")
-    paths = {}
-    for tokenizer in ("word", "char"):
-        paths[tokenizer] = folder / tokenizer
-        train(tiny_train_config(book, paths[tokenizer], tokenizer=tokenizer, max_steps=4, eval_interval=4))
-    return paths
-
-
-@pytest.fixture(scope="module")
-def server(checkpoints):
-    playground = Playground.load([str(checkpoints["word"]), str(checkpoints["char"])], device="cpu",
+def server(tiny_checkpoints):
+    playground = Playground.load([str(tiny_checkpoints["word"]), str(tiny_checkpoints["char"])], device="cpu",
                                  limits=Limits(max_concurrent=2, max_tokens=LONG))
     with BackgroundServer(create_app(playground)) as running:
         running.playground = playground
@@ -131,10 +117,10 @@ def test_a_client_that_disconnects_stops_its_generation(server):
     (["--top-p", "0.8"], {"top_p": 0.8}),
     (["--greedy"], {"greedy": True}),
 ])
-def test_the_stream_equals_wordgen_generate(server, checkpoints, capsys, flags, sampler):
+def test_the_stream_equals_wordgen_generate(server, tiny_checkpoints, capsys, flags, sampler):
     prompt, seed, n = "ROMEO:\nBut, soft!", 3, 2
-    assert main(["generate", str(checkpoints["word"]), "--prompt", prompt, "--max-tokens", "40", "--seed", str(seed),
-                 "--num-samples", str(n), "--device", "cpu", *flags]) == 0
+    assert main(["generate", str(tiny_checkpoints["word"]), "--prompt", prompt, "--max-tokens", "40",
+                 "--seed", str(seed), "--num-samples", str(n), "--device", "cpu", *flags]) == 0
     expected = capsys.readouterr().out
     pieces: dict[int, list[str]] = {i: [] for i in range(n)}
     ends = {}
@@ -204,10 +190,10 @@ def test_past_the_limit_the_server_answers_busy(server):
     assert call(server, "POST", "/api/score", {"checkpoint": "word", "text": "ROMEO:"})[0] == 200
 
 
-def test_forced_tokens_then_sampling(server, checkpoints):
+def test_forced_tokens_then_sampling(server, tiny_checkpoints):
     from wordgen.tokenization import load_tokenizer
 
-    tokenizer = load_tokenizer(checkpoints["word"] / "tokenizer.json")
+    tokenizer = load_tokenizer(tiny_checkpoints["word"] / "tokenizer.json")
     forced = tokenizer.encode("fair sun")
     steps = [d for e, d in Events(server, {"checkpoint": "word", "prompt": "ROMEO:", "forced": forced,
                                            "max_tokens": 4}) if e == "token"]
@@ -215,10 +201,10 @@ def test_forced_tokens_then_sampling(server, checkpoints):
     assert "".join(s["text"] for s in steps).startswith(" fair sun")
 
 
-def test_pick_the_next_word(server, checkpoints):
+def test_pick_the_next_word(server, tiny_checkpoints):
     from wordgen.tokenization import load_tokenizer
 
-    tokenizer = load_tokenizer(checkpoints["word"] / "tokenizer.json")
+    tokenizer = load_tokenizer(tiny_checkpoints["word"] / "tokenizer.json")
     forced = tokenizer.encode("fair")
     status, d = call(server, "POST", "/api/next", {"checkpoint": "word", "prompt": "ROMEO:", "forced": forced,
                                                    "top": 7, "greedy": True})
@@ -230,12 +216,12 @@ def test_pick_the_next_word(server, checkpoints):
     assert call(server, "POST", "/api/next", {"checkpoint": "word", "top": 0})[0] == 400
 
 
-def test_tokenization_view(server, checkpoints):
+def test_tokenization_view(server, tiny_checkpoints):
     from wordgen.tokenization import load_tokenizer
 
     text = "ROMEO: what light through yonder xylophone?\n"
     for name in ("word", "char"):
-        tokenizer = load_tokenizer(checkpoints[name] / "tokenizer.json")
+        tokenizer = load_tokenizer(tiny_checkpoints[name] / "tokenizer.json")
         status, d = call(server, "POST", "/api/tokenize", {"checkpoint": name, "text": text})
         assert status == 200
         ids = tokenizer.encode(text)
@@ -285,29 +271,28 @@ def test_checkpoint_names_are_unique():
 # ---------------------------------------------------------------- the command
 
 
-def test_serve_without_the_extra_says_how_to_install_it(checkpoints, capsys, monkeypatch):
+def test_serve_without_the_extra_says_how_to_install_it(tiny_checkpoints, capsys, monkeypatch):
     for name in ("wordgen.serve.app", "wordgen.serve.server"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if it were not installed
-    assert main(["serve", str(checkpoints["word"])]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("wordgen: error:") and 'pip install -e ".[serve]"' in err
+    assert main(["serve", str(tiny_checkpoints["word"])]) == 2
+    assert 'pip install -e ".[serve]"' in one_line_error(capsys.readouterr().err)
 
 
-def test_serve_refuses_a_port_in_use_and_a_bad_checkpoint(checkpoints, tmp_path, capsys):
+def test_serve_refuses_a_port_in_use_and_a_bad_checkpoint(tiny_checkpoints, tmp_path, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        assert main(["serve", str(checkpoints["word"]), "--port", str(port)]) == 2
+        assert main(["serve", str(tiny_checkpoints["word"]), "--port", str(port)]) == 2
         assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
     assert main(["serve", str(tmp_path / "missing"), "--port", "0"]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_wordgen_serve_starts_on_loopback_and_says_so(checkpoints):
+def test_wordgen_serve_starts_on_loopback_and_says_so(tiny_checkpoints):
     process = subprocess.Popen(
-        [sys.executable, "-m", "wordgen.cli", "serve", str(checkpoints["word"]), str(checkpoints["char"]),
+        [sys.executable, "-m", "wordgen.cli", "serve", str(tiny_checkpoints["word"]), str(tiny_checkpoints["char"]),
          "--port", "0", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -325,10 +310,10 @@ def test_wordgen_serve_starts_on_loopback_and_says_so(checkpoints):
         process.wait(timeout=20)
 
 
-def test_the_load_benchmark_runs_and_stops_by_itself(checkpoints, capsys):
+def test_the_load_benchmark_runs_and_stops_by_itself(tiny_checkpoints, capsys):
     from benchmarks import serve_load
 
-    code = serve_load.main([str(checkpoints["word"]), "--clients", "3", "--seconds", "1", "--max-tokens", "8",
+    code = serve_load.main([str(tiny_checkpoints["word"]), "--clients", "3", "--seconds", "1", "--max-tokens", "8",
                             "--max-requests", "12", "--max-concurrent", "2"])
     out = capsys.readouterr().out
     assert code == 0, out

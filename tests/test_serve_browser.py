@@ -12,7 +12,6 @@ import shutil
 
 import pytest
 
-from tests.conftest import VERSE, tiny_train_config
 from wordgen.serve.app import create_app
 from wordgen.serve.playground import Limits, Playground
 from wordgen.serve.server import BackgroundServer
@@ -25,15 +24,8 @@ if CHROMIUM is None:
 
 
 @pytest.fixture(scope="module")
-def page_url(tmp_path_factory, one_torch_thread):
-    from wordgen.training.loop import train
-
-    folder = tmp_path_factory.mktemp("browser")
-    book = folder / "book.txt"
-    book.write_text(VERSE * 40, encoding="utf-8")
-    for tokenizer in ("word", "char"):
-        train(tiny_train_config(book, folder / tokenizer, tokenizer=tokenizer, max_steps=4, eval_interval=4))
-    playground = Playground.load([str(folder / "word"), str(folder / "char")], device="cpu",
+def page_url(tiny_checkpoints):
+    playground = Playground.load([str(tiny_checkpoints["word"]), str(tiny_checkpoints["char"])], device="cpu",
                                  limits=Limits(max_tokens=LONG))
     with BackgroundServer(create_app(playground)) as server:
         yield server.url + "/"

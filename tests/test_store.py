@@ -7,7 +7,7 @@ import pickle
 import datasets
 import numpy as np
 import pytest
-from conftest import VERSE
+from helpers import VERSE
 
 from wordgen import store
 from wordgen.data import encode_split, split_text, text_digest

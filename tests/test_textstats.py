@@ -31,8 +31,6 @@ from wordgen.errors import ConfigError
 from wordgen.evaluate import continuation_log_likelihood
 from wordgen.tokenization import WordTokenizer
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 # ---------------------------------------------------------------- loops
 
 
@@ -115,8 +113,8 @@ def test_ngram_index_shares():
         index.seen_share("the king", 3)
 
 
-def test_continuation_log_likelihood_matches_a_direct_computation(trained):
-    model, tokenizer = trained.bundle.model, trained.bundle.tokenizer
+def test_continuation_log_likelihood_matches_a_direct_computation(shared_trained):
+    model, tokenizer = shared_trained.bundle.model, shared_trained.bundle.tokenizer
     prompt, text = "ROMEO:\n", "ROMEO:\nBut soft, what light"
     got = continuation_log_likelihood(model, tokenizer, prompt, text)
     ids = tokenizer.encode(prompt) + tokenizer.encode(text[len(prompt):])

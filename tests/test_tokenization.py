@@ -15,6 +15,7 @@ import os
 
 import pytest
 import tokenizers
+from helpers import one_line_message
 from test_plugins import Letters
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -166,11 +167,6 @@ def tok(request, wordpiece_path, user_registered, letters_registered) -> Tokeniz
     return train_tokenizer(spec, CORPUS)
 
 
-def _assert_one_line(excinfo) -> None:
-    message = str(excinfo.value)
-    assert message and "\n" not in message, repr(message)
-
-
 # ---------------------------------------------------------------------------------------
 # The same cases for every tokenizer
 # ---------------------------------------------------------------------------------------
@@ -265,7 +261,7 @@ def test_decode_rejects_bad_ids(tok, bad):
     ids = [tok.vocab_size if b == "VOCAB" else b for b in bad]
     with pytest.raises(TokenizerError) as excinfo:
         tok.decode(ids)
-    _assert_one_line(excinfo)
+    one_line_message(excinfo)
 
 
 # ---------------------------------------------------------------------------------------
@@ -320,7 +316,7 @@ def test_word_min_freq_and_max_vocab():
     assert both.vocab_size == 4
     with pytest.raises(TokenizerError) as excinfo:
         WordTokenizer.train_from_texts([text], min_freq=4)
-    _assert_one_line(excinfo)
+    one_line_message(excinfo)
 
 
 def test_word_splitting_keeps_inner_apostrophes_and_hyphens():
@@ -474,7 +470,7 @@ def test_unk_pieces_default_refuses_to_guess():
     assert tok.unk_pieces("no unknown here") == []
     with pytest.raises(TokenizerError, match="cannot tell which text its <unk> tokens stand for") as excinfo:
         tok.unk_pieces("a\x00b")
-    _assert_one_line(excinfo)
+    one_line_message(excinfo)
 
 
 # ---------------------------------------------------------------------------------------
@@ -656,7 +652,7 @@ ERROR_CASES = {
 def test_user_errors(case, tmp_path):
     with pytest.raises(TokenizerError) as excinfo:
         ERROR_CASES[case](tmp_path)
-    _assert_one_line(excinfo)
+    one_line_message(excinfo)
 
 
 def test_error_messages_help():

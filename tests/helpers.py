@@ -1,0 +1,96 @@
+"""What the test files share: the verse, the tiny settings (as configs and as flags), the command
+line run in this process, the one-line checks of a refusal, a model that knows nothing.
+
+Test files import these (`from helpers import ...`: pyproject's pytest `pythonpath` puts tests/
+on the path, so a file runs alone). Not here: fixtures (conftest.py: the shared trained
+checkpoints, `book`, `hf_cache`); plumbing that one test file alone uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wordgen.cli import main
+from wordgen.config import ModelConfig, TrainConfig
+
+VERSE = """ROMEO:
+But, soft! what light through yonder window breaks?
+It is the east, and Juliet is the sun.
+Arise, fair sun, and kill the envious moon,
+Who is already sick and pale with grief,
+That thou her maid art far more fair than she.
+
+JULIET:
+O Romeo, Romeo! wherefore art thou Romeo?
+Deny thy father and refuse thy name;
+Or, if thou wilt not, be but sworn my love,
+And I'll no longer be a Capulet.
+"""
+
+
+def write_book(folder: Path, repeats: int = 40) -> Path:
+    """folder/book.txt: the verse repeated (40 times gives every split some text)."""
+    path = Path(folder) / "book.txt"
+    path.write_text(VERSE * repeats, encoding="utf-8")
+    return path
+
+
+def tiny_model_config(**overrides) -> ModelConfig:
+    settings = dict(embedding_dim=16, hidden_size=16, num_layers=1, dropout=0.0)
+    settings.update(overrides)
+    return ModelConfig(**settings)
+
+
+def tiny_train_config(corpus, out, **overrides) -> TrainConfig:
+    settings = dict(
+        corpus=str(corpus), tokenizer="word", out=str(out), model=tiny_model_config(),
+        batch_size=4, seq_len=8, max_steps=12, eval_interval=5, warmup_steps=2,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def tiny_flags(**overrides) -> list[str]:
+    """The tiny sizes as command-line flags, plus `overrides` (`seq_len=4` gives `--seq-len 4`,
+    `quiet=True` a bare `--quiet`). Unlike tiny_model_config the dropout is left to the size
+    rule unless given."""
+    settings = dict(embedding_dim=16, hidden_size=16, num_layers=1, batch_size=4, seq_len=8)
+    settings.update(overrides)
+    flags = []
+    for name, value in settings.items():
+        flag = "--" + name.replace("_", "-")
+        flags += [flag] if value is True else [flag, str(value)]
+    return flags
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """`wordgen ARGV` in this process (paths and numbers welcome): (exit code, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str, starts: str = "wordgen: error: ") -> str:
+    """What a refusal printed is exactly one line, which starts with `starts`; returns it (no newline)."""
+    assert err.count("\n") == 1 and err.endswith("\n") and err.startswith(starts), err
+    return err[:-1]
+
+
+def one_line_message(excinfo) -> str:
+    """The message of the error pytest.raises caught is there and on one line; returns it."""
+    message = str(excinfo.value)
+    assert message and "\n" not in message, repr(message)
+    return message
+
+
+def uniform_model(vocab_size: int):
+    """A model whose logits are all zero: every one of the V tokens has probability 1/V."""
+    import torch  # here, not at the top: conftest imports this module for every test file
+
+    from wordgen.model import LSTMLanguageModel
+
+    model = LSTMLanguageModel(ModelConfig(vocab_size=vocab_size, embedding_dim=8, hidden_size=8, num_layers=1))
+    with torch.no_grad():
+        model.head.weight.zero_()  # tied: the embedding too, which does not matter here
+        model.head.bias.zero_()
+    return model
