@@ -35,7 +35,8 @@ def _sync(device: torch.device) -> None:
 
 
 def train_rows(device: torch.device, steps: int, corpus: str, model: ModelConfig, batches: list[int]) -> list[dict]:
-    from wordgen.training.loop import prepare, train
+    from wordgen.training.loop import train
+    from wordgen.training.prepare import prepare
 
     dataset, tokenizer, _, _ = prepare(TrainConfig(corpus=corpus, tokenizer="word", max_steps=1))
     precisions = ["fp32"] + (["bf16"] if device.type != "cuda" or torch.cuda.is_bf16_supported() else [])

@@ -61,7 +61,7 @@ class Book:
     def __init__(self, corpus: str, tokenizer: str, seed: int = 0, cache=None):
         """`cache`: a wordgen.generation.cache.Cache to score every model with a second time (the suite's --cache)."""
         from wordgen.config import TrainConfig
-        from wordgen.training.loop import prepare
+        from wordgen.training.prepare import prepare
 
         self.corpus, self.spec, self.cache = corpus, tokenizer, cache
         self.dataset, self.tokenizer, self.train, self.val = prepare(

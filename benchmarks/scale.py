@@ -53,7 +53,7 @@ def timed(original):
         finally:
             took.append(time.perf_counter() - began)
     return run
-P.prepare = timed(P.prepare)  # before wordgen.training.loop imports it
+P.prepare = timed(P.prepare)  # prepare_together looks it up in the module when called
 from wordgen.cli import main
 code = main(sys.argv[1:])
 print("SCALE " + json.dumps({"prepare_s": sum(took)}), file=sys.stderr)
@@ -64,7 +64,7 @@ sys.exit(code)
 _PREP = """
 import json, sys, time
 from wordgen.config import TrainConfig
-from wordgen.training.loop import prepare
+from wordgen.training.prepare import prepare
 began = time.perf_counter()
 _, _, train, val = prepare(TrainConfig(corpus=sys.argv[1], tokenizer="word", max_steps=1))
 print("SCALE " + json.dumps({"prepare_s": time.perf_counter() - began, "tokens": len(train) + len(val)}),

@@ -112,7 +112,7 @@ _PREP_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
 from wordgen.config import TrainConfig
-from wordgen.training.loop import prepare
+from wordgen.training.prepare import prepare
 t1 = time.perf_counter()
 _, tok, tr, va = prepare(TrainConfig(corpus=sys.argv[1], tokenizer=sys.argv[2], max_steps=1))
 t2 = time.perf_counter()
@@ -127,7 +127,8 @@ print(json.dumps({"import_s": t1 - t0, "prepare_s": t2 - t1, "tokens": len(tr) +
 _MEM_SCRIPT = """
 import json, sys
 from wordgen.config import TrainConfig
-from wordgen.training.loop import prepare, train
+from wordgen.training.loop import train
+from wordgen.training.prepare import prepare
 
 def status_mb(key):
     with open("/proc/self/status") as f:

@@ -38,7 +38,7 @@ _PREPARED: dict = {}
 
 def _prepared(corpus: str, tokenizer: str):
     from wordgen.config import TrainConfig
-    from wordgen.training.loop import prepare
+    from wordgen.training.prepare import prepare
 
     key = (corpus, tokenizer)
     if key not in _PREPARED:

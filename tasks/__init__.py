@@ -33,7 +33,7 @@ from wordgen.analysis.textstats import token_offsets
 from wordgen.data import split_text
 from wordgen.errors import UsageError
 from wordgen.lab import score_validation
-from wordgen.options import add_settings, for_command_line, settings_from
+from wordgen.options import add_settings, for_command_line, resume_command, settings_from
 from wordgen.training.plan import apply_settings
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
@@ -249,7 +249,7 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
                 return 2
             except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
                 exit_on_next_signal()
-                print(f"{prog}: {err}", file=sys.stderr)
+                print(f"{prog}: {err.describe(resume_command(err.checkpoint))}", file=sys.stderr)
                 return err.exit_code
             except KeyboardInterrupt:
                 exit_on_next_signal()

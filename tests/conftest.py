@@ -16,10 +16,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import VERSE, tiny_model_config, tiny_train_config, write_book  # noqa: F401
-
-# VERSE and tiny_model_config are imported for the test files that still say `from conftest import`;
-# they go once every file imports them from helpers.
+from helpers import tiny_train_config, write_book
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tiny_train_config
+from helpers import one_line_error, tiny_flags, tiny_train_config, write_book
 
 from wordgen.cli import main
 from wordgen.compare import budget_note
@@ -17,12 +17,9 @@ CHARS = 3000
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, one_torch_thread):
-    from conftest import VERSE
-
+def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("chars")
-    book = folder / "book.txt"
-    book.write_text(VERSE * 40, encoding="utf-8")
+    book = write_book(folder)
     results = {}
     for spec in ("char", "word", "bpe:300"):
         config = tiny_train_config(book, folder / spec.replace(":", "-"), tokenizer=spec, max_steps=None,
@@ -60,7 +57,7 @@ def test_learning_curves_carry_the_characters_read(runs):
         assert all(row["chars"] == pytest.approx(row["tokens"] * result.chars_per_token) for row in result.history)
 
 
-def test_a_resumed_run_counts_the_characters_read_before(tmp_path, book, one_torch_thread):
+def test_a_resumed_run_counts_the_characters_read_before(tmp_path, book):
     config = tiny_train_config(book, tmp_path / "ckpt", tokenizer="char", max_steps=None, max_chars=1000)
     first = train(config)
     config.max_chars = 2500
@@ -77,10 +74,9 @@ def test_chars_must_be_positive():
 
 
 @pytest.mark.parametrize("value,ok", [("2e3", True), ("2_000", True), ("0", False), ("1.5", False), ("lots", False)])
-def test_cli_chars_values(value, ok, book, tmp_path, capsys, one_torch_thread):
+def test_cli_chars_values(value, ok, book, tmp_path, capsys):
     argv = ["train", "--corpus", str(book), "--out", str(tmp_path / "c"), "--tokenizer", "char", "--chars", value,
-            "--embedding-dim", "8", "--hidden-size", "8", "--num-layers", "1", "--batch-size", "2", "--seq-len", "4",
-            "--quiet"]
+            *tiny_flags(embedding_dim=8, hidden_size=8, batch_size=2, seq_len=4, quiet=True)]
     if ok:
         assert main(argv) == 0
         rows = [json.loads(line) for line in (tmp_path / "c" / "metrics.jsonl").read_text().splitlines()]
@@ -88,7 +84,7 @@ def test_cli_chars_values(value, ok, book, tmp_path, capsys, one_torch_thread):
     else:  # argparse's error, on one line like every other (wordgen.cli.ArgumentParser)
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert "number of characters" in err and len(err.strip().splitlines()) == 1
+        assert "number of characters" in one_line_error(err)
 
 
 def test_budget_notes_say_what_each_budget_favours():

@@ -6,22 +6,17 @@ import subprocess
 import sys
 
 import pytest
+from helpers import one_line_error, run_cli, tiny_flags
 
 from wordgen.cli import main
 
-TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8"]
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+TINY = tiny_flags()
 
 
 @pytest.fixture
 def ckpt(tmp_path, book, capsys):
     out = tmp_path / "ckpt"
-    code, _, err = run(capsys, "train", "--corpus", str(book), "--out", str(out), "--max-steps", "6",
+    code, _, err = run_cli(capsys, "train", "--corpus", str(book), "--out", str(out), "--max-steps", "6",
                        "--eval-interval", "3", "--quiet", *TINY)
     assert code == 0, err
     return out
@@ -30,21 +25,21 @@ def ckpt(tmp_path, book, capsys):
 @pytest.mark.slow
 def test_end_to_end_on_the_builtin_corpus(tmp_path, capsys):
     out = tmp_path / "shake"
-    code, stdout, err = run(capsys, "train", "--corpus", "shakespeare", "--tokenizer", "word", "--out", str(out),
+    code, stdout, err = run_cli(capsys, "train", "--corpus", "shakespeare", "--tokenizer", "word", "--out", str(out),
                             "--max-steps", "3", "--eval-interval", "3", "--quiet", *TINY)
     assert code == 0, err
     assert "trained 3 steps" in stdout
-    code, text, err = run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1")
+    code, text, err = run_cli(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1")
     assert code == 0 and text.startswith("ROMEO:") and len(text) > len("ROMEO:") + 10
-    assert run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1")[1] == text
-    code, report, err = run(capsys, "evaluate", str(out), "--split", "validation", "--json")
+    assert run_cli(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1")[1] == text
+    code, report, err = run_cli(capsys, "evaluate", str(out), "--split", "validation", "--json")
     assert code == 0, err
     metrics = json.loads(report)
     assert metrics["bits_per_char"] > 0 and metrics["num_words"] > 10_000 and 0 <= metrics["unk_rate"] < 0.2
 
 
 def test_resume_through_the_cli(ckpt, capsys):
-    code, stdout, err = run(capsys, "train", "--resume", str(ckpt), "--max-steps", "9", "--quiet")
+    code, stdout, err = run_cli(capsys, "train", "--resume", str(ckpt), "--max-steps", "9", "--quiet")
     assert code == 0, err
     assert "resumed at step 6, trained 3 more to step 9" in stdout
     from wordgen.training.checkpoint import read_metrics
@@ -56,27 +51,27 @@ def test_resume_through_the_cli(ckpt, capsys):
 
 def test_generate_sampler_flags(ckpt, capsys):
     for flags in (["--greedy"], ["--temperature", "0.5"], ["--top-k", "5"], ["--top-p", "0.9", "--temperature", "1.3"]):
-        code, text, err = run(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "8", *flags)
+        code, text, err = run_cli(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "8", *flags)
         assert code == 0, err
         assert text.startswith("Romeo")
-    code, text, _ = run(capsys, "generate", str(ckpt), "--max-tokens", "5", "--num-samples", "3")
+    code, text, _ = run_cli(capsys, "generate", str(ckpt), "--max-tokens", "5", "--num-samples", "3")
     assert text.count("--- sample") == 3
 
 
 def test_unknown_prompt_words_warn(ckpt, capsys):
-    code, _, err = run(capsys, "generate", str(ckpt), "--prompt", "Romeo xylophone", "--max-tokens", "3")
+    code, _, err = run_cli(capsys, "generate", str(ckpt), "--prompt", "Romeo xylophone", "--max-tokens", "3")
     assert code == 0
     assert "warning" in err and "xylophone" in err
 
 
 def test_evaluate_a_text_file(ckpt, book, capsys):
-    code, report, err = run(capsys, "evaluate", str(ckpt), "--text-file", str(book), "--json")
+    code, report, err = run_cli(capsys, "evaluate", str(ckpt), "--text-file", str(book), "--json")
     assert code == 0, err
     assert json.loads(report)["num_chars"] == len(book.read_text())
 
 
 def test_corpora_lists_the_plays(capsys):
-    code, out, _ = run(capsys, "corpora")
+    code, out, _ = run_cli(capsys, "corpora")
     assert code == 0 and "shakespeare" in out and "macbeth" in out
 
 
@@ -129,10 +124,9 @@ CASES = ["missing path", "empty corpus", "too short for one batch", "binary file
 def test_bad_input_is_one_line_and_exit_2(case, tmp_path, book, ckpt, capsys):
     argv = bad_inputs(tmp_path, book, ckpt)[case]
     weights_before = (ckpt / "model.safetensors").read_bytes()
-    code, _, err = run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("wordgen: error: "), err
+    one_line_error(err)
     assert (ckpt / "model.safetensors").read_bytes() == weights_before
 
 
@@ -145,13 +139,13 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, book, ckpt, capsys):
     (["--max-steps", "1", "--chars", "1", "--lr", "-1"], "--lr: the learning rate must be positive"),
 ])
 def test_setting_errors_name_the_flags(argv, shown, tmp_path, book, capsys):
-    code, _, err = run(capsys, "train", "--corpus", str(book), "--out", str(tmp_path / "x"), *argv)
+    code, _, err = run_cli(capsys, "train", "--corpus", str(book), "--out", str(tmp_path / "x"), *argv)
     assert code == 2 and err.startswith("wordgen: error: ") and shown in err, err
     assert not (tmp_path / "x").exists()
 
 
 def test_sampler_errors_name_the_flags(capsys):
-    assert run(capsys, "lab", "--top-p", "1.5")[2] == "wordgen: error: --top-p must be in (0, 1], got 1.5\n"
+    assert run_cli(capsys, "lab", "--top-p", "1.5")[2] == "wordgen: error: --top-p must be in (0, 1], got 1.5\n"
 
 
 def test_console_script_exits_2_without_traceback(tmp_path):
@@ -183,10 +177,9 @@ ARGPARSE_ERRORS = {
 
 @pytest.mark.parametrize("case", ARGPARSE_ERRORS)
 def test_argparse_errors_are_one_line_and_exit_2(case, capsys):
-    code, out, err = run(capsys, *ARGPARSE_ERRORS[case])
+    code, out, err = run_cli(capsys, *ARGPARSE_ERRORS[case])
     assert code == 2 and out == ""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("wordgen: error: ") and "--help" in lines[0], err
+    assert "--help" in one_line_error(err)
 
 
 def test_argparse_error_through_the_console_script_is_one_line():
@@ -201,9 +194,6 @@ def test_argparse_error_through_the_console_script_is_one_line():
 def test_a_task_argparse_error_is_one_line(capsys):
     import importlib
 
-    root = str(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if root not in sys.path:
-        sys.path.insert(0, root)
     code = importlib.import_module("tasks.word_level_book").main(["--max-steps", "abc"])
     err = capsys.readouterr().err
     assert code == 2 and err == ("python -m tasks.word_level_book: error: argument --max-steps: invalid int value: "
@@ -213,7 +203,7 @@ def test_a_task_argparse_error_is_one_line(capsys):
 @pytest.mark.slow
 def test_wordgen_lab_end_to_end_at_tiny_settings(tmp_path, book, capsys):
     out = tmp_path / "lab"
-    code, stdout, err = run(capsys, "lab", "--corpus", str(book), "--out", str(out), "--max-steps", "4",
+    code, stdout, err = run_cli(capsys, "lab", "--corpus", str(book), "--out", str(out), "--max-steps", "4",
                             "--max-tokens", "12", *TINY)
     assert code == 0, err
     assert "trained 4 steps" in stdout
@@ -223,7 +213,7 @@ def test_wordgen_lab_end_to_end_at_tiny_settings(tmp_path, book, capsys):
         assert header in stdout
     assert f"checkpoint: {out}" in stdout and "lab finished in" in stdout
     assert (out / "model.safetensors").is_file()
-    code, again, err = run(capsys, "lab", "--corpus", str(book), "--out", str(out), "--max-steps", "4",
+    code, again, err = run_cli(capsys, "lab", "--corpus", str(book), "--out", str(out), "--max-steps", "4",
                            "--max-tokens", "12", *TINY)
     assert code == 0, err  # the lab replaces its own folder
     strip = lambda text: [line for line in text.splitlines() if " s (" not in line and "finished in" not in line]
@@ -233,16 +223,16 @@ def test_wordgen_lab_end_to_end_at_tiny_settings(tmp_path, book, capsys):
 @pytest.mark.slow
 def test_gru_train_resume_generate_evaluate(tmp_path, book, capsys):
     out = tmp_path / "gru"
-    code, _, err = run(capsys, "train", "--corpus", str(book), "--out", str(out), "--rnn", "gru", "--max-steps", "4",
+    code, _, err = run_cli(capsys, "train", "--corpus", str(book), "--out", str(out), "--rnn", "gru", "--max-steps", "4",
                        "--eval-interval", "2", "--quiet", *TINY)
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["model"]["rnn_type"] == "gru"
-    code, stdout, err = run(capsys, "train", "--resume", str(out), "--max-steps", "6", "--quiet")
+    code, stdout, err = run_cli(capsys, "train", "--resume", str(out), "--max-steps", "6", "--quiet")
     assert code == 0 and "resumed at step 4" in stdout, err
-    code, text, err = run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")
+    code, text, err = run_cli(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")
     assert code == 0 and text.startswith("ROMEO:") and len(text) > len("ROMEO:\n"), err
-    assert run(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")[1] == text
-    code, report, err = run(capsys, "evaluate", str(out), "--text-file", str(book), "--json")
+    assert run_cli(capsys, "generate", str(out), "--prompt", "ROMEO:", "--max-tokens", "15", "--seed", "2")[1] == text
+    code, report, err = run_cli(capsys, "evaluate", str(out), "--text-file", str(book), "--json")
     assert code == 0 and json.loads(report)["bits_per_char"] > 0, err
 
 

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import tiny_train_config
+from helpers import tiny_train_config
 
 from wordgen.cli import main
 from wordgen.training.loop import train
@@ -22,7 +22,7 @@ def overfit_book(tmp_path):
     return path
 
 
-def test_a_run_that_stops_improving_stops_early_and_keeps_the_best(tmp_path, overfit_book, one_torch_thread):
+def test_a_run_that_stops_improving_stops_early_and_keeps_the_best(tmp_path, overfit_book):
     config = tiny_train_config(overfit_book, tmp_path / "run", max_steps=400, eval_interval=5, lr=1e-2,
                                patience=2, plateau_drops=1)
     result = train(config)
@@ -43,14 +43,14 @@ def test_a_run_that_stops_improving_stops_early_and_keeps_the_best(tmp_path, ove
     assert [r["step"] for r in saved] == [r["step"] for r in result.history]
 
 
-def test_without_patience_the_run_uses_its_whole_budget(tmp_path, overfit_book, one_torch_thread):
+def test_without_patience_the_run_uses_its_whole_budget(tmp_path, overfit_book):
     config = tiny_train_config(overfit_book, tmp_path / "run", max_steps=60, eval_interval=5, lr=1e-2,
                                patience=None)
     result = train(config)
     assert result.early_stop is None and result.steps == 60
 
 
-def test_the_cli_says_why_it_stopped_and_what_the_size_rule_chose(tmp_path, overfit_book, capsys, one_torch_thread):
+def test_the_cli_says_why_it_stopped_and_what_the_size_rule_chose(tmp_path, overfit_book, capsys):
     code = main(["train", "--corpus", str(overfit_book), "--out", str(tmp_path / "c"), "--max-steps", "400",
                  "--eval-interval", "5", "--patience", "2", "--lr", "1e-2", "--quiet", "--num-layers", "1",
                  "--hidden-size", "16", "--batch-size", "4", "--seq-len", "8", "--dropout", "0"])

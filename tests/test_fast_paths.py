@@ -98,7 +98,7 @@ def test_a_checkpoint_without_the_new_fields_still_loads(trained):
 
 
 def test_prepare_caches_tokenizer_and_streams_and_misses_on_any_change(tmp_path, book, monkeypatch):
-    from wordgen.training.loop import prepare
+    from wordgen.training.prepare import prepare
 
     monkeypatch.setenv("WORDGEN_CACHE", str(tmp_path / "cache"))
     config = TrainConfig(corpus=str(book), tokenizer="word", max_steps=1)

@@ -20,21 +20,17 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, tiny_flags
 
 from wordgen import _io
-from wordgen.cli import main
 from wordgen.training import checkpoint as ckpt
 from wordgen.training.checkpoint import Bundle
 from wordgen.training.loop import train  # noqa: F401  (loads the module that the tests patch)
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # tasks/ for the task test
-    sys.path.insert(0, str(ROOT))
 train_module = sys.modules["wordgen.training.loop"]
-TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8",
-        "--precision", "fp32", "--quiet"]
+TINY = tiny_flags(precision="fp32", quiet=True)
 FOREVER = ["--max-steps", "1000000"]
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def start(*argv, delay: str | None = None) -> subprocess.Popen:
@@ -75,12 +71,6 @@ def temporaries(out: Path) -> list[str]:
     return sorted(p.name for p in out.glob(".*.tmp"))
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 # ---------------------------------------------------------------- signals
 
 
@@ -106,7 +96,7 @@ def test_ctrl_c_and_sigterm_stop_the_cli_with_a_resumable_checkpoint(book, tmp_p
     stopped = int(re.fullmatch(r"wordgen: interrupted at step (\d+); resume .*", one_line(err))[1])
     assert state_step(out) == stopped
 
-    code, stdout, err = run(capsys, "train", "--resume", out, "--max-steps", stopped + 3, "--quiet")
+    code, stdout, err = run_cli(capsys, "train", "--resume", out, "--max-steps", stopped + 3, "--quiet")
     assert code == 0, err
     assert f"resumed at step {stopped}, trained 3 more to step {stopped + 3}" in stdout
     steps = [row["step"] for row in ckpt.read_metrics(out)]
@@ -155,20 +145,20 @@ def _signal_after_step(monkeypatch, step: int, signum: int) -> None:
 def test_compare_stops_gracefully_on_sigterm(book, tmp_path, capsys, monkeypatch):
     _signal_after_step(monkeypatch, 3, signal.SIGTERM)
     out = tmp_path / "cmp"
-    code, _, err = run(capsys, "compare", "--corpus", book, "--tokenizers", "char,word", "--out", out,
+    code, _, err = run_cli(capsys, "compare", "--corpus", book, "--tokenizers", "char,word", "--out", out,
                        "--max-steps", "8", "--eval-interval", "4", "--sample-chars", "0", *TINY)
     assert code == 143, err
     run_folder = out / "runs" / "char"
     assert one_line(err) == f"wordgen: interrupted at step 3; resume with: wordgen train --resume {run_folder}"
     monkeypatch.undo()
-    code, stdout, err = run(capsys, "train", "--resume", run_folder, "--quiet")
+    code, stdout, err = run_cli(capsys, "train", "--resume", run_folder, "--quiet")
     assert code == 0 and "resumed at step 3, trained 5 more to step 8" in stdout, err
 
 
 def test_the_lab_stops_gracefully_on_ctrl_c(book, tmp_path, capsys, monkeypatch):
     _signal_after_step(monkeypatch, 2, signal.SIGINT)
     out = tmp_path / "lab"
-    code, stdout, err = run(capsys, "lab", "--corpus", book, "--out", out, "--max-steps", "6", *TINY[:-1])
+    code, stdout, err = run_cli(capsys, "lab", "--corpus", book, "--out", out, "--max-steps", "6", *tiny_flags(precision="fp32"))
     assert code == 130 and "--- greedy ---" not in stdout, err  # no sampling after a stop
     # The lab always shows its progress bar (tqdm closes it with a newline); the message follows it.
     assert err.splitlines()[-1] == f"wordgen: interrupted at step 2; resume with: wordgen train --resume {out}"
@@ -181,8 +171,7 @@ def test_a_task_that_trains_stops_gracefully_on_ctrl_c(book, tmp_path, capsys, m
     _signal_after_step(monkeypatch, 4, signal.SIGINT)
     out = tmp_path / "task"
     code = importlib.import_module("tasks.word_level_book").main(
-        ["--book", str(book), "--out", str(out), "--max-steps", "20", "--embedding-dim", "16", "--hidden-size", "16",
-         "--num-layers", "1", "--batch-size", "4", "--seq-len", "8", "--quiet"])
+        ["--book", str(book), "--out", str(out), "--max-steps", "20", *tiny_flags(quiet=True)])
     err = capsys.readouterr().err
     assert code == 130, err
     assert one_line(err) == (f"python -m tasks.word_level_book: interrupted at step 4; "
@@ -204,14 +193,14 @@ def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(book, tmp_pa
         assert second.returncode == 2, second.stderr
         assert one_line(second.stderr) == (f"wordgen: error: {out} is being written by another wordgen run "
                                            f"(process {first.pid}); wait for it to finish or choose another folder")
-        code, _, err = run(capsys, "train", "--resume", out, "--max-steps", "3")  # a resume is a writer too
+        code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "3")  # a resume is a writer too
         assert code == 2 and "being written by another wordgen run" in one_line(err)
         assert first.poll() is None  # the first run was not disturbed
     finally:
         first.kill()  # SIGKILL: no clean-up code runs; the kernel drops the lock with the process
         first.wait()
     stopped = state_step(out)
-    code, stdout, err = run(capsys, "train", "--resume", out, "--max-steps", stopped + 2)
+    code, stdout, err = run_cli(capsys, "train", "--resume", out, "--max-steps", stopped + 2)
     assert code == 0, err
 
 
@@ -269,7 +258,7 @@ def test_kill_9_at_random_moments_loses_no_checkpoint(book, tmp_path, capsys):
         print(f"\nkill -9 loop: {tally}")
     assert tally["lost"] == 0, tally
     assert tally["inside_a_save"] > 0, tally  # the hook did widen the window: the test exercised what it claims
-    code, stdout, err = run(capsys, "train", "--resume", out, "--max-steps", last + 2, "--quiet")
+    code, stdout, err = run_cli(capsys, "train", "--resume", out, "--max-steps", last + 2, "--quiet")
     assert code == 0, err
     assert temporaries(out) == []  # the resumed run cleared what the killed ones left
     steps = [row["step"] for row in ckpt.read_metrics(out)]
@@ -278,12 +267,12 @@ def test_kill_9_at_random_moments_loses_no_checkpoint(book, tmp_path, capsys):
 
 def test_a_torn_metrics_line_is_skipped_with_a_warning_and_repaired_on_resume(book, tmp_path, capsys):
     out = tmp_path / "run"
-    assert run(capsys, "train", "--corpus", book, "--out", out, "--max-steps", "4", "--eval-interval", "2", *TINY)[0] == 0
+    assert run_cli(capsys, "train", "--corpus", book, "--out", out, "--max-steps", "4", "--eval-interval", "2", *TINY)[0] == 0
     with open(out / ckpt.METRICS_FILE, "ab") as f:
         f.write(b'{"step": 6, "epoch": 0.1, "tok')  # what a crash in the middle of the write leaves
     with pytest.warns(UserWarning, match="line 3 is torn or damaged"):
         assert [row["step"] for row in ckpt.read_metrics(out)] == [2, 4]
-    code, _, err = run(capsys, "train", "--resume", out, "--max-steps", "6", "--quiet")
+    code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "6", "--quiet")
     assert code == 0 and "line 3 is torn" in err  # the CLI shows the warning on one line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -296,7 +285,7 @@ def test_a_torn_metrics_line_is_skipped_with_a_warning_and_repaired_on_resume(bo
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])
 def test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder(code, book, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert run(capsys, "train", "--corpus", book, "--out", out, "--max-steps", "4", "--eval-interval", "2", *TINY)[0] == 0
+    assert run_cli(capsys, "train", "--corpus", book, "--out", out, "--max-steps", "4", "--eval-interval", "2", *TINY)[0] == 0
     before = {name: (out / name).read_bytes() for name in ckpt.FILES}
     real = _io.atomic_write
 
@@ -309,14 +298,14 @@ def test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder(code,
         return real(path, write_half)
 
     monkeypatch.setattr(_io, "atomic_write", half_then_fail)  # every save, as checkpoint.py calls it
-    result, _, err = run(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
+    result, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
     assert result == 2
     assert re.fullmatch(rf"wordgen: error: cannot save \S+ in {re.escape(str(out))} \({os.strerror(code)}\); "
                         r"the files already there are unchanged", one_line(err)), err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
     assert temporaries(out) == []
     monkeypatch.undo()
-    assert run(capsys, "train", "--resume", out, "--max-steps", "6", "--quiet")[0] == 0
+    assert run_cli(capsys, "train", "--resume", out, "--max-steps", "6", "--quiet")[0] == 0
 
 
 @pytest.fixture
@@ -334,7 +323,7 @@ def small_disk(tmp_path):
 
 def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
     out = small_disk / "run"
-    assert run(capsys, "train", "--corpus", book, "--out", out, "--max-steps", "4", "--eval-interval", "2", *TINY)[0] == 0
+    assert run_cli(capsys, "train", "--corpus", book, "--out", out, "--max-steps", "4", "--eval-interval", "2", *TINY)[0] == 0
     before = {name: (out / name).read_bytes() for name in ckpt.FILES}
     with open(small_disk / "filler", "wb") as filler:  # fill the disk to the last block
         try:
@@ -343,15 +332,15 @@ def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
                 filler.flush()
         except OSError as err:
             assert err.errno == errno.ENOSPC
-    code, _, err = run(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
+    code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
     assert code == 2
     assert re.fullmatch(rf"wordgen: error: cannot save \S+ in {re.escape(str(out))} \(No space left on device\); "
                         r"the files already there are unchanged", one_line(err)), err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before and temporaries(out) == []
 
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    code, _, err = run(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
+    code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
     assert code == 2 and one_line(err) == f"wordgen: error: cannot lock {out} (Read-only file system)", err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
-    code, text, err = run(capsys, "generate", out, "--max-tokens", "5")  # reading still works
+    code, text, err = run_cli(capsys, "generate", out, "--max-tokens", "5")  # reading still works
     assert code == 0, err

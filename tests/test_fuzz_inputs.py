@@ -15,16 +15,14 @@ import sys
 from contextlib import contextmanager
 
 import pytest
-from conftest import VERSE
+from helpers import VERSE, one_line_error, tiny_flags
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from wordgen.cli import main
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EXAMPLES = {"train": 15, "evaluate": 40, "prompt": 40}
-TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "2", "--seq-len", "4",
-        "--precision", "fp32"]
+TINY = tiny_flags(batch_size=2, seq_len=4, precision="fp32")
 SECONDS = 60  # far above what any of these calls needs on a busy 2-core machine
 
 LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r", "\n\n", "\u2028", "\x0c"])
@@ -60,8 +58,7 @@ def run(capsys, *argv):
     out, err = capsys.readouterr()
     assert code in (0, 2), (code, err)
     if code == 2:
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("wordgen: error: "), err
+        one_line_error(err)
     event(f"exit {code}")  # --hypothesis-show-statistics shows how many examples got through
     return code
 

@@ -15,10 +15,9 @@ import sys
 
 import pytest
 import torch
-from conftest import VERSE, tiny_model_config, tiny_train_config
+from helpers import one_line_error, run_cli, tiny_model_config, tiny_train_config, write_book
 from safetensors.torch import save_file, save_model
 
-from wordgen.cli import main
 from wordgen.corpora import load_corpus
 from wordgen.data import content_key, default_cache_dir, text_digest
 from wordgen.model import LSTMLanguageModel
@@ -27,7 +26,6 @@ from wordgen.training import checkpoint as ckpt
 from wordgen.training.loop import train
 
 train_module = sys.modules["wordgen.training.loop"]
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 COMMANDS = ("generate", "evaluate", "resume")
 
 
@@ -35,10 +33,8 @@ COMMANDS = ("generate", "evaluate", "resume")
 def pristine(tmp_path_factory):
     """One trained tiny checkpoint; every test damages its own copy."""
     folder = tmp_path_factory.mktemp("pristine")
-    book = folder / "book.txt"
-    book.write_text(VERSE * 40, encoding="utf-8")
     out = folder / "ckpt"
-    train(tiny_train_config(book, out, max_steps=4, eval_interval=2, precision="fp32"))
+    train(tiny_train_config(write_book(folder), out, max_steps=4, eval_interval=2, precision="fp32"))
     return out
 
 
@@ -53,17 +49,16 @@ def run(capsys, command: str, folder, book):
     argv = {"generate": ["generate", folder, "--max-tokens", "3"],
             "evaluate": ["evaluate", folder, "--text-file", book],
             "resume": ["train", "--resume", folder, "--max-steps", "6", "--quiet"]}[command]
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
+    code, _, err = run_cli(capsys, *argv)
     return code, err
 
 
 def assert_refused(capsys, folder, book, commands, match: str):
     for command in commands:
         code, err = run(capsys, command, folder, book)
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert code == 2 and len(lines) == 1 and lines[0].startswith("wordgen: error: "), (command, err)
-        assert match in lines[0], (command, lines[0])
+        assert code == 2, (command, err)
+        line = one_line_error(err)
+        assert match in line, (command, line)
 
 
 def book_of(folder):
@@ -246,8 +241,7 @@ def test_a_link_that_stays_inside_the_folder_is_fine(folder, capsys):
 
 @pytest.mark.parametrize("poison", ["garbage", "other kind", "other options"])
 def test_a_poisoned_tokenizer_cache_entry_is_rebuilt_not_trusted(poison, tmp_path):
-    book = tmp_path / "book.txt"
-    book.write_text(VERSE * 40, encoding="utf-8")
+    book = write_book(tmp_path)
     spec = "word:min_freq=2"
     dataset = load_corpus(str(book), seed=0)
     # Named as prepare names it: by the SHA-256 of the training text and the spec.

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import tiny_train_config
+from helpers import tiny_train_config
 
 from wordgen import lab
 from wordgen.config import TrainConfig

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import tiny_flags
 from tqdm import tqdm
 
 from wordgen.training.progress import DEFAULT_SECONDS, LineProgress, TrainingBar, line_interval, progress_bar
@@ -92,8 +93,7 @@ def test_training_into_a_log_file_writes_a_few_lines(book, tmp_path):
     log = tmp_path / "train.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WORDGEN_PROGRESS_SECONDS": "1", "WORDGEN_THREADS": "1"}
     argv = [sys.executable, "-m", "wordgen.cli", "train", "--corpus", str(book), "--tokenizer", "char",
-            "--out", str(tmp_path / "ckpt"), "--time-budget", "4", "--embedding-dim", "16", "--hidden-size", "16",
-            "--num-layers", "1", "--batch-size", "4", "--seq-len", "8", "--eval-interval", "50"]
+            "--out", str(tmp_path / "ckpt"), "--time-budget", "4", *tiny_flags(), "--eval-interval", "50"]
     with open(log, "w", encoding="utf-8") as f:
         proc = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env, timeout=300)
     text = log.read_text(encoding="utf-8")

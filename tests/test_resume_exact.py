@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import torch
-from conftest import tiny_model_config, tiny_train_config
+from helpers import tiny_model_config, tiny_train_config
 
 from wordgen.data import batchify, windows_per_epoch
 from wordgen.training import checkpoint as ckpt
@@ -25,7 +25,6 @@ from wordgen.training.prepare import prepare
 from wordgen.training.stopping import Interrupted
 
 train_module = sys.modules["wordgen.training.loop"]
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # 16 rows of the test book make 31 windows of 8 tokens per epoch (the last one 2 tokens
 # long), so a 40-step run crosses an epoch boundary after step 31.
@@ -109,7 +108,8 @@ def test_stopped_and_resumed_runs_equal_the_straight_run(rnn, precision, book, t
     caught = run_with_stops(config(book, tmp_path / "stopped", rnn, precision=precision), stops)
     assert [(e.step, e.saved_step, e.signum) for e in caught] == [(s, s, n) for s, n in stops.items()]
     assert [e.exit_code for e in caught] == [130, 143, 130, 130]
-    assert str(caught[0]) == f"interrupted at step 5; resume with: wordgen train --resume {tmp_path / 'stopped'}"
+    assert str(caught[0]) == ("interrupted at step 5; resume with: train(config, resume=True) with "
+                              f"TrainConfig.out = {str(tmp_path / 'stopped')!r}")
     rows = assert_same_run(tmp_path / "straight", tmp_path / "stopped")
     assert [r["step"] for r in rows] == [7, 14, 21, 28, 35, 40]
     assert rows[-1]["tokens"] == straight.history[-1]["tokens"] == 16 * (30 * 8 + 2 + 9 * 8)
@@ -157,8 +157,7 @@ def test_a_second_signal_stops_at_once_inside_the_save_and_the_last_state_is_who
     with pytest.raises(Interrupted) as err:
         train(config(book, out, "lstm"))
     assert (err.value.step, err.value.saved_step, err.value.exit_code) == (17, 14, 130)
-    assert str(err.value) == (f"stopped at once at step 17; the checkpoint of step 14 is whole; "
-                              f"resume with: wordgen train --resume {out}")
+    assert err.value.describe("RESUME") == "stopped at once at step 17; the checkpoint of step 14 is whole; resume with: RESUME"
     assert ckpt.load_trainer_state(out)["step"] == 14
     assert sorted(p.name for p in out.iterdir()) == sorted([".lock", *ckpt.FILES])  # no temporary file left
     in_stop_save.clear()

@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from conftest import tiny_train_config
+from helpers import tiny_train_config
 
 from wordgen.config import TrainConfig
 from wordgen.training import checkpoint as ckpt

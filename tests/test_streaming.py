@@ -14,7 +14,8 @@ from wordgen.corpora import load_corpus
 from wordgen.data import encode_split, iter_texts
 from wordgen.errors import CorpusError
 from wordgen.tokenization import train_tokenizer
-from wordgen.training.loop import prepare, train
+from wordgen.training.loop import train
+from wordgen.training.prepare import prepare
 
 SPLITS = ["train", "validation", "test"]
 

@@ -6,24 +6,12 @@ reused by the tasks that take --checkpoint, which keeps the file fast.
 
 import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import VERSE
-
-# tasks/ sits beside wordgen/ but is not installed with it; `python -m pytest`
-# from the repository root finds it anyway, a bare `pytest` needs the root here.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from helpers import one_line_error, tiny_flags, write_book
 
 TASKS = ["word_level_book", "char_vs_word", "tokenizer_sweep", "embeddings", "temperature_study"]
-TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1", "--dropout", "0",
-        "--batch-size", "4", "--seq-len", "8", "--quiet"]
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+TINY = tiny_flags(dropout=0, quiet=True)
 
 
 def run(capsys, task: str, *argv: str):
@@ -34,9 +22,7 @@ def run(capsys, task: str, *argv: str):
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    path = tmp_path_factory.mktemp("book") / "book.txt"
-    path.write_text(VERSE * 40, encoding="utf-8")
-    return path
+    return write_book(tmp_path_factory.mktemp("book"))
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +121,7 @@ def test_temperature_study(lab, tmp_path, capsys):
 def test_bad_input_is_one_line_and_status_2(task, argv, message, tmp_path, capsys):
     code, _, err = run(capsys, task, *argv, "--out", str(tmp_path / "out"))
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith(f"python -m tasks.{task}: error:") and message in err
+    assert message in one_line_error(err, starts=f"python -m tasks.{task}: error:")
 
 
 def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):

@@ -30,7 +30,7 @@ from pathlib import Path
 from wordgen import lab
 from wordgen.config import SampleConfig, TrainConfig
 from wordgen.errors import UsageError, WordgenError
-from wordgen.options import build_parser, command_base, for_command_line, settings_from
+from wordgen.options import build_parser, command_base, for_command_line, resume_command, settings_from
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 # ---------------------------------------------------------------- commands
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
             exit_on_next_signal()
             if os.environ.get("RANK", "0") in ("", "0"):  # one process of a torchrun run speaks for all
-                print(f"wordgen: {err}", file=sys.stderr)
+                print(f"wordgen: {err.describe(resume_command(err.checkpoint))}", file=sys.stderr)
             return err.exit_code
         except KeyboardInterrupt:
             exit_on_next_signal()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import shlex
 
 from wordgen import lab
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
@@ -190,6 +191,11 @@ def for_command_line(err: WordgenError, renames: dict[str, str] | None = None) -
         return _flag_text(owner, path, value) or match.group(0)
 
     return _NAME.sub(flag, text)
+
+
+def resume_command(checkpoint) -> str:
+    """The command that continues an interrupted run in `checkpoint` (for Interrupted.describe)."""
+    return f"wordgen train --resume {shlex.quote(str(checkpoint))}"
 
 
 # ---------------------------------------------------------------- the wordgen commands

@@ -61,15 +61,11 @@ from wordgen.training.checkpoint import Bundle
 from wordgen.training.optim import lr_factor, make_optimizer, set_lr
 from wordgen.training.plan import Plan
 from wordgen.training.plateau import Decision, EarlyStopping
-from wordgen.training.prepare import prepare, prepare_together
+from wordgen.training.prepare import prepare_together
 from wordgen.training.progress import TrainingBar
 from wordgen.training.result import TrainResult
 from wordgen.training.state import Clock, Cursor, Limits, LossTally
 from wordgen.training.stopping import Interrupted, StopSignals
-
-# TrainResult, prepare and lr_factor live in their own modules; callers find them here as before.
-__all__ = ["TrainResult", "lr_factor", "prepare", "train"]
-
 
 BITS_PER_NAT = 1 / math.log(2)
 # The training clock. Tests replace it with one that ticks per step, so a run cut by

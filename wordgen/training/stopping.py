@@ -21,7 +21,6 @@ keeps its usual effect.
 
 from __future__ import annotations
 
-import shlex
 import signal
 import threading
 from collections.abc import Iterator
@@ -58,8 +57,8 @@ class Interrupted(KeyboardInterrupt):
                 f"resume with: {resume}")
 
     def __str__(self) -> str:
-        # The command line, since the commands (cli.py, tasks/) print str(err).
-        return self.describe(f"wordgen train --resume {shlex.quote(str(self.checkpoint))}")
+        # In Python's words; the command line prints describe() with its own resume command.
+        return self.describe(f"train(config, resume=True) with TrainConfig.out = {str(self.checkpoint)!r}")
 
 
 class StopSignals:
