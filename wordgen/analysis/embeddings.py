@@ -126,7 +126,7 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
         perplexity = float(min(30.0, (n - 1) / 3))
         tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
         # One OpenMP thread: for a few hundred points the threads save little, and on
-        # a busy machine their busy-waiting made t-SNE of 12 points take 10 s, not 0.2 s.
+        # a busy machine their busy-waiting made even a tiny t-SNE many times slower.
         with threadpool_limits(limits=1, user_api="openmp"):
             return tsne.fit_transform(unit)  # (N, 2)
     raise ConfigError(f"unknown projection {method!r}: use 'pca' or 'tsne'")
