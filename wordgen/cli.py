@@ -73,7 +73,8 @@ def _train_settings(args) -> tuple[TrainConfig, dict[str, str]]:
     stop limits and the timeout the command line gives (a resumed run keeps its settings).
     """
     if not args.resume:
-        return settings_from(args, command_base("train"))
+        config, sources = settings_from(args, command_base("train"))
+        return config, {"out": "command", **sources}  # `wordgen train` has no default folder
     from wordgen.training.checkpoint import load_config
 
     _, given = settings_from(args, TrainConfig())

@@ -32,6 +32,7 @@ SOURCES = {
     "task": "a task's own setting (tasks/)",
     "flag": "a command-line option",
     "given": "set by the caller (a Python script, a notebook)",
+    "command": "the command's own default (e.g. `wordgen train` has no default folder)",
     RULE: "chosen from the text and the budget (wordgen.training.sizerule)",
     "tokenizer": "the trained tokenizer's vocabulary",
     "half pass": "every half pass over the training text, 10 to 100 steps",
@@ -41,7 +42,7 @@ SOURCES = {
 RULE_FIELDS = (*(f"model.{name}" for name in AUTO_MODEL_FIELDS),
                "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay")
 # What a field left at None means to the run, for the printed plan.
-NONE_MEANS = {"epochs": "no limit", "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
+NONE_MEANS = {"out": "none", "epochs": "no limit", "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
               "patience": "never stop early", "eval_tokens": "the whole split"}
 
 
