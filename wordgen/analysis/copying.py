@@ -97,12 +97,16 @@ class Copies:
 
 
 def shorten(text: str, max_chars: int) -> str:
-    """`text` on one line (line breaks shown as " / "), cut in the middle to `max_chars` with "…"."""
+    """`text` on one line (line breaks shown as " / "), cut in the middle at spaces to at most `max_chars`."""
     flat = " / ".join(line.strip() for line in text.splitlines() if line.strip())
     if len(flat) <= max_chars:
         return flat
-    head = (max_chars - 1) // 2
-    return flat[:head].rstrip() + " … " + flat[len(flat) - (max_chars - 1 - head):].lstrip()
+    room = max(0, max_chars - 3)  # " … " takes three
+    head, tail = flat[: (room + 1) // 2], flat[len(flat) - room // 2:]
+    # Whole words only, unless a single word is longer than its half.
+    head = head.rsplit(" ", 1)[0] if " " in head.strip() else head
+    tail = tail.split(" ", 1)[-1] if " " in tail.strip() else tail
+    return f"{head.rstrip()} … {tail.lstrip()}"
 
 
 class CopyIndex:

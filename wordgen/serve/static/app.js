@@ -186,8 +186,11 @@ function markLoop(textNode, loop) {
 function shorten(text, max) {
   const flat = text.split("\n").map((l) => l.trim()).filter(Boolean).join(" / ");
   if (flat.length <= max) return flat;
-  const head = Math.floor((max - 1) / 2);
-  return flat.slice(0, head).trimEnd() + " … " + flat.slice(flat.length - (max - 1 - head)).trimStart();
+  const room = Math.max(0, max - 3); // " … " takes three
+  let head = flat.slice(0, Math.ceil(room / 2)), tail = flat.slice(flat.length - Math.floor(room / 2));
+  if (head.trim().includes(" ")) head = head.slice(0, head.lastIndexOf(" ")); // whole words only
+  if (tail.trim().includes(" ")) tail = tail.slice(tail.indexOf(" ") + 1);
+  return `${head.trimEnd()} … ${tail.trimStart()}`;
 }
 
 // The stretches a sample shares with the training text (analysis/copying.py): each token in one is
