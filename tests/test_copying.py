@@ -210,3 +210,18 @@ def test_the_lab_prints_each_sample_s_longest_copy_and_explains_it_once(tmp_path
         notes = [line for line in lines[start:end] if line.startswith("[longest stretch copied from the training")]
         assert len(notes) == 1, lines[start:end]
     assert lines.count(f"(copied stretches: {EXPLAIN})") == 1
+
+
+def test_the_benchmark_runs_at_tiny_sizes(book, capsys):
+    from benchmarks import copying as bench  # benchmarks/ is not installed: pyproject's pytest pythonpath finds it
+
+    assert bench.main(["--book", str(book), "--chars", "4000", "--repeats", "1", "--samples", "2", "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert "index of 3," in out and "words" in out and "wrote" not in out
+    for figure in ("lookup, 60-word sample (2 samples)", "lookup, 300-word sample (2 samples)",
+                   "longest stretch shared by chance, 60-word samples: median", "copied from the book (2 samples)"):
+        assert figure in out, out
+    # The verse repeated: text held out from it is the verse again, which the index has whole.
+    rows = bench.measure(*bench.book_texts(str(book), 4000)[:2], repeats=1, samples=2)
+    assert dict(((s, f), v) for s, f, v, _ in rows)[("held-out", "longest stretch shared by chance, "
+                                                     "60-word samples: largest")] == 60
