@@ -29,7 +29,7 @@ from pathlib import Path
 
 from wordgen import lab
 from wordgen.config import SampleConfig, TrainConfig
-from wordgen.errors import UsageError, WordgenError
+from wordgen.errors import CorpusError, UsageError, WordgenError
 from wordgen.options import build_parser, command_base, for_command_line, resume_command, settings_from
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
@@ -126,14 +126,20 @@ def cmd_lab(args) -> None:
     metrics = score_validation(result.bundle, result.dataset)
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)
-    copies_of = CopyIndex.from_split(result.dataset["train"])
+    try:
+        copies_of = CopyIndex.from_split(result.dataset["train"])
+    except CorpusError as err:  # a corpus too large to index: the samples come without
+        copies_of = None
+        print(f"\n(no copied stretches: {err})")
     for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=config.seed,
                                copies_of=copies_of):
         print(f"\n--- {sample.sampler.describe()} ---{_describe_loop(sample)}\n{sample.text.strip()}")
         if not sample.continuation.strip():  # else it would look as if nothing came out
             print(f"({len(sample.continuation)} whitespace characters and nothing else)")
-        print(f"[{sample.copies.describe()}]")
-    print(f"\n(copied stretches: {EXPLAIN})")
+        if sample.copies is not None:
+            print(f"[{sample.copies.describe()}]")
+    if copies_of is not None:
+        print(f"\n(copied stretches: {EXPLAIN})")
     print(f"\ncheckpoint: {config.out}   (wordgen generate {config.out} --prompt ...)")
     print(f"lab finished in {time.perf_counter() - start:.0f} s")
 
