@@ -113,6 +113,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_lab(args) -> None:
+    from wordgen.analysis.copying import EXPLAIN, CopyIndex
     from wordgen.lab import draw_samples, score_validation
 
     start = time.perf_counter()
@@ -120,8 +121,6 @@ def cmd_lab(args) -> None:
     config, sources = lab.lab_config()
     config, given = settings_from(args, config)
     sources = {**sources, **given}
-    from wordgen.analysis.copying import EXPLAIN, CopyIndex
-
     result = _run_training(config, sources=sources, overwrite=True)
     metrics = score_validation(result.bundle, result.dataset)
     print()
