@@ -29,7 +29,7 @@ from pathlib import Path
 
 from wordgen import lab
 from wordgen.config import SampleConfig, TrainConfig
-from wordgen.errors import UsageError, WordgenError
+from wordgen.errors import CorpusError, UsageError, WordgenError
 from wordgen.options import build_parser, command_base, for_command_line, resume_command, settings_from
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
@@ -113,6 +113,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_lab(args) -> None:
+    from wordgen.analysis.copying import EXPLAIN, CopyIndex
     from wordgen.lab import draw_samples, score_validation
 
     start = time.perf_counter()
@@ -124,10 +125,20 @@ def cmd_lab(args) -> None:
     metrics = score_validation(result.bundle, result.dataset)
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)
-    for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=config.seed):
+    try:
+        copies_of = CopyIndex.from_split(result.dataset["train"])
+    except CorpusError as err:  # a corpus too large to index: the samples come without
+        copies_of = None
+        print(f"\n(no copied stretches: {err})")
+    for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=config.seed,
+                               copies_of=copies_of):
         print(f"\n--- {sample.sampler.describe()} ---{_describe_loop(sample)}\n{sample.text.strip()}")
         if not sample.continuation.strip():  # else it would look as if nothing came out
             print(f"({len(sample.continuation)} whitespace characters and nothing else)")
+        if sample.copies is not None:
+            print(f"[{sample.copies.describe()}]")
+    if copies_of is not None:
+        print(f"\n(copied stretches: {EXPLAIN})")
     print(f"\ncheckpoint: {config.out}   (wordgen generate {config.out} --prompt ...)")
     print(f"lab finished in {time.perf_counter() - start:.0f} s")
 
@@ -152,18 +163,36 @@ def cmd_generate(args) -> None:
     if args.num_samples < 1:
         raise WordgenError(f"--num-samples must be at least 1, got {args.num_samples}")
     cache = _neural_cache(args)  # before loading anything: bad settings fail fast
+    if args.against and not args.copies:
+        raise UsageError("--against only applies with --copies")
     bundle = Bundle.load(args.checkpoint, device=args.device)
+    copies_of = _copy_index(args.against, bundle.config) if args.copies else None
     for i in range(args.num_samples):
         # One sample at a time so each is printed as it is drawn; sample i uses
         # seed + i, so `--num-samples 3` repeats `--seed S`, `S+1`, `S+2`.
         if args.num_samples > 1:
             print(f"--- sample {i + 1} ---")
         sys.stdout.write(args.prompt)
+        pieces = []
         for (piece,) in stream(bundle.model, bundle.tokenizer, args.prompt, max_tokens=args.max_tokens,
                                sample=sample, seed=args.seed + i, cache=cache):
             sys.stdout.write(piece)
             sys.stdout.flush()
+            pieces.append(piece)
         sys.stdout.write("\n")
+        if copies_of is not None:
+            print(f"[{copies_of.copies(''.join(pieces)).describe()}]")
+
+
+def _copy_index(against: str | None, config):
+    """The index --copies looks in: the file --against names, else the checkpoint's own training text."""
+    from wordgen.analysis.copying import CopyIndex
+
+    if against is None:
+        return CopyIndex.from_training_corpus(config)
+    from wordgen.corpora import read_text_file
+
+    return CopyIndex.from_texts([read_text_file(Path(against))])
 
 
 def cmd_evaluate(args) -> None:

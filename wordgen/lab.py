@@ -23,6 +23,7 @@ from wordgen.config import SampleConfig, TrainConfig
 from wordgen.training.plan import apply_settings
 
 if TYPE_CHECKING:
+    from wordgen.analysis.copying import Copies, CopyIndex  # numpy: `wordgen --help` reads this module
     from wordgen.evaluate import Metrics
 
 LAB_CORPUS = "shakespeare"  # the built-in corpus: works offline right after install
@@ -115,6 +116,7 @@ class Sample:
     text: str  # the prompt followed by the continuation, as generate() returns it
     loop: Loop | None  # the repeating stretch of the continuation, if any
     distinct_2: float  # share of distinct word bigrams in the continuation
+    copies: Copies | None = None  # what the continuation shares with the training text, when asked
 
     @property
     def continuation(self) -> str:
@@ -125,7 +127,8 @@ class Sample:
             "ngram": list(self.loop.ngram), "start_token": self.loop.start, "start_char": self.loop.char_start,
             "repeats": self.loop.repeats,
         }
-        return {"sampler": self.sampler.describe(), "text": self.text, "distinct_2": self.distinct_2, "loop": loop}
+        return {"sampler": self.sampler.describe(), "text": self.text, "distinct_2": self.distinct_2, "loop": loop,
+                "copies": None if self.copies is None else self.copies.to_dict()}
 
 
 def validation_text(dataset, max_chars: int | None = None) -> str:
@@ -147,8 +150,12 @@ def score_validation(bundle, dataset, max_chars: int | None = None) -> Metrics:
     return evaluate_text(bundle.model, bundle.tokenizer, text, batch_size=EVAL_COLUMNS)
 
 
-def draw_samples(bundle, prompt: str, samplers: list[SampleConfig], *, max_tokens: int, seed: int) -> list[Sample]:
-    """One continuation of `prompt` per sampler, all with the same seed: where they differ, the sampler did it."""
+def draw_samples(bundle, prompt: str, samplers: list[SampleConfig], *, max_tokens: int, seed: int,
+                 copies_of: CopyIndex | None = None) -> list[Sample]:
+    """One continuation of `prompt` per sampler, all with the same seed: where they differ, the sampler did it.
+
+    With `copies_of` (the training text's index) each sample says what its continuation copies from it.
+    """
     from wordgen.generation.decode import generate
 
     samples = []
@@ -156,5 +163,6 @@ def draw_samples(bundle, prompt: str, samplers: list[SampleConfig], *, max_token
         (text,) = generate(bundle.model, bundle.tokenizer, prompt, max_tokens=max_tokens, sample=sampler, seed=seed)
         continuation = text[len(prompt):]
         samples.append(Sample(sampler=sampler, prompt=prompt, text=text, loop=find_text_loop(continuation),
-                              distinct_2=distinct_n(text_tokens(continuation), 2)))
+                              distinct_2=distinct_n(text_tokens(continuation), 2),
+                              copies=None if copies_of is None else copies_of.copies(continuation)))
     return samples

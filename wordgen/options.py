@@ -280,6 +280,11 @@ def _generate(sub) -> None:
     p.add_argument("--num-samples", type=int, default=1, help="independent samples to draw (default: 1)")
     add_settings(p, TrainConfig(), ["device"])
     _add_cache_options(p, "generate")
+    p.add_argument("--copies", action="store_true",
+                   help="after each sample, say the longest stretch of words it copies from the training text "
+                        "(the checkpoint's own corpus, train split; or --against FILE) (default: off)")
+    p.add_argument("--against", metavar="FILE", default=None,
+                   help="with --copies: look for copied stretches in this text file instead")
 
 
 def _evaluate(sub) -> None:

@@ -3,7 +3,8 @@
     GET  /               the page (static/index.html, with app.js and style.css beside it)
     GET  /api/info       the checkpoints and the limits
     GET  /api/stats      model calls running now, generations started and stopped, tokens generated
-    POST /api/generate   server-sent events as tokens are drawn: sample, token, end, then done or error
+    POST /api/generate   server-sent events as tokens are drawn: sample, token, end (the sample's loop and
+                         what it copies from the training text), then done or error
     POST /api/next       "pick the next word": the candidates after the prompt and the tokens chosen so far
     POST /api/tokenize   the tokens of a text with their ids, tokens per character, <unk> marked
     POST /api/score      per-token surprisal, bits per character and perplexity per word of a text

@@ -2,8 +2,10 @@
 
 Everything a request does with a model is one call into the library
 (`generation.decode.stream_steps` / `token_pieces`, `evaluate.score_tokens`,
-`analysis.textstats.find_text_loop`); this module only turns the results into plain
-JSON-ready dicts and decides who may run now. Each checkpoint is loaded once
+`analysis.textstats.find_text_loop`, `analysis.copying.CopyIndex.copies`); this module only
+turns the results into plain JSON-ready dicts and decides who may run now. The index of a
+checkpoint's training text (what a sample copies from it) is built on the first generation
+that needs it, once per text, and kept. Each checkpoint is loaded once
 and shared by every request (generation keeps its state in the stepper it makes,
 never on the model). Model work runs in a bounded pool of worker threads, never
 on the web server's event loop; past `Limits.max_concurrent` a request is told
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from wordgen.analysis.copying import EXPLAIN, MARK_WORDS, CopyIndex
 from wordgen.analysis.textstats import describe_ngram, find_text_loop
 from wordgen.config import SampleConfig
 from wordgen.errors import ConfigError, WordgenError
@@ -80,6 +83,10 @@ class Playground:
         self.generations = 0  # generations started
         self.stopped = 0  # generations stopped before the end (client gone or Stop pressed)
         self._texts: dict[str, dict[int, str]] = {name: {} for name in bundles}
+        # One index per training text (corpus, seed, stage directions): two checkpoints of one book share it.
+        # A text that cannot be indexed (moved, offline, too large) is remembered as the reason.
+        self._copy_indexes: dict[tuple, CopyIndex | str] = {}
+        self._copy_lock = threading.Lock()
 
     @classmethod
     def load(cls, paths: list[str], device: str = "auto", limits: Limits | None = None) -> Playground:
@@ -133,7 +140,8 @@ class Playground:
                 "corpus": b.config.corpus, "parameters": b.model.num_parameters(),
                 "layers": b.config.model.num_layers, "hidden_size": b.config.model.hidden_size,
             })
-        return {"checkpoints": checkpoints, "limits": dataclasses.asdict(self.limits)}
+        return {"checkpoints": checkpoints, "limits": dataclasses.asdict(self.limits),
+                "copies": {"min_words": MARK_WORDS, "explain": EXPLAIN}}
 
     def check_length(self, text: str, limit: int, what: str) -> None:
         if len(text) > limit:
@@ -146,6 +154,29 @@ class Playground:
         if text is None:
             text = cache[token] = self.bundles[name].tokenizer.decode([token])
         return text
+
+    def copy_index(self, name: str) -> CopyIndex:
+        """The index of the checkpoint's training text, built on first use; WordgenError when it cannot be read."""
+        config = self.bundle(name).config
+        key = (config.corpus, config.seed, config.stage_directions)
+        with self._copy_lock:  # one build per text, however many generations ask at once
+            if key not in self._copy_indexes:
+                try:
+                    self._copy_indexes[key] = CopyIndex.from_training_corpus(config)
+                except WordgenError as err:
+                    self._copy_indexes[key] = str(err)
+            index = self._copy_indexes[key]
+        if isinstance(index, str):
+            raise WordgenError(index)
+        return index
+
+    def copies(self, name: str, text: str) -> dict:
+        """What `text` copies from the checkpoint's training text (`Copies.to_dict`), or why that is unknown."""
+        try:
+            index = self.copy_index(name)
+        except WordgenError as err:
+            return {"unavailable": f"the training text cannot be read to look for copies: {err}"}
+        return index.copies(text).to_dict()
 
     def _candidates(self, name: str, step, row: int = 0) -> list[dict]:
         unk = self.bundles[name].tokenizer.unk_id
@@ -168,7 +199,8 @@ class Playground:
         seed + 1, ... exactly as `wordgen generate --num-samples` does, so
         sample i equals `wordgen generate --seed (seed + i)`. Events: "sample"
         (one starts), "token", "end" (a sample's whole continuation and its
-        loop), then "done" or "error"; nothing after `stop` is set.
+        loop and what it copies from the training text), then "done" or "error";
+        nothing after `stop` is set.
         """
         bundle = self.bundle(name)
         start = time.perf_counter()
@@ -199,7 +231,8 @@ class Playground:
                         "top": self._candidates(name, step),
                     })
                 text = "".join(continuation)
-                emit("end", {"checkpoint": name, "sample": i, "text": text, "loop": loop_span(text)})
+                emit("end", {"checkpoint": name, "sample": i, "text": text, "loop": loop_span(text),
+                             "copies": self.copies(name, text)})
             emit("done", {"checkpoint": name, "tokens": tokens, "seconds": time.perf_counter() - start})
         except WordgenError as err:
             emit("error", {"checkpoint": name, "error": str(err)})

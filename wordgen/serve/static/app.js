@@ -120,6 +120,8 @@ function showTip(target) {
     ? `you chose ${JSON.stringify(d.token)}: the model gave it ${pct(d.p)}`
     : `drew ${JSON.stringify(d.token)}: the model gave it ${pct(d.p)}, the sampler ${pct(d.q)}`;
   tip.append(el("div", { class: "head", text: head }));
+  if (d.copied) tip.append(el("div", { class: "copied-note", text:
+    `part of ${d.copied.words} words in a row that the training text has: “${shorten(d.copied.text, 80)}”` }));
   const table = el("table", {}, el("tr", {}, el("th", { text: "" }), el("th", { text: "token" }),
     el("th", { text: "model" }), el("th", { text: "" }), el("th", { text: "sampler" }), el("th", { text: "" })));
   const maxP = Math.max(...d.top.map((c) => c.p), 1e-9);
@@ -180,6 +182,43 @@ function markLoop(textNode, loop) {
   }
 }
 
+// A stretch of text on one line, cut in the middle to `max` characters (as copying.shorten does).
+function shorten(text, max) {
+  const flat = text.split("\n").map((l) => l.trim()).filter(Boolean).join(" / ");
+  if (flat.length <= max) return flat;
+  const room = Math.max(0, max - 3); // " … " takes three
+  let head = flat.slice(0, Math.ceil(room / 2)), tail = flat.slice(flat.length - Math.floor(room / 2));
+  if (head.trim().includes(" ")) head = head.slice(0, head.lastIndexOf(" ")); // whole words only
+  if (tail.trim().includes(" ")) tail = tail.slice(tail.indexOf(" ") + 1);
+  return `${head.trimEnd()} … ${tail.trimStart()}`;
+}
+
+// The stretches a sample shares with the training text (analysis/copying.py): each token in one is
+// underlined and its card says which stretch; a note under the sample gives the longest.
+function markCopies(sample, copies) {
+  if (copies.unavailable) {
+    sample.box.append(el("div", { class: "note", text: copies.unavailable }));
+    return;
+  }
+  let offset = 0;
+  for (const span of sample.text.querySelectorAll(".tok")) {
+    const end = offset + span.textContent.length;
+    const covering = copies.stretches.filter((c) => end > c.start && offset < c.end);
+    if (covering.length) {
+      span.classList.add("copied");
+      cardData.get(span).copied = covering.reduce((a, b) => (b.words > a.words ? b : a));
+    }
+    offset = end;
+  }
+  const longest = copies.longest;
+  const text = longest
+    ? `longest stretch copied from the training text: ${longest.words} word${longest.words === 1 ? "" : "s"} ` +
+      `(“${shorten(longest.text, 60)}”)`
+    : "no word of it is in the training text";
+  sample.box.append(el("div", { class: "note copied" + (copies.stretches.length ? " long" : ""),
+                                title: state.info.copies.explain, text }));
+}
+
 // Stream one checkpoint's samples into `col`; resolves when the stream ends.
 async function runStream(col, body, signal, statusId) {
   const samples = {};
@@ -198,6 +237,7 @@ async function runStream(col, body, signal, statusId) {
         s.box.append(el("div", { class: "note loop", text:
           `⟳ loop: “${d.loop.ngram}” repeats ${d.loop.repeats} times (textstats.find_text_loop)` }));
       }
+      if (d.copies) markCopies(s, d.copies);
     } else if (event === "error") {
       setStatus(statusId, d.error, true);
     }
