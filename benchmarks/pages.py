@@ -267,8 +267,9 @@ PAGES: dict[str, tuple[str, str, list[tuple[str, Callable[[Path], str]]]]] = {
                            [(r"quality-.*\.jsonl", _quality_file)]),
     "results/speed.md": ("Speed", "`python -m benchmarks.run` (every figure a ratio measured in the same run, "
                          "against the machine's roofs or a plain-PyTorch reference) and `python -m "
-                         "benchmarks.micro`.",
-                         [(r"(run-.*|\d{4}-\d\d-\d\d(-quick)?)\.json", _rows_file), (r"micro-.*\.json", _rows_file)]),
+                         "benchmarks.micro`; `python -m benchmarks.copying` (the copied-stretch lookup).",
+                         [(r"(run-.*|\d{4}-\d\d-\d\d(-quick)?)\.json", _rows_file), (r"micro-.*\.json", _rows_file),
+                          (r"copying-.*\.json", _rows_file)]),
     "results/busy.md": ("A busy machine", "`python -m benchmarks.busy`: training alone (idle), beside a busy "
                         "loop (busy) and two at once (pair), with the thread policy before `wordgen.cpu` and now.",
                         [(r"busy-.*\.json", _busy_file)]),
