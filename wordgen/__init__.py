@@ -1,6 +1,6 @@
 """wordgen: word-level text generation with pluggable tokenizers.
 
-The public API in one place; see README.md for a tour. Names are imported lazily
+The public API in one place; see README.md and docs/ for a tour. Names are imported lazily
 (PEP 562 module `__getattr__`): `import wordgen` costs almost nothing, and torch,
 datasets and tokenizers load only when a name that needs them is first used, so
 `wordgen --help` and `wordgen corpora` start without torch.

@@ -239,7 +239,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     # The optimisation recipe -- batch, window, optimizer, learning rate, clip -- left at None is
     # chosen by the size rule from the vocabulary (wordgen.training.sizerule.RECIPES); the
-    # searches behind each recipe are in benchmarks/README.md.
+    # searches behind each recipe are in docs/development/log.md.
     batch_size: int | None = setting(help="parallel token streams B", size_rule=True)
     seq_len: int | None = setting(help="tokens per truncated-BPTT window T", size_rule=True)
     lr: float | None = setting(help="peak learning rate", size_rule=True)
@@ -298,7 +298,7 @@ class TrainConfig:
     streaming: bool = setting(
         False, "read the corpus as a stream: hf: datasets through datasets' streaming (no arrow copy), folders "
                "and globs one file at a time when reached; the encoded tokens still go to the cache (see "
-               "README, 'Bigger corpora and more machines')")
+               "docs/guides/scale.md)")
     # A process of a multi-process (torchrun) run that hangs stops the run instead of the others
     # waiting for it forever.
     dist_timeout: float = setting(

@@ -24,7 +24,7 @@ two threads on one free core take turns at every barrier. So:
   its time budgets were shared.
 
 benchmarks/busy.py measures the effect (idle, beside a busy loop, two
-trainings at once); benchmarks/README.md has the figures.
+trainings at once); docs/development/log.md, "A busy machine", has the figures.
 
 Linux only where it reads /proc; elsewhere the measurements are None and the
 thread count stays as torch set it. Not here: choosing the device (device.py).

@@ -4,7 +4,7 @@
 so the lab a student runs from the command line, a script or a notebook is the same
 lab. TrainConfig / ModelConfig keep the general defaults of `wordgen train`; this
 module holds only what the lab sets differently, and why (the figures behind each
-value: benchmarks/README.md, "The lab's settings"). After training, all of them
+value: docs/development/log.md, "The lab's settings"). After training, all of them
 score with `score_validation` and sample with `draw_samples`; they differ only in
 how much they print.
 

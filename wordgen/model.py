@@ -270,7 +270,7 @@ def forward_flops_per_token(config: ModelConfig, head_flops: float | None = None
 
 # Share of the tokens assumed to fall in each tail cluster of the adaptive softmax when its
 # cost is estimated before any data is seen: the top of what word-level English books put past
-# the shortlist, so the estimate errs dear (figures: benchmarks/README.md, "The output layer").
+# the shortlist, so the estimate errs dear (figures: docs/development/log.md, "The size rule").
 TAIL_SHARE = 0.15
 
 

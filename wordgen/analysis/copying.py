@@ -47,7 +47,7 @@ _ABSENT = 2**32 - 1  # the id of a sample word the training text does not have: 
 # (ids, their bytes, the suffix array); a bigger corpus would be read whole into memory first.
 MAX_CHARS = 20_000_000
 # Stretches at least this long are listed (and marked by the playground): longer than what held-out
-# text of the same book shares with its training text by chance (benchmarks/README.md, "Copied stretches").
+# text of the same book shares with its training text by chance (docs/results/speed, the copying rows).
 MARK_WORDS = 8
 # What the lab and the playground say beside the figure: where chance ends and reciting begins.
 EXPLAIN = ("3-6 words in a row is what any English shares with a book by chance; 10 or more means the "

@@ -12,7 +12,7 @@ by how much it resembles now:
 Nothing is trained: the network is the one training produced. A novel's names
 and turns of phrase, once they have appeared in the text being read, get more
 probability than the network alone gives them (the gain on three novels is in
-benchmarks/README.md, "The neural cache").
+docs/development/log.md, "The neural cache").
 
 Two readers use it, both reading text in order: scoring held-out text
 (`block_nll`, which wordgen.evaluate calls window by window, several columns
@@ -24,7 +24,7 @@ generation it also pulls the prompt's words back in where they do not fit.
 
 The position just before t is never a voter: its next token is the token just
 read, and letting it vote makes a generator repeat a word ("was was was"). Scoring hardly
-changes either way (the figures: benchmarks/README.md, the neural cache).
+changes either way (the figures: docs/development/log.md, "The neural cache").
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Cache:
     """The cache's settings. They were picked once from a small grid on Frankenstein's
     validation split (Grave et al. 2017 tune theta and lambda per corpus on validation
     text); on three books every variant of theta 0.1-0.3, lambda 0.1-0.2 and window
-    1000-4000 scores within 1 % of these (benchmarks/README.md, "The neural cache")."""
+    1000-4000 scores within 1 % of these (docs/development/log.md, "The neural cache")."""
 
     window: int = 2000  # positions kept
     theta: float = 0.3  # sharpness of the match softmax

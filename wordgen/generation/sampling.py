@@ -73,7 +73,7 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
     of the probabilities. The same distribution as `torch.multinomial(probs, 1)`
     at a fraction of its cost on the CPU for a word vocabulary, which matters
     because a generation step of a small model is itself cheap (the ratio:
-    `python -m benchmarks.micro --only sampler`, benchmarks/README.md). The sum runs in float64 so rounding cannot move mass
+    `python -m benchmarks.micro --only sampler`, docs/results/speed). The sum runs in float64 so rounding cannot move mass
     between tokens; a token of probability 0 is never drawn (its running sum
     equals its neighbour's, and the search returns the first position whose
     sum exceeds u).

@@ -3,7 +3,7 @@
 `LSTMStepper` computes exactly what `LSTMLanguageModel.forward` computes for one
 time step of an LSTM (eval mode, no dropout), but with the weights packed once into
 contiguous per-thread blocks and every buffer preallocated, so a step costs about
-what reading the weights from memory costs (figures in benchmarks/README.md).
+what reading the weights from memory costs (figures in docs/development/log.md, "Speed").
 `decode.sample_steps` uses it for LSTMs; GRUs take the plain `model.forward` path.
 
 Not here: sampling (sampling.py), prompts and text (decode.py), training.
@@ -25,7 +25,7 @@ class _SplitLinear:
     (M, K) weight through its transposed view at half speed again; a batched
     product (`torch.baddbmm`) over P contiguous (K, M/P) blocks runs one block
     per thread and reads at what all cores give (figures in
-    benchmarks/README.md). The blocks are a copy of the weights made once.
+    docs/development/log.md, "Speed"). The blocks are a copy of the weights made once.
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, parts: int):
@@ -55,7 +55,7 @@ def _packed_weights(model: LSTMLanguageModel, parts: int) -> tuple[list[_SplitLi
     """The stepper's weight blocks: (one per layer, the output layer or None if adaptive).
 
     Packing copies every weight once, which costs as much as many steps (figures
-    in benchmarks/README.md), so the blocks are kept on the model and reused by the next
+    in docs/development/log.md, "Speed"), so the blocks are kept on the model and reused by the next
     generation call until a parameter changes: an optimizer step or
     `load_state_dict` bumps the tensor's version counter, `.to()` its storage.
     """

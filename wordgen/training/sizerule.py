@@ -26,7 +26,7 @@ None are filled in from three numbers, by `choose`:
   word-sized vocabulary that the budget reads fewer than `FEW_PASSES` times (the passes
   counted for the wide model), where reading more of the text beats a wider model.
 
-The constants and what supports each are in benchmarks/README.md ("The size rule");
+The constants and what supports each are in docs/development/log.md ("The size rule");
 tests/test_autosize.py works through examples with numbers. `resolve` applies the
 choice to a TrainConfig and keeps every field the caller set; wordgen.training.plan
 marks what came from where and describes it.
@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 from wordgen.config import TrainConfig
 
-# Every figure behind these constants is in benchmarks/README.md, "The size rule".
+# Every figure behind these constants is in docs/development/log.md, "The size rule".
 WIDE = 384  # hidden size (= embedding size, tied) for most texts
 NARROW = 256  # under SMALL_TEXT training tokens (a guess), and below FEW_PASSES (measured)
 SMALL_TEXT = 50_000
