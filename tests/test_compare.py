@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +20,7 @@ from helpers import one_line_error, tiny_flags, uniform_model
 from wordgen.cli import main
 from wordgen.compare import (
     CompareError,
+    CompareSettings,
     Speller,
     hidden_pieces,
     match_hidden_size,
@@ -27,10 +30,13 @@ from wordgen.compare import (
     spelling_costs,
     uniform_spelling_cost,
 )
-from wordgen.config import ModelConfig
+from wordgen.config import ModelConfig, TrainConfig
+from wordgen.corpora import load_corpus
+from wordgen.data import encode_split
 from wordgen.errors import WordgenError
 from wordgen.model import LSTMLanguageModel, count_parameters
 from wordgen.tokenization import train_tokenizer
+from wordgen.training.checkpoint import Bundle
 
 SONNET = """Shall I compare thee to a summer's day?
 Thou art more lovely and more temperate:
@@ -186,11 +192,11 @@ def texts(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def comparison(texts, tmp_path_factory):
-    """One tiny comparison of three tokenizers, with the <unk> penalty and an extra text."""
+    """One tiny comparison of three tokenizers with the default recipe and <unk> penalty, and an extra text."""
     out = tmp_path_factory.mktemp("cmp") / "report"
     argv = ["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", SPECS, "--out", str(out),
-            "--max-steps", "3", "--eval-interval", "2", "--unk-penalty", "--eval-corpus", str(texts / "other.txt"),
-            "--sample-chars", "30", "--quiet", *TINY]
+            "--max-steps", "3", "--eval-interval", "2", "--eval-corpus", str(texts / "other.txt"),
+            "--sample-chars", "30", "--quiet", *TINY]  # the <unk> penalty is on by default
     code = main(argv)
     assert code == 0
     return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -209,6 +215,7 @@ def test_report_files_exist_parse_and_have_a_row_per_tokenizer(comparison, capsy
     for spec in EXPECTED:
         assert sum(line.startswith(f"| {spec}") for line in report.splitlines()) == 2  # test + extra text
     assert "test split" in report and "optimistic" in report and "comparison.png" in report
+    assert "<unk> charged its spelling cost" in report and "not charged" not in report
     png = (out / "comparison.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(png) < 300_000
     import matplotlib.image
@@ -351,3 +358,152 @@ def test_seeds_must_be_positive(texts, tmp_path, capsys):
     code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out",
                  str(tmp_path / "r"), "--max-steps", "1", "--seeds", "0", "--quiet", *TINY])
     assert code == 2 and "--seeds must be at least 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the recipe
+
+# Fields that make a recipe, as config.json holds them (top level, or under "model").
+RECIPE = ["optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay", "warmup_steps", "lr_min_ratio",
+          "model.dropout", "model.input_dropout", "model.hidden_dropout", "model.embedding_dropout",
+          "model.weight_dropout", "model.softmax", "model.tie_weights", "model.num_layers"]
+# Sizes only (no batch, window, dropout): the recipe is left to the comparison.
+SIZES = ["--embedding-dim", "16", "--hidden-size", "16", "--num-layers", "1"]
+
+
+def saved(run: dict) -> dict:
+    """A run's config.json: {"lr": ..., "model.softmax": ..., "sources": {...}}."""
+    doc = json.loads((Path(run["checkpoint"]) / "config.json").read_text(encoding="utf-8"))
+    return {**{k: v for k, v in doc.items() if k != "model"}, **{f"model.{k}": v for k, v in doc["model"].items()}}
+
+
+@pytest.fixture(scope="module")
+def many_words(tmp_path_factory):
+    """A book of 6 000 distinct made-up words, twice: the size rule gives its word vocabulary SGD."""
+    syllables = ["ba", "ko", "mi", "tu", "re", "sa", "lo", "ne", "di", "fu"]
+    words = ["".join(parts) for parts in itertools.product(syllables, repeat=4)][:6000]
+    lines = [" ".join(words[i:i + 10]) for i in range(0, len(words), 10)]
+    path = tmp_path_factory.mktemp("words") / "words.txt"
+    path.write_text("\n".join(lines * 2) + "\n", encoding="utf-8")
+    return path
+
+
+def run_recipe(book, out, *extra) -> dict:
+    code = main(["compare", "--corpus", str(book), "--tokenizers", "char,word", "--out", str(out), "--max-steps", "2",
+                 "--sample-chars", "0", "--quiet", *SIZES, *extra])
+    assert code == 0
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def recipes(many_words, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("recipes")
+    return {kind: (folder / kind, run_recipe(many_words, folder / kind, "--recipe", kind))
+            for kind in ("shared", "per-tokenizer")}
+
+
+def test_the_default_recipe_is_the_same_for_every_tokenizer_and_config_json_says_so(recipes, many_words, tmp_path,
+                                                                                    capsys):
+    out, results = recipes["shared"]
+    char, word = (saved(run) for run in results["rows"])
+    assert word["model.vocab_size"] > 5000  # the size rule alone would give this one SGD and lr 20
+    for name in RECIPE:
+        assert char[name] == word[name], name
+        # The comparison chose what the size rule would have; the layers were a flag, the schedule's shape a default.
+        expected = {"model.num_layers": "flag", "warmup_steps": "default", "lr_min_ratio": "default"}
+        assert char["sources"][name] == word["sources"][name] == expected.get(name, "compare"), name
+    assert word["optimizer"] == "adamw" and word["model.softmax"] == "full" and word["model.tie_weights"] is True
+    assert word["sources"]["model.hidden_size"] == "flag" and word["sources"]["tokenizer"] == "compare"
+    assert results["settings"]["recipe"] == "shared" and "`char`, the smallest vocabulary" in results["recipe"]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Every tokenizer trained with the same recipe:** AdamW at lr 0.006" in report
+    assert "own recipe" not in report and "differ in" not in report
+    # And it is the default: no --recipe gives the same recipe.
+    default = run_recipe(many_words, tmp_path / "default")
+    assert [saved(run)["optimizer"] for run in default["rows"]] == ["adamw", "adamw"]
+    assert "Every tokenizer trained with the same recipe" in capsys.readouterr().out  # the CLI's summary too
+
+
+def test_a_recipe_setting_given_is_kept_for_every_tokenizer(many_words, tmp_path):
+    results = run_recipe(many_words, tmp_path / "r", "--lr", "0.01", "--softmax", "adaptive", "--no-tie-weights")
+    for run in results["rows"]:
+        config = saved(run)
+        assert config["lr"] == 0.01 and config["sources"]["lr"] == "flag"
+        assert config["model.softmax"] == "adaptive" and config["sources"]["model.softmax"] == "flag"
+        assert config["optimizer"] == "adamw" and config["sources"]["optimizer"] == "compare"
+
+
+def test_the_per_tokenizer_recipe_differs_and_the_report_lists_each(recipes):
+    out, results = recipes["per-tokenizer"]
+    char, word = (saved(run) for run in results["rows"])
+    assert (char["optimizer"], char["lr"], char["batch_size"]) == ("adamw", 0.006, 32)
+    assert (word["optimizer"], word["lr"], word["batch_size"]) == ("sgd", 20.0, 20)
+    assert word["sources"]["optimizer"] == word["sources"]["model.dropout"] == "size rule"
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Each tokenizer trained with its own recipe** (`--recipe per-tokenizer`)" in report
+    assert "same recipe" not in report
+    assert "they differ in optimizer, lr, grad_clip, batch_size, seq_len, weight_decay" in report
+    table = [line for line in report.splitlines() if line.startswith(("| char ", "| word "))]
+    assert any("sgd" in line and "20 x 35" in line for line in table)
+    assert any("adamw" in line and "32 x 64" in line for line in table)
+    assert results["settings"]["recipe"] == "per-tokenizer"
+
+
+def test_a_bad_recipe_is_refused():
+    with pytest.raises(CompareError, match="CompareSettings.recipe must be 'shared' or 'per-tokenizer'"):
+        CompareSettings(base=TrainConfig(max_steps=1), tokenizers=["char"], out="x", recipe="mine").validate()
+
+
+# ---------------------------------------------------------------- <unk> charged by default
+
+# A closed word vocabulary of 12 hides most words of the sonnet behind <unk>; an open one
+# hides none. Uncharged, predicting <unk> is cheap and the closed one wins by far; charged
+# the cost of spelling each hidden word (uniformly: there is no char model here), it loses.
+HIDER, OPEN = "word:max_vocab=12", "word:min_freq=1"
+
+
+def rank(texts, out, *extra) -> tuple[list[str], dict]:
+    code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", f"{HIDER};{OPEN}", "--out",
+                 str(out), "--max-steps", "3", "--seeds", "2", "--sample-chars", "0", "--quiet", *TINY, *extra])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    groups = results["summary"]["test"]
+    return [g["tokenizer"] for g in sorted(groups, key=lambda g: g["bits_per_char"]["mean"])], results
+
+
+def test_unk_is_charged_by_default_and_changes_who_is_best(texts, tmp_path):
+    order, results = rank(texts, tmp_path / "charged")
+    hider = next(g for g in results["summary"]["test"] if g["tokenizer"] == HIDER)
+    assert hider["unk_rate"] > 0.3 and hider["penalised"]
+    assert order == [OPEN, HIDER]
+    assert next(g for g in results["summary"]["test"] if g["verdict"] == "best")["tokenizer"] == OPEN
+    assert results["settings"]["unk_penalty"] is True and "uniform over C" in results["unk_penalty_by"]
+    report = (tmp_path / "charged" / "report.md").read_text(encoding="utf-8")
+    assert "<unk> charged its spelling cost" in report and "Each <unk> is charged the cost of spelling" in report
+    assert "the table and the ranking use the charged figures" in report
+
+    order, results = rank(texts, tmp_path / "uncharged", "--no-unk-penalty")
+    assert order == [HIDER, OPEN]  # hiding unknown words wins when they cost nothing
+    assert results["settings"]["unk_penalty"] is False and results["unk_penalty_by"] is None
+    report = (tmp_path / "uncharged" / "report.md").read_text(encoding="utf-8")
+    assert "not charged (--no-unk-penalty)" in report and "the ranking favours these rows" in report
+
+
+# ---------------------------------------------------------------- periodic validation
+
+
+def test_eval_chars_reach_every_run_and_eval_tokens_is_not_an_option(texts, tmp_path, capsys):
+    out = tmp_path / "r"
+    code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char,word", "--out", str(out),
+                 "--max-steps", "1", "--eval-chars", "50", "--sample-chars", "0", "--quiet", *TINY])
+    assert code == 0
+    validation = load_corpus(str(texts / "book.txt"), seed=0)["validation"]
+    for run in json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]:
+        config = saved(run)
+        per_token = encode_split(validation, Bundle.load(run["checkpoint"]).tokenizer).chars_per_token
+        assert config["eval_tokens"] == math.ceil(50 / per_token) and config["sources"]["eval_tokens"] == "compare"
+    assert saved(json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"][0])["eval_tokens"] == 50
+    code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out", str(tmp_path / "e"),
+                 "--max-steps", "1", "--eval-tokens", "5", "--quiet", *TINY])
+    assert code == 2 and "unrecognized arguments: --eval-tokens 5" in one_line_error(capsys.readouterr().err)
+    with pytest.raises(CompareError, match="CompareSettings.eval_chars"):
+        CompareSettings(base=TrainConfig(max_steps=1, eval_tokens=5), tokenizers=["char"], out="x").validate()

@@ -276,14 +276,14 @@ def cmd_corpora(args) -> None:
 def cmd_compare(args) -> None:
     from wordgen.compare import CompareSettings, compare, parse_tokenizer_list, summary
 
-    base, _ = settings_from(args, command_base("compare"))
+    base, given = settings_from(args, command_base("compare"))
     settings = CompareSettings(
         base=replace(base, tokenizer=None, out=args.out),  # each run has its own tokenizer and folder
         tokenizers=parse_tokenizer_list(args.tokenizers), out=args.out,
-        match="params" if args.params is not None else args.match, params=args.params,
+        match="params" if args.params is not None else args.match, params=args.params, recipe=args.recipe,
         unk_penalty=args.unk_penalty, eval_corpus=args.eval_corpus, eval_chars=args.eval_chars or None,
         prompt=args.prompt, sample_chars=args.sample_chars, temperature=args.temperature, overwrite=args.overwrite,
-        seeds=args.seeds,
+        seeds=args.seeds, sources={"eval_interval": "command", **given},  # compare's own eval_interval default
     )
     comparison = compare(settings, progress=not args.quiet, log=lambda line: print(line, flush=True))
     print()

@@ -140,8 +140,9 @@ def _count(text: str) -> int:
 _SETTINGS = {"TrainConfig": TrainConfig(), "ModelConfig": ModelConfig(), "SampleConfig": SampleConfig()}
 _KEYWORDS = {"train(resume=True)": "--resume DIR", "train(overwrite=True)": "--overwrite"}
 # `wordgen compare`'s own options are named after these CompareSettings fields (see _compare).
-_COMPARE_FIELDS = {"tokenizers", "out", "match", "params", "unk_penalty", "eval_corpus", "eval_chars", "prompt",
-                   "sample_chars", "temperature", "seeds", "overwrite"}
+_COMPARE_FIELDS = {"tokenizers", "out", "match", "params", "recipe", "unk_penalty", "eval_corpus", "eval_chars",
+                   "prompt", "sample_chars", "temperature", "seeds", "overwrite"}
+_COMPARE_NEGATED = {"unk_penalty"}  # on by default: False is said with --no-FLAG
 _NAME = re.compile(r"\b(TrainConfig|ModelConfig|SampleConfig|CompareSettings)((?:\.\w+)+)"
                    r"(?:=('[^']*'|\"[^\"]*\"|[\w.+-]*\w))?")
 
@@ -166,6 +167,8 @@ def _flag_text(owner: str, path: str, value: str | None) -> str | None:
         return flag
     value = value.strip("'\"")
     if boolean:
+        if owner == "CompareSettings" and path in _COMPARE_NEGATED and value == "False":
+            return "--no-" + flag.removeprefix("--")
         return flag if value == str(const) else None
     return f"{flag} 0" if value == "None" and zero_is_none else f"{flag} {value}"
 
@@ -325,26 +328,40 @@ def _serve(sub) -> None:
 def _compare(sub) -> None:
     # Its own options are named after the CompareSettings fields in _COMPARE_FIELDS (for_command_line).
     p = sub.add_parser("compare", help="train one model per tokenizer and compare them fairly",
-                       description="Train the same model on the same split under the same budget once per "
-                                   "tokenizer, evaluate each on the test split, and write report.md, "
-                                   "results.csv, results.json, comparison.png and one checkpoint per "
+                       description="Train the same model with the same recipe on the same split under the same "
+                                   "budget once per tokenizer, evaluate each on the test split, and write "
+                                   "report.md, results.csv, results.json, comparison.png and one checkpoint per "
                                    "tokenizer (OUT/runs/NAME). Bits per character and perplexity per word "
-                                   "compare across tokenizations; perplexity per token does not.")
-    _training_groups(p, "compare", ("tokenizer", "out", *TRAIN_ONLY))
+                                   "compare across tokenizations; perplexity per token does not. Every <unk> is "
+                                   "charged the cost of spelling the text it hides.")
+    # No --eval-tokens: a cap in tokens reads a different stretch of text per tokenizer; --eval-chars does not.
+    _training_groups(p, "compare", ("tokenizer", "out", "eval_tokens", *TRAIN_ONLY))
     p.add_argument("--tokenizers", "--tokenizer", dest="tokenizers", default="char,word,bpe:500,bpe:2000,bpe:8000",
                    help="tokenizer specs separated by commas; a comma followed by key=value stays inside the "
                         "spec before it (char,word:min_freq=2,max_vocab=10000,bpe:2000); with ';' in the "
                         "list only ';' separates (for paths with commas). Default: char,word,bpe:500,bpe:2000,bpe:8000")
     p.add_argument("--out", required=True, help="report folder; checkpoints go to OUT/runs/NAME")
+    p.add_argument("--recipe", choices=["shared", "per-tokenizer"], default="shared",
+                   help="shared: every tokenizer trains with one recipe -- optimizer, learning rate and schedule, "
+                        "clip, batch and window, dropouts, weight decay, the full softmax tied to the embedding "
+                        "(or the --softmax given) -- the size rule's choice for the smallest vocabulary of the "
+                        "list, settings given as options kept (default); per-tokenizer: the size rule chooses "
+                        "each tokenizer's own (SGD for word-sized vocabularies, the adaptive softmax from 10 000 "
+                        "tokens), and the report lists them")
     p.add_argument("--match", choices=["size", "params"], default="size",
-                   help="size: every model gets --embedding-dim/--hidden-size (default); params: the hidden "
-                        "size is scaled so every model has about the same number of parameters")
+                   help="size: every model gets the same embedding and hidden size (--embedding-dim/--hidden-size, "
+                        "else the shared recipe's; with --recipe per-tokenizer the size rule's for each) and layers, so "
+                        "parameter counts grow with the vocabulary "
+                        "(default); params: the hidden size is scaled so every model has about the same number "
+                        "of parameters")
     p.add_argument("--params", type=int, default=None, metavar="N",
-                   help="parameter target for --match params (default: the default-size model with the "
-                        "median vocabulary of the list)")
-    p.add_argument("--unk-penalty", action="store_true",
-                   help="charge every <unk> the cost of spelling its word with the char model of the "
-                        "comparison (uniform over the training characters when there is none)")
+                   help="parameter target for --match params (default: the model of the recipe's width with "
+                        "the median vocabulary of the list)")
+    p.add_argument("--unk-penalty", action=argparse.BooleanOptionalAction, default=True,
+                   help="charge every <unk> the cost of spelling the text it hides with the char model of the "
+                        "comparison (uniform over the training characters when there is none), in the table and "
+                        "the ranking (default: on; --no-unk-penalty leaves word models' <unk> uncharged and "
+                        "their figures optimistic)")
     p.add_argument("--eval-corpus", default=None, metavar="PATH",
                    help="also evaluate every model on this text file (e.g. another book)")
     p.add_argument("--eval-chars", type=int, default=10_000,

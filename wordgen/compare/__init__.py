@@ -20,9 +20,14 @@ The rules (also written into every report):
 * One NLL total per model and text; per token, per character of the original
   text, and per whitespace-separated word of it are three divisions of it
   (`wordgen.evaluate`).
-* `<unk>` makes a closed vocabulary look better than it is. With
-  `unk_penalty=True` each `<unk>` token is also charged the cost of spelling
-  the text it hides (`score`).
+* Every tokenizer trains with the same recipe -- optimizer, learning rate and
+  schedule, clip, batch and window, dropouts and weight decay, output layer --
+  settled once (`recipe`); `recipe="per-tokenizer"` lets the size rule choose
+  each tokenizer's own instead, and the report then lists them.
+* `<unk>` makes a closed vocabulary look better than it is, so by default each
+  `<unk>` token is also charged the cost of spelling the text it hides
+  (`score`); the ranking uses the charged figures. `unk_penalty=False` leaves
+  it uncharged, and the report marks those rows optimistic.
 * Models are matched either by size (the same embedding/hidden sizes) or by
   parameter count (`match="params"`; `sizing`).
 * The stop rule is the same for every model, and the report says what it
@@ -36,13 +41,15 @@ The rules (also written into every report):
   report warns beside a row that shared the CPU.
 
 The package, in the order `compare` uses it: `sizing` (the list, the folders,
-the model sizes), `run` (one training run per tokenizer and seed), `score`
+the model sizes), `recipe` (the shared recipe), `run` (one training run per
+tokenizer and seed), `score`
 (the penalty), `seeds` and `stats` (the summary over seeds), `report` and
 `plot` (the files); `records` holds the dataclasses they pass along.
 
 Deliberately not here: printing (the CLI prints the strings this package
-returns), and choosing hyper-parameters per tokenizer (every model gets the
-same settings, which favours none).
+returns), and tuning hyper-parameters per tokenizer (a shared recipe suits
+some tokenizers better than others; the report says which one it was, and
+`recipe="per-tokenizer"` shows the size rule's own choices side by side).
 """
 
 from __future__ import annotations
@@ -50,12 +57,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from wordgen.compare.recipe import RECIPE_FIELDS, describe, differences, recipe_of, shared_recipe
 from wordgen.compare.records import (
     CSV_FILE,
     JSON_FILE,
+    PER_TOKENIZER,
     PLOT_FILE,
     REPORT_FILE,
     RUNS_DIR,
+    SHARED,
     CompareError,
     CompareSettings,
     Comparison,
@@ -117,16 +127,18 @@ def compare(settings: CompareSettings, *, progress: bool = False, log: Callable[
         raise CompareError(f"the test split of {base.corpus!r} is empty: there is nothing to evaluate on")
     eval_text = read_text_file(settings.eval_corpus) if settings.eval_corpus else None  # CorpusError if empty
     plans = plan_runs(settings, dataset, eval_text, log)
-    target, note = match_sizes(plans, settings, dataset)
+    run_base, sources, recipe_note = shared_recipe(plans, settings, dataset)
+    target, note = match_sizes(plans, settings, run_base, dataset)
     refuse_existing(plans, settings)
     # 2. Train each tokenizer's model; 3. charge <unk> once every model exists; 4. report.
-    rows, bundles = run_all(plans, settings, dataset, progress=progress, log=log)
+    rows, bundles = run_all(plans, settings, run_base, sources, dataset, progress=progress, log=log)
     penalty_note = score_rows(rows, bundles, dataset, eval_text, settings)
     comparison = Comparison(
         settings=settings, rows=rows, target_params=target, target_note=note, penalty_note=penalty_note,
+        recipe_note=recipe_note,
         test_text=f"the test split of {base.corpus} ({len(test_text):,} characters)",
         eval_text=(f"{settings.eval_corpus} ({len(eval_text):,} characters)" if eval_text is not None else None),
-        seconds=time.perf_counter() - started, machine=_machine(load_before), budget=budget_note(base),
+        seconds=time.perf_counter() - started, machine=_machine(load_before), budget=budget_note(run_base),
     )
     comparison.files = write_report(comparison, settings.out)
     return comparison
@@ -140,7 +152,8 @@ def _machine(load_before) -> dict:
 
 
 __all__ = [
-    "CSV_FILE", "JSON_FILE", "PLOT_FILE", "REPORT_FILE", "RUNS_DIR", "CompareError", "CompareSettings",
+    "CSV_FILE", "JSON_FILE", "PER_TOKENIZER", "PLOT_FILE", "RECIPE_FIELDS", "REPORT_FILE", "RUNS_DIR", "SHARED",
+    "CompareError", "CompareSettings", "describe", "differences", "recipe_of", "shared_recipe",
     "Comparison", "Row", "Score", "Speller", "Spread", "budget_note", "compare", "group_rows", "hidden_pieces",
     "markdown_table", "match_hidden_size", "not_distinguishable", "parse_tokenizer_list", "report_markdown",
     "results_csv", "run_name", "score_split", "score_text", "seed_table_rows", "spelling_costs", "spread",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from wordgen.config import SampleConfig, TrainConfig
 from wordgen.errors import WordgenError
+from wordgen.training.plan import SOURCES, flat
 
 if TYPE_CHECKING:
     from wordgen.compare.score import Score
@@ -22,6 +23,7 @@ CSV_FILE = "results.csv"
 JSON_FILE = "results.json"
 PLOT_FILE = "comparison.png"
 RUNS_DIR = "runs"
+SHARED, PER_TOKENIZER = "shared", "per-tokenizer"  # CompareSettings.recipe
 
 
 class CompareError(WordgenError):
@@ -35,7 +37,11 @@ class CompareSettings:
     out: str  # report folder; checkpoints go to out/runs/<name>
     match: str = "size"  # "size": same embedding/hidden sizes; "params": same parameter count
     params: int | None = None  # target for match="params" (None: the median-vocabulary default model)
-    unk_penalty: bool = False
+    # SHARED: one recipe for every tokenizer (wordgen.compare.recipe); PER_TOKENIZER: the size
+    # rule's own choice for each, which makes the rows differ in more than the tokenization.
+    recipe: str = SHARED
+    # Charged by default: an uncharged <unk> makes a closed vocabulary look better than it is.
+    unk_penalty: bool = True
     eval_corpus: str | None = None  # a text file scored as well as the test split
     eval_chars: int | None = 10_000  # characters of validation per periodic check (None: all)
     prompt: str = ""  # common prompt of the samples ("" starts a new line)
@@ -43,9 +49,23 @@ class CompareSettings:
     temperature: float = 0.8
     overwrite: bool = False
     seeds: int = 1  # runs per tokenizer, seeds base.seed .. base.seed + seeds - 1 (the split stays base.seed's)
+    # Where the base's settings came from (dotted TrainConfig field -> a key of
+    # wordgen.training.plan.SOURCES, e.g. {"lr": "flag"}); saved in each run's config.json.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         self.base.validate()
+        if self.recipe not in (SHARED, PER_TOKENIZER):
+            raise CompareError(f"CompareSettings.recipe must be {SHARED!r} or {PER_TOKENIZER!r}, got {self.recipe!r}")
+        if self.base.eval_tokens != TrainConfig().eval_tokens:
+            # The cap in tokens would read another stretch of text for every tokenizer.
+            raise CompareError("a comparison sets each run's periodic validation from CompareSettings.eval_chars "
+                               "(the same characters for every tokenizer); leave CompareSettings.base.eval_tokens "
+                               "at its default")
+        unknown = sorted(set(self.sources) - set(flat(TrainConfig())))
+        if unknown or not set(self.sources.values()) <= set(SOURCES):
+            raise CompareError(f"CompareSettings.sources must map TrainConfig fields to one of {', '.join(SOURCES)}; "
+                               f"got {self.sources!r}")
         if self.match not in ("size", "params"):
             raise CompareError(f"CompareSettings.match must be 'size' or 'params', got {self.match!r}")
         if self.params is not None and self.match != "params":
@@ -84,6 +104,7 @@ class Row:
     chars_seen: float  # characters of training text read: tokens x the training text's characters per token
     sample: str
     history: list[dict]
+    recipe: dict = field(default_factory=dict)  # the run's recipe fields as trained (wordgen.compare.recipe)
     cpu: dict = field(default_factory=dict)  # wordgen.cpu.CpuWatch during the run: how busy the rest of the machine was
     thread_changes: list = field(default_factory=list)  # (seconds, torch threads) as wordgen.cpu set them
     test: Score | None = None
@@ -103,6 +124,7 @@ class Comparison:
     target_params: int | None  # what match="params" aimed at
     target_note: str  # how the models were matched, in words
     penalty_note: str | None  # how <unk> was charged, or None when it was not
+    recipe_note: str  # how the recipe was chosen (wordgen.compare.recipe), in words
     test_text: str  # description of the test text
     eval_text: str | None
     seconds: float
@@ -115,12 +137,12 @@ class Comparison:
         return {
             "settings": {
                 "corpus": s.base.corpus, "tokenizers": s.tokenizers, "out": s.out,
-                "train": s.base.to_dict(), "match": s.match, "params": s.params,
+                "train": s.base.to_dict(), "match": s.match, "params": s.params, "recipe": s.recipe,
                 "unk_penalty": s.unk_penalty, "eval_corpus": s.eval_corpus, "eval_chars": s.eval_chars,
                 "prompt": s.prompt, "sample_chars": s.sample_chars, "temperature": s.temperature,
                 "seeds": list(self.seeds),
             },
-            "target_params": self.target_params, "matched_by": self.target_note,
+            "target_params": self.target_params, "matched_by": self.target_note, "recipe": self.recipe_note,
             "unk_penalty_by": self.penalty_note, "test_text": self.test_text, "eval_text": self.eval_text,
             "seconds": self.seconds, "machine": self.machine, "budget": self.budget,
             "rows": [r.to_dict() for r in self.rows],  # every run, in the order they ran

@@ -10,7 +10,9 @@ Footnote marks: † means `<unk>` occurred and was not charged (the figures are
 optimistic), ‡ that it was charged its spelling cost, ⚠ that other processes
 took a real share of the CPU while the row trained (wordgen.cpu).
 
-`budget_note` says which stop rule made the models equal and what that favours.
+`budget_note` says which stop rule made the models equal and what that favours;
+`recipe_lines` what every run trained with, read from the runs' own configs: one
+sentence when they share their recipe, a table when each had its own.
 
 Not here: computing any figure (they come in the `Comparison`), printing.
 """
@@ -23,7 +25,8 @@ import json
 from pathlib import Path
 
 from wordgen import _io
-from wordgen.compare.records import CSV_FILE, JSON_FILE, PLOT_FILE, REPORT_FILE, RUNS_DIR, Comparison
+from wordgen.compare.recipe import describe, differences
+from wordgen.compare.records import CSV_FILE, JSON_FILE, PLOT_FILE, REPORT_FILE, RUNS_DIR, SHARED, Comparison
 from wordgen.compare.seeds import group_rows, group_to_dict
 
 MARK_OPTIMISTIC = "†"  # <unk> occurred and was not charged
@@ -151,8 +154,9 @@ def footnotes(comparison: Comparison) -> list[str]:
     ]
     rows = [r for r in comparison.rows if r.test and r.test.raw.num_unk]
     if any(not r.test.penalty_by for r in rows):
-        notes.append(f"{MARK_OPTIMISTIC} <unk> occurs and is not charged: unseen words share one token, so these "
-                     "figures are optimistic (rerun with --unk-penalty).")
+        notes.append(f"{MARK_OPTIMISTIC} <unk> occurs and is not charged (the penalty was turned off): unseen words "
+                     "share one token, so these figures are optimistic and the ranking favours these rows (rerun "
+                     "without --no-unk-penalty to charge it).")
     if comparison.penalty_note:
         notes.append(f"{MARK_PENALISED} {comparison.penalty_note[0].upper()}{comparison.penalty_note[1:]}.")
     notes.append(f"Budget: {comparison.budget}")
@@ -173,7 +177,9 @@ def budget_note(base) -> str:
         parts.append(f"{base.epochs:g} pass(es) over the training text per model. Equal data, as with --chars; a "
                      "tokenizer with more tokens per character takes more steps and time for it")
     if base.max_steps is not None:
-        parts.append(f"{base.max_steps:,} optimizer steps of {base.batch_size} x {base.seq_len} tokens per model. "
+        batches = (f"{base.batch_size} x {base.seq_len} tokens" if base.batch_size and base.seq_len
+                   else "each tokenizer's own batch of tokens")
+        parts.append(f"{base.max_steps:,} optimizer steps of {batches} per model. "
                      "Equal steps favour tokenizers with more characters per token (words, large BPE "
                      "vocabularies): they read more text in the same steps -- see train chars")
     if base.time_budget is not None:
@@ -220,9 +226,41 @@ def _busy_notes(comparison: Comparison) -> list[str]:
             + ", ".join(entry(r) for r in busy) + f": {cost}. Rerun on an idle machine to compare speeds."]
 
 
+def recipe_lines(comparison: Comparison) -> list[str]:
+    """What every run trained with, from the runs' configs: one line if shared, else a line and a table."""
+    s = comparison.settings
+    recipes = [r.recipe for r in comparison.rows if r.recipe]
+    if not recipes:
+        return []
+    differ = differences(recipes)
+    if s.recipe == SHARED:
+        line = (f"**Every tokenizer trained with the same recipe:** {describe(recipes[0])}. Where it came from: "
+                f"{comparison.recipe_note}. Each run's config.json marks these settings `compare`; "
+                "`--recipe per-tokenizer` lets the size rule choose for each tokenizer instead.")
+        if differ:  # a field the caller set per run could do this; say so rather than claim the same recipe
+            line += f" The runs' configs nevertheless differ in: {', '.join(differ)}."
+        return [line]
+    lines = [f"**Each tokenizer trained with its own recipe** (`--recipe per-tokenizer`): {comparison.recipe_note}; "
+             f"they differ in {', '.join(differ) or 'nothing, for this list'}.", ""]
+    first = {}
+    for row in comparison.rows:
+        first.setdefault(row.tokenizer, row.recipe)
+    body = [{"tokenizer": spec, "optimizer": r["optimizer"], "lr": r["lr"], "clip": r["grad_clip"],
+             "batch": f"{r['batch_size']} x {r['seq_len']}", "decay": r["weight_decay"],
+             "softmax": r["model.softmax"] + (" tied" if r["model.tie_weights"] else ""),
+             "dropout": " / ".join(f"{r['model.' + n]:g}" for n in (
+                 "dropout", "input_dropout", "hidden_dropout", "embedding_dropout", "weight_dropout"))}
+            for spec, r in first.items()]
+    columns = [("tokenizer", "tokenizer", "{}"), ("optimizer", "optimizer", "{}"), ("lr", "lr", "{:g}"),
+               ("clip", "clip", "{:g}"), ("batch x window", "batch", "{}"), ("weight decay", "decay", "{:g}"),
+               ("output layer", "softmax", "{}"), ("dropout / input / hidden / embedding / weight", "dropout", "{}")]
+    return [*lines, markdown_table(body, columns)]
+
+
 def summary(comparison: Comparison) -> str:
-    """The table(s) and notes, as the CLI prints them."""
-    parts = [_table(comparison, "test"), "", *footnotes(comparison)]
+    """The recipe, the table(s) and notes, as the CLI prints them."""
+    recipe = recipe_lines(comparison)
+    parts = [*recipe, *([""] if recipe else []), _table(comparison, "test"), "", *footnotes(comparison)]
     if comparison.eval_text:
         parts += ["", f"Also evaluated on {comparison.eval_text}:", "", _table(comparison, "eval_text")]
     return "\n".join(parts)
@@ -259,11 +297,11 @@ def _setting_lines(comparison: Comparison) -> list[str]:
     return [
         f"# Tokenizer comparison on `{base.corpus}`",
         "",
-        f"Tokenizers: {', '.join(f'`{t}`' for t in s.tokenizers)}. Every model: {base.model.num_layers} "
-        f"{base.model.rnn_type.upper()} layer(s), dropout {_given(base.model.dropout)}, batch "
-        f"{_given(base.batch_size)} x {_given(base.seq_len)} tokens, learning rate {_given(base.lr)}, {seed_text} "
-        f"(\"rule\": chosen per tokenizer by the size rule, wordgen.training.sizerule; each run's config.json has the "
-        f"values); each stopped at: {stop}.",
+        f"Tokenizers: {', '.join(f'`{t}`' for t in s.tokenizers)}; {seed_text}; each run stopped at: {stop}; "
+        f"<unk> {'charged its spelling cost' if s.unk_penalty else 'not charged (--no-unk-penalty)'}.",
+        "",
+        *recipe_lines(comparison),
+        "",
         f"Whole comparison: {comparison.seconds:.0f} s on {m['cores']} CPU cores (up to {m['torch_threads']} torch "
         f"threads, fewer while other processes took cores; OpenMP wait policy {m.get('omp_wait_policy', 'n/a')}); "
         f"load average before {_load(m['load_average_before'])}, after {_load(m['load_average_after'])} "
@@ -280,9 +318,11 @@ def _rule_lines(comparison: Comparison) -> list[str]:
         "- The first token of a text has no context and is charged ln(vocabulary size).",
         "- Vocabularies and BPE merges are learned on the training split only.",
         "- A word model maps every unseen word to one `<unk>` token whose probability covers all of them at once, "
-        "so its figures are optimistic; the `<unk>` rate is reported beside them"
-        + (" and each `<unk>` is charged its spelling cost (see the notes above)." if s.unk_penalty
-           else " (rerun with `--unk-penalty` to charge each `<unk>` the cost of spelling its word)."),
+        "so uncharged its figures are optimistic; the `<unk>` rate is reported beside them"
+        + (", and by default each `<unk>` is charged the cost of spelling the text it hides (see the notes above): "
+           "the table and the ranking use the charged figures (`--no-unk-penalty` turns the charge off)."
+           if s.unk_penalty else
+           ". Here the charge was turned off (`--no-unk-penalty`), so rows with `<unk>` are ranked optimistically."),
         f"- Models are matched by {comparison.target_note}.",
         "- Train chars: characters of training text each model read (tokens x the training text's characters per "
         "token). The learning curves are drawn against seconds and against these characters.",
@@ -296,10 +336,6 @@ def _rule_lines(comparison: Comparison) -> list[str]:
         + "`; `wordgen evaluate <checkpoint> --split test` "
         "reproduces the bits per character without the `<unk>` penalty (`raw_bits_per_char` in results.json).",
     ]
-
-
-def _given(value) -> str:
-    return "rule" if value is None else f"{value:g}"
 
 
 def _load(load) -> str:

@@ -10,7 +10,9 @@ spec before. A list containing ';' is split on ';' alone.
 before the first model trains; the runs then reuse these tokenizers.
 `match_sizes` gives every run the same model sizes, or (`match="params"`) the
 hidden size whose parameter count is nearest a common target
-(`match_hidden_size`).
+(`match_hidden_size`); under the shared recipe (wordgen.compare.recipe) the base it
+starts from already holds the recipe's width and output layer, so only a
+parameter-matched width differs between runs.
 
 Not here: training (wordgen.compare.run), scoring, reports.
 """
@@ -29,12 +31,13 @@ from pathlib import Path
 
 from wordgen.compare.records import JSON_FILE, RUNS_DIR, CompareError, CompareSettings
 from wordgen.compare.score import hidden_pieces
-from wordgen.config import ModelConfig
+from wordgen.config import ModelConfig, TrainConfig
 from wordgen.data import default_cache_dir, encode_split, row_text
 from wordgen.model import count_parameters
 from wordgen.tokenization import Tokenizer, parse_tokenizer_spec, train_tokenizer
 from wordgen.training import checkpoint as ckpt
 from wordgen.training import sizerule as autosize
+from wordgen.training.plan import RULE
 
 # What may follow a separating comma: a NAME then ':', ',' or the end (or nothing
 # before ',' / the end, so that "char,,word" reports an empty spec).
@@ -130,6 +133,8 @@ class Plan:
     tokenizer: Tokenizer  # trained once here; the run trains on it
     model: ModelConfig | None = None  # set by match_sizes
     eval_tokens: int | None = None  # periodic validation length, the same text for every tokenizer
+    # The model fields match_sizes set and why (dotted name -> "compare" or "size rule"), for config.json.
+    sources: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def plan_runs(settings: CompareSettings, dataset, eval_text: str | None, log: Callable[[str], None]) -> list[Plan]:
@@ -158,14 +163,16 @@ def plan_runs(settings: CompareSettings, dataset, eval_text: str | None, log: Ca
     return plans
 
 
-def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> tuple[int | None, str]:
-    """Give each plan its ModelConfig; return the parameter target (None: same sizes) and how, in words.
+def match_sizes(plans: list[Plan], settings: CompareSettings, base: TrainConfig,
+                dataset=None) -> tuple[int | None, str]:
+    """Give each plan its ModelConfig from `base`'s; return the parameter target (None: same sizes) and how, in words.
 
-    Fields the base model leaves to the size rule (None) are filled in per tokenizer by
-    wordgen.training.sizerule from that tokenizer's training tokens (`dataset` is needed then);
-    with match="params", a width left to the rule starts from autosize.WIDE.
+    Fields `base` leaves to the size rule (None; only with the per-tokenizer recipe) are
+    filled in per tokenizer by wordgen.training.sizerule from that tokenizer's training
+    tokens (`dataset` is needed then); with match="params", a width left to the rule
+    starts from autosize.WIDE.
     """
-    model = settings.base.model
+    model = base.model
     if settings.match == "params" and model.hidden_size is None:
         model = dataclasses.replace(model, hidden_size=autosize.WIDE,
                                     embedding_dim=model.embedding_dim or autosize.WIDE)
@@ -184,22 +191,27 @@ def match_sizes(plans: list[Plan], settings: CompareSettings, dataset=None) -> t
             median = statistics.median_low([p.tokenizer.vocab_size for p in plans])
             target = count_parameters(_resolved_width(_own_softmax(model, median)))
             which = next(p.spec for p in plans if p.tokenizer.vocab_size == median)
-            source = (f"the default-size model (hidden {model.hidden_size}) with the median vocabulary "
+            source = (f"the model of hidden size {model.hidden_size} with the median vocabulary "
                       f"({which}, {median:,} tokens)")
         note = (f"about the same number of parameters: target {target:,}, {source}; the hidden size "
                 "(and the tied embedding) is scaled per tokenizer, layers stay the same")
     for plan in plans:
         own = _own_softmax(model, plan.tokenizer.vocab_size)  # counted with the output layer it will have
         if target is None:
-            plan.model = own
+            plan.model, plan.sources = own, {}
         else:
             plan.model = match_hidden_size(_resolved_width(own), plan.tokenizer.vocab_size, target)
+            plan.sources = {"model.hidden_size": "compare", "model.embedding_dim": "compare"}
         if plan.model.unresolved():
             if dataset is None:
                 raise CompareError("match_sizes needs the dataset to choose sizes with the size rule")
             tokens = len(encode_split(dataset["train"], plan.tokenizer, cache_dir=default_cache_dir()))
-            config = dataclasses.replace(settings.base, model=plan.model)
+            config = dataclasses.replace(base, model=plan.model)
             plan.model = autosize.resolve(config, tokens, plan.tokenizer.vocab_size)[0].model
+        # What was open in the base and is set now came from the rule (the tie follows the softmax).
+        plan.sources = {**{f"model.{f.name}": RULE for f in dataclasses.fields(ModelConfig)
+                           if getattr(base.model, f.name) is None and getattr(plan.model, f.name) is not None},
+                        **plan.sources}
         plan.model.validate()
     return target, note
 

@@ -33,6 +33,8 @@ SOURCES = {
     "flag": "a command-line option",
     "given": "set by the caller (a Python script, a notebook)",
     "command": "the command's own default (e.g. `wordgen train` has no default folder)",
+    "compare": "set by `wordgen compare` for each run: the recipe shared by every tokenizer, the run's own "
+               "tokenizer, folder, seed and validation length (wordgen.compare.recipe)",
     RULE: "chosen from the text and the budget (wordgen.training.sizerule)",
     "tokenizer": "the trained tokenizer's vocabulary",
     "half pass": "every half pass over the training text, 10 to 100 steps",
