@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import select
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +75,18 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
+def readline_within(stream, seconds: float = 120.0) -> str:
+    """`stream.readline()` that fails the test after `seconds` instead of waiting forever for a child that
+    says nothing (a daemon thread reads; it ends when the child's pipe closes)."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if not line:
+        raise AssertionError(f"no line from the child in {seconds} s")
+    return line[0]
+
+
 def one_line_error(err: str, starts: str = "wordgen: error: ") -> str:
     """What a refusal printed is exactly one line, which starts with `starts`; returns it (no newline)."""
     assert err.count("\n") == 1 and err.endswith("\n") and err.startswith(starts), err
@@ -127,7 +140,7 @@ class Holds:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._pending:
             if proc.poll() is not None:
-                raise AssertionError(f"the child exited ({proc.returncode}) before {point}: {proc.communicate()[1]}")
+                raise AssertionError(f"the child exited ({proc.returncode}) before {point}: {proc.communicate(timeout=60)[1]}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"the child did not reach {point} in {timeout} s")
             # Wakes as soon as the child writes; the 1 s bound only lets the loop look at the child again.

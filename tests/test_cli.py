@@ -150,7 +150,7 @@ def test_sampler_errors_name_the_flags(capsys):
 
 def test_console_script_exits_2_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "generate", str(tmp_path / "missing")],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("wordgen: error:")
 
@@ -185,7 +185,7 @@ def test_argparse_errors_are_one_line_and_exit_2(case, capsys):
 def test_argparse_error_through_the_console_script_is_one_line():
     # The probe: this printed the 13-line usage block before the error.
     proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "train", "--max-steps", "abc"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr == ("wordgen: error: argument --max-steps: invalid int value: 'abc' "
                            "(see wordgen train --help)\n")

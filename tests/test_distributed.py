@@ -52,7 +52,7 @@ def _run(args: list[str], timeout: float = 180) -> subprocess.CompletedProcess:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
+        out, err = proc.communicate(timeout=60)
         raise AssertionError(f"{args[:6]} did not finish in {timeout} s:\n{err[-3000:]}") from None
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
@@ -154,7 +154,7 @@ def test_when_a_rank_dies_or_hangs_the_other_stops_with_one_line(tmp_path, book,
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-                p.communicate()
+                p.communicate(timeout=60)
     assert procs[0].returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("wordgen: error: rank 0 lost contact"), err
@@ -212,7 +212,7 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_with_the_state_saved(tmp_path,
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-                    p.communicate()
+                    p.communicate(timeout=60)
     assert [p.returncode for p in procs] == [130, 130], results
     said = results[0][1].strip().splitlines()
     assert len(said) == 1 and said[0].startswith("wordgen: interrupted at step"), results[0][1]

@@ -50,7 +50,7 @@ def finish(proc: subprocess.Popen) -> str:
         return proc.communicate(timeout=120)[1]
     except subprocess.TimeoutExpired:
         proc.kill()
-        raise AssertionError(f"the child did not exit: {proc.communicate()[1]}") from None
+        raise AssertionError(f"the child did not exit: {proc.communicate(timeout=60)[1]}") from None
 
 
 def state_step(out: Path) -> int | None:
@@ -197,7 +197,7 @@ def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(book, tmp_pa
         assert first.poll() is None  # the first run was not disturbed
     finally:
         first.kill()  # SIGKILL: no clean-up code runs; the kernel drops the lock with the process
-        first.communicate()
+        first.communicate(timeout=60)
         holds.close()
     stopped = state_step(out)
     assert stopped == 5
@@ -333,12 +333,12 @@ def small_disk(tmp_path):
     """A real 2 MB tmpfs mounted for the test (needs root with CAP_SYS_ADMIN, as CI runs)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True, timeout=60)
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); "
                     "test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder covers the same path")
     yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=60)
 
 
 def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
@@ -358,7 +358,7 @@ def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
                         r"the files already there are unchanged", one_line(err)), err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before and temporaries(out) == []
 
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True, timeout=60)
     code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
     assert code == 2 and one_line(err) == f"wordgen: error: cannot lock {out} (Read-only file system)", err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
