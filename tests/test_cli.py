@@ -50,10 +50,26 @@ def test_resume_through_the_cli(ckpt, capsys):
 
 
 def test_generate_sampler_flags(ckpt, capsys):
-    for flags in (["--greedy"], ["--temperature", "0.5"], ["--top-k", "5"], ["--top-p", "0.9", "--temperature", "1.3"]):
-        code, text, err = run_cli(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "8", *flags)
+    def text(*flags):
+        code, out, err = run_cli(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "30", *flags)
         assert code == 0, err
-        assert text.startswith("Romeo")
+        assert out.startswith("Romeo")
+        return out
+
+    for flags in (["--greedy"], ["--temperature", "0.5"], ["--top-k", "5"], ["--top-p", "0.9", "--temperature", "1.3"]):
+        text(*flags)
+    # Each flag does what it says. Greedy uses no random number: every seed, the same text, which
+    # temperature 0, top-k 1 and a top-p below every probability (only the likeliest token) also give.
+    greedy = text("--greedy")
+    assert text("--greedy", "--seed", "5") == greedy
+    assert text("--temperature", "0") == greedy
+    assert text("--top-k", "1", "--temperature", "1.5", "--seed", "3") == greedy
+    assert text("--top-p", "1e-6", "--temperature", "1.5", "--seed", "4") == greedy
+    # Sampling follows the seed: the same seed repeats, another differs, and neither is greedy (30 tokens
+    # from a model that barely trained: a repeat by chance is out of the question, and the seeds are fixed).
+    sampled = text("--temperature", "1.5", "--seed", "1")
+    assert text("--temperature", "1.5", "--seed", "1") == sampled
+    assert text("--temperature", "1.5", "--seed", "2") != sampled != greedy
     code, text, _ = run_cli(capsys, "generate", str(ckpt), "--max-tokens", "5", "--num-samples", "3")
     assert text.count("--- sample") == 3
 
