@@ -14,6 +14,7 @@ import errno
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -335,8 +336,9 @@ def small_disk(tmp_path):
     mount.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True, timeout=60)
     if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); "
-                    "test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder covers the same path")
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); a full disk is then met only as the "
+                    "injected error of test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder, "
+                    "a read-only folder by test_a_read_only_checkpoint_folder_refuses_writers_and_still_generates")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=60)
 
@@ -364,3 +366,52 @@ def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
     code, text, err = run_cli(capsys, "generate", out, "--max-tokens", "5")  # reading still works
     assert code == 0, err
+
+
+def _bound_by_permissions() -> list[str] | None:
+    """A command prefix under which a child process obeys file permissions; None where none can be had.
+
+    An ordinary user obeys them already. Root does not (CAP_DAC_OVERRIDE): without that capability and
+    CAP_DAC_READ_SEARCH, dropped from the bounding set by util-linux's setpriv before the child starts,
+    root is held to the owner's permission bits like anyone else, and still reads its own files (the
+    interpreter may live under /root, which an unprivileged user such as nobody could not even run).
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "pass"], capture_output=True, timeout=60)
+    return prefix if probe.returncode == 0 else None
+
+
+def test_a_read_only_checkpoint_folder_refuses_writers_and_still_generates(trained, book):
+    out = Path(trained.bundle.config.out)
+    prefix = _bound_by_permissions()
+    if prefix is None:
+        pytest.skip("running as root with no setpriv that can drop CAP_DAC_OVERRIDE: root writes into a "
+                    "read-only folder, so there is none to test here")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+    def wordgen(*argv) -> subprocess.CompletedProcess:
+        return subprocess.run([*prefix, sys.executable, "-m", "wordgen.cli", *map(str, argv)], capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    modes = {p: p.stat().st_mode for p in [out, *out.iterdir()]}
+    for path, mode in modes.items():  # the folder and every file in it (the lock file too) read-only
+        os.chmod(path, mode & ~0o222)
+    try:
+        resumed = wordgen("train", "--resume", out, "--max-steps", "20", "--quiet")
+        fresh = wordgen("train", "--corpus", book, "--out", out, "--overwrite", "--max-steps", "2", "--quiet", *TINY)
+        generated = wordgen("generate", out, "--prompt", "ROMEO:", "--max-tokens", "5")
+    finally:
+        for path, mode in modes.items():
+            os.chmod(path, mode)
+    assert resumed.returncode == 2, resumed.stderr
+    assert one_line(resumed.stderr) == f"wordgen: error: cannot lock {out} (Permission denied)", resumed.stderr
+    assert fresh.returncode == 2, fresh.stderr  # a new run over it: refused at the same lock, before any file
+    assert one_line(fresh.stderr) == f"wordgen: error: cannot lock {out} (Permission denied)", fresh.stderr
+    assert generated.returncode == 0 and generated.stdout.startswith("ROMEO:"), generated.stderr  # reading works
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written, nothing left behind
