@@ -7,7 +7,7 @@ half-written sits under a final name, `--resume` works. Every signal and kill la
 where the test says: the child is held at a named point (after step N, inside the save
 of a file) by the library's test-only hook (wordgen._io.hold_for_tests, helpers.Holds) until
 the test has sent it; no test waits on the clock for the child's state.
-WORDGEN_KILLS=N adds N kills at arbitrary moments to the kill -9 loop.
+WORDGEN_KILLS=N adds N kills to the kill -9 loop, at seeded random steps and saves.
 """
 
 import errno
