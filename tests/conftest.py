@@ -1,5 +1,6 @@
 """Fixtures: one torch thread and a private cache for the whole session, the trained tiny
-checkpoints that the session shares read-only (and private copies of them), a small book.
+checkpoints that the session shares read-only (and private copies of them), a small book;
+the hypothesis profile the session runs under.
 
 Not here: plain functions and constants (helpers.py, which test files import; never import
 this file).
@@ -17,6 +18,15 @@ from pathlib import Path
 
 import pytest
 from helpers import tiny_train_config, write_book
+from hypothesis import settings
+
+# Hypothesis, everywhere the suite runs (CI included): a failing property prints the blob that
+# replays its example (`@reproduce_failure(...)`), so a failure on CI can be rerun at home; how
+# many examples each property ran is in the statistics that pyproject's addopts asks for.
+# HYPOTHESIS_PROFILE=dev drops the blob.
+settings.register_profile("ci", print_blob=True)
+settings.register_profile("dev", print_blob=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)

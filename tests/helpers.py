@@ -1,5 +1,6 @@
 """What the test files share: the verse, the tiny settings (as configs and as flags), the command
-line run in this process, the one-line checks of a refusal, a model that knows nothing.
+line run in this process, the one-line checks of a refusal, a model that knows nothing, and the
+test's end of the hook that holds a child process at a named point (Holds).
 
 Test files import these (`from helpers import ...`: pyproject's pytest `pythonpath` puts tests/
 on the path, so a file runs alone). Not here: fixtures (conftest.py: the shared trained
@@ -8,6 +9,10 @@ checkpoints, `book`, `hf_cache`); plumbing that one test file alone uses.
 
 from __future__ import annotations
 
+import os
+import select
+import threading
+import time
 from pathlib import Path
 
 from wordgen.cli import main
@@ -70,6 +75,18 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
+def readline_within(stream, seconds: float = 120.0) -> str:
+    """`stream.readline()` that fails the test after `seconds` instead of waiting forever for a child that
+    says nothing (a daemon thread reads; it ends when the child's pipe closes)."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if not line:
+        raise AssertionError(f"no line from the child in {seconds} s")
+    return line[0]
+
+
 def one_line_error(err: str, starts: str = "wordgen: error: ") -> str:
     """What a refusal printed is exactly one line, which starts with `starts`; returns it (no newline)."""
     assert err.count("\n") == 1 and err.endswith("\n") and err.startswith(starts), err
@@ -94,3 +111,54 @@ def uniform_model(vocab_size: int):
         model.head.weight.zero_()  # tied: the embedding too, which does not matter here
         model.head.bias.zero_()
     return model
+
+
+class Holds:
+    """The test's end of the library's one test hook (wordgen._io.hold_for_tests): a child process started
+    with `env()` stops at each of `points` in turn ("save:NAME", "step:N") until `release()`.
+
+    Two FIFOs in `folder`, held open here for reading and writing, so that neither side ever
+    blocks on opening them and a child that dies never leaves the test waiting on a pipe.
+    """
+
+    def __init__(self, folder: Path, *points: str):
+        self.folder, self.points = Path(folder), points
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._fds = {}
+        for name in ("reached", "release"):
+            os.mkfifo(self.folder / name)
+            self._fds[name] = os.open(self.folder / name, os.O_RDWR | os.O_NONBLOCK)  # Linux: never blocks
+        self._pending = b""
+
+    def env(self) -> dict[str, str]:
+        return {"WORDGEN_TEST_HOLD": ",".join(self.points), "WORDGEN_TEST_HOLD_DIR": str(self.folder)}
+
+    def wait(self, point: str, proc, timeout: float = 120.0) -> None:
+        """Block until `proc` says it is held at `point`. The timeout only stops a broken test from
+        hanging (a tiny run reaches any point in seconds, even on a busy machine); a child that
+        exits first fails the test at once, with its stderr."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            if proc.poll() is not None:
+                raise AssertionError(f"the child exited ({proc.returncode}) before {point}: {proc.communicate(timeout=60)[1]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the child did not reach {point} in {timeout} s")
+            # Wakes as soon as the child writes; the 1 s bound only lets the loop look at the child again.
+            if select.select([self._fds["reached"]], [], [], 1.0)[0]:
+                self._pending += os.read(self._fds["reached"], 4096)
+        line, self._pending = self._pending.split(b"\n", 1)
+        assert line.decode() == point, f"the child held at {line.decode()!r}, not at {point!r}"
+
+    def release(self) -> None:
+        os.write(self._fds["release"], b"\n")
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+
+    def __enter__(self) -> Holds:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -50,10 +50,26 @@ def test_resume_through_the_cli(ckpt, capsys):
 
 
 def test_generate_sampler_flags(ckpt, capsys):
-    for flags in (["--greedy"], ["--temperature", "0.5"], ["--top-k", "5"], ["--top-p", "0.9", "--temperature", "1.3"]):
-        code, text, err = run_cli(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "8", *flags)
+    def text(*flags):
+        code, out, err = run_cli(capsys, "generate", str(ckpt), "--prompt", "Romeo", "--max-tokens", "30", *flags)
         assert code == 0, err
-        assert text.startswith("Romeo")
+        assert out.startswith("Romeo")
+        return out
+
+    for flags in (["--greedy"], ["--temperature", "0.5"], ["--top-k", "5"], ["--top-p", "0.9", "--temperature", "1.3"]):
+        text(*flags)
+    # Each flag does what it says. Greedy uses no random number: every seed, the same text, which
+    # temperature 0, top-k 1 and a top-p below every probability (only the likeliest token) also give.
+    greedy = text("--greedy")
+    assert text("--greedy", "--seed", "5") == greedy
+    assert text("--temperature", "0") == greedy
+    assert text("--top-k", "1", "--temperature", "1.5", "--seed", "3") == greedy
+    assert text("--top-p", "1e-6", "--temperature", "1.5", "--seed", "4") == greedy
+    # Sampling follows the seed: the same seed repeats, another differs, and neither is greedy (30 tokens
+    # from a model that barely trained: a repeat by chance is out of the question, and the seeds are fixed).
+    sampled = text("--temperature", "1.5", "--seed", "1")
+    assert text("--temperature", "1.5", "--seed", "1") == sampled
+    assert text("--temperature", "1.5", "--seed", "2") != sampled != greedy
     code, text, _ = run_cli(capsys, "generate", str(ckpt), "--max-tokens", "5", "--num-samples", "3")
     assert text.count("--- sample") == 3
 
@@ -150,7 +166,7 @@ def test_sampler_errors_name_the_flags(capsys):
 
 def test_console_script_exits_2_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "generate", str(tmp_path / "missing")],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("wordgen: error:")
 
@@ -185,7 +201,7 @@ def test_argparse_errors_are_one_line_and_exit_2(case, capsys):
 def test_argparse_error_through_the_console_script_is_one_line():
     # The probe: this printed the 13-line usage block before the error.
     proc = subprocess.run([sys.executable, "-m", "wordgen.cli", "train", "--max-steps", "abc"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr == ("wordgen: error: argument --max-steps: invalid int value: 'abc' "
                            "(see wordgen train --help)\n")

@@ -8,6 +8,7 @@ line instead of hanging when the other process dies or hangs. Every test starts 
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import tiny_flags, tiny_model_config, tiny_train_config
+from helpers import Holds, tiny_flags, tiny_model_config, tiny_train_config
 
 from wordgen.cli import main
 from wordgen.config import TrainConfig
@@ -51,7 +52,7 @@ def _run(args: list[str], timeout: float = 180) -> subprocess.CompletedProcess:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
+        out, err = proc.communicate(timeout=60)
         raise AssertionError(f"{args[:6]} did not finish in {timeout} s:\n{err[-3000:]}") from None
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
@@ -103,53 +104,66 @@ def test_two_processes_take_the_steps_of_one_with_the_whole_batch(tmp_path, book
         torch.testing.assert_close(weight, last["one"][name], rtol=1e-4, atol=1e-5)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _unused_port() -> int:
+    """A port no one listens on, below the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range,
+    32768 and up by default), where bind(port 0) and outgoing connections take theirs: rank 0's store binds
+    it only after the test has let it go, and a port from that range could be handed to someone else
+    meanwhile; one from below it is taken only by a process that asks for that very number."""
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 32000")
 
 
-def _two_ranks(tmp_path, book, *extra: str) -> list[subprocess.Popen]:
-    """Two `wordgen train` processes joined by hand, as torchrun would join them (no launcher to stop them)."""
-    port = _free_port()
+def _two_ranks(tmp_path, book, *extra: str, holds: dict[int, Holds] | None = None) -> list[subprocess.Popen]:
+    """Two `wordgen train` processes joined by hand, as torchrun would join them (no launcher to stop them);
+    holds[rank] holds that rank at its points."""
+    port, holds = _unused_port(), holds or {}
     args = [sys.executable, "-m", "wordgen", "train", "--corpus", str(book), "--out", str(tmp_path / "run"),
             "--max-steps", "100000", "--eval-interval", "5", *tiny_flags(batch_size=8, quiet=True), *extra]
     return [subprocess.Popen(args, env=_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                                            MASTER_PORT=str(port)),
+                                            MASTER_PORT=str(port), **(holds[r].env() if r in holds else {})),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
 
 
-def _wait_for_training(tmp_path, procs, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if (tmp_path / "run" / ckpt.STATE_FILE).exists():  # the first checkpoint is whole
-            return
-        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
-        time.sleep(0.1)
-    raise AssertionError("training did not reach its first validation")
+# Steps of the tiny model take milliseconds; the timeout of each collective must still outlast a
+# busy 2-core machine's worst pause between two ranks' steps (a save, a validation), and bounds
+# how long the "hangs" test waits.
+DIST_TIMEOUT = 10
 
 
 @pytest.mark.parametrize("how", ["dies", "hangs"])
 def test_when_a_rank_dies_or_hangs_the_other_stops_with_one_line(tmp_path, book, how):
-    procs = _two_ranks(tmp_path, book, "--dist-timeout", "3")
-    try:
-        _wait_for_training(tmp_path, procs)
-        procs[1].send_signal(signal.SIGKILL if how == "dies" else signal.SIGSTOP)
-        began = time.monotonic()
-        _, err = procs[0].communicate(timeout=60)
-        waited = time.monotonic() - began
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.communicate()
+    # Rank 1 is held after step 6 (the validation of step 5 is saved): rank 0 waits for it in the
+    # next collective, and rank 1 is then killed or stopped where it stands.
+    with Holds(tmp_path / "holds", "step:6") as hold:
+        procs = _two_ranks(tmp_path, book, "--dist-timeout", str(DIST_TIMEOUT), holds={1: hold})
+        try:
+            hold.wait("step:6", procs[1])
+            procs[1].send_signal(signal.SIGKILL if how == "dies" else signal.SIGSTOP)
+            began = time.monotonic()
+            _, err = procs[0].communicate(timeout=60 + DIST_TIMEOUT)
+            waited = time.monotonic() - began
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.communicate(timeout=60)
     assert procs[0].returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("wordgen: error: rank 0 lost contact"), err
     assert "the last checkpoint is intact" in lines[0]
     if how == "hangs":
-        assert "Timed out" in lines[0] and waited >= 2.5  # it waited for the timeout, then gave up
-    assert ckpt.load_trainer_state(tmp_path / "run")["step"] >= 5  # what was saved is whole
+        # Rank 0's wait began a moment before the hold was announced (rank 1 still had to say so):
+        # half the timeout is a lower bound that no pause of a busy machine can undercut.
+        assert "Timed out" in lines[0] and waited >= DIST_TIMEOUT / 2, waited  # it waited, then gave up
+    assert ckpt.load_trainer_state(tmp_path / "run")["step"] == 5  # what was saved is whole
 
 
 def test_the_launcher_reports_failed_processes_in_one_line(tmp_path, book):
@@ -184,20 +198,24 @@ def test_a_batch_that_the_processes_cannot_share_is_a_config_error():
 def test_ctrl_c_stops_every_rank_at_the_same_step_with_the_state_saved(tmp_path, book):
     # Ctrl-C reaches every process of the run, not at the same instant: the ranks agree
     # on the stop before each step, so they leave together and rank 0 saves a whole state.
-    procs = _two_ranks(tmp_path, book)
-    try:
-        _wait_for_training(tmp_path, procs)
-        for p in reversed(procs):  # one after the other, as a terminal's Ctrl-C reaches a process group
-            p.send_signal(signal.SIGINT)
-        results = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+    # Rank 0 is held after step 6 (rank 1 waits for it in the next step's agreement) while Ctrl-C
+    # reaches both: they must stop together after step 6.
+    with Holds(tmp_path / "holds", "step:6") as hold:
+        procs = _two_ranks(tmp_path, book, holds={0: hold})
+        try:
+            hold.wait("step:6", procs[0])
+            for p in reversed(procs):  # one after the other, as a terminal's Ctrl-C reaches a process group
+                p.send_signal(signal.SIGINT)
+            hold.release()
+            results = [p.communicate(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate(timeout=60)
     assert [p.returncode for p in procs] == [130, 130], results
     said = results[0][1].strip().splitlines()
     assert len(said) == 1 and said[0].startswith("wordgen: interrupted at step"), results[0][1]
     assert results[1][1].strip() == ""  # rank 0 speaks for the run
     step = int(said[0].split("step ")[1].split(";")[0])
-    assert ckpt.load_trainer_state(tmp_path / "run")["step"] == step
+    assert step == 6 and ckpt.load_trainer_state(tmp_path / "run")["step"] == step

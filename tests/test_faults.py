@@ -3,24 +3,26 @@
 Most tests here start real `wordgen train` processes (`python -m wordgen.cli`) and
 signal or kill them from outside, then check the folder the way a user would find
 it: the trainer state loads, the best weights load, metrics.jsonl parses, nothing
-half-written sits under a final name, `--resume` works. The kill -9 loop widens the
-window of every save with the test-only hook WORDGEN_TEST_SAVE_DELAY (wordgen/_io.py)
-so that kills land inside saves often enough to count; WORDGEN_KILLS=N runs more.
+half-written sits under a final name, `--resume` works. Every signal and kill lands
+where the test says: the child is held at a named point (after step N, inside the save
+of a file) by the library's test-only hook (wordgen._io.hold_for_tests, helpers.Holds) until
+the test has sent it; no test waits on the clock for the child's state.
+WORDGEN_KILLS=N adds N kills to the kill -9 loop, at seeded random steps and saves.
 """
 
 import errno
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, tiny_flags
+from helpers import Holds, run_cli, tiny_flags
 
 from wordgen import _io
 from wordgen.training import checkpoint as ckpt
@@ -33,25 +35,23 @@ TINY = tiny_flags(precision="fp32", quiet=True)
 FOREVER = ["--max-steps", "1000000"]
 
 
-def start(*argv, delay: str | None = None) -> subprocess.Popen:
-    """`wordgen ARGV` as its own process (one torch thread: the machine is shared)."""
+def start(*argv, holds: Holds | None = None) -> subprocess.Popen:
+    """`wordgen ARGV` as its own process (one torch thread: the machine is shared), held at `holds`' points."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.pop("WORDGEN_TEST_SAVE_DELAY", None)
-    if delay:
-        env["WORDGEN_TEST_SAVE_DELAY"] = delay
+    env.pop("WORDGEN_TEST_HOLD", None)
+    env.update(holds.env() if holds else {})
     return subprocess.Popen([sys.executable, "-m", "wordgen.cli", *map(str, argv)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
-def wait_until(condition, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"wordgen exited early ({proc.returncode}): {proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("timed out waiting for the run")
-        time.sleep(0.02)
+def finish(proc: subprocess.Popen) -> str:
+    """Its stderr once it has exited; a child still running after 120 s (a tiny run that has been let
+    go needs a few) is killed and fails the test."""
+    try:
+        return proc.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the child did not exit: {proc.communicate(timeout=60)[1]}") from None
 
 
 def state_step(out: Path) -> int | None:
@@ -76,24 +76,28 @@ def temporaries(out: Path) -> list[str]:
 
 def test_ctrl_c_and_sigterm_stop_the_cli_with_a_resumable_checkpoint(book, tmp_path, capsys):
     out = tmp_path / "run"
-    proc = start("train", "--corpus", book, "--out", out, "--eval-interval", "5", *FOREVER, *TINY)
-    wait_until(lambda: state_step(out), proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    # The signal arrives while the child is held after step 7 (between the validations of 5 and
+    # 10): it finishes that step, saves and stops there.
+    with Holds(tmp_path / "holds", "step:7") as holds:
+        proc = start("train", "--corpus", book, "--out", out, "--eval-interval", "5", *FOREVER, *TINY, holds=holds)
+        holds.wait("step:7", proc)
+        proc.send_signal(signal.SIGINT)
+        holds.release()
+        err = finish(proc)
     assert proc.returncode == 130, err
-    line = one_line(err)
-    match = re.fullmatch(r"wordgen: interrupted at step (\d+); resume with: wordgen train --resume (\S+)", line)
-    assert match and match[2] == str(out), line
-    stopped = int(match[1])
-    assert state_step(out) == stopped  # the state of the step it stopped at, not of the last validation
+    assert one_line(err) == f"wordgen: interrupted at step 7; resume with: wordgen train --resume {out}"
+    assert state_step(out) == 7  # the state of the step it stopped at, not of the last validation
     assert temporaries(out) == []
 
-    proc = start("train", "--resume", out, *FOREVER, "--quiet")
-    wait_until(lambda: (state_step(out) or 0) > stopped, proc)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    with Holds(tmp_path / "holds-2", "step:12") as holds:
+        proc = start("train", "--resume", out, *FOREVER, "--quiet", holds=holds)
+        holds.wait("step:12", proc)
+        proc.send_signal(signal.SIGTERM)
+        holds.release()
+        err = finish(proc)
     assert proc.returncode == 143, err
-    stopped = int(re.fullmatch(r"wordgen: interrupted at step (\d+); resume .*", one_line(err))[1])
+    assert re.fullmatch(r"wordgen: interrupted at step 12; resume .*", one_line(err)), err
+    stopped = 12
     assert state_step(out) == stopped
 
     code, stdout, err = run_cli(capsys, "train", "--resume", out, "--max-steps", stopped + 3, "--quiet")
@@ -104,26 +108,21 @@ def test_ctrl_c_and_sigterm_stop_the_cli_with_a_resumable_checkpoint(book, tmp_p
 
 
 def test_a_second_ctrl_c_exits_at_once_inside_the_save(book, tmp_path):
-    # Every save of trainer_state.pt is held open 2 s; the second SIGINT arrives while the
-    # stop's own save is open. The process must end without waiting for it, and leave the
-    # previous state whole.
-    # Validations 50 steps apart: the first SIGINT lands among plain training steps, so the
-    # stop makes a save of its own (a stop at a validation step needs none).
+    # The first SIGINT arrives after step 53, among plain training steps (validations are 50
+    # apart), so the stop makes a save of its own; the child is then held inside that save
+    # and never let go. The second SIGINT must end it there, leaving the state of step 50 whole:
+    # a child that waited for its save to finish would never exit (finish() fails after 120 s).
     out = tmp_path / "run"
-    proc = start("train", "--corpus", book, "--out", out, "--eval-interval", "50", *FOREVER, *TINY,
-                 delay="2:trainer_state.pt")
-    wait_until(lambda: state_step(out) == 50, proc)
-    time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    wait_until(lambda: temporaries(out), proc)  # the stop's save is open
-    proc.send_signal(signal.SIGINT)
-    sent = time.monotonic()
-    line = proc.stderr.readline()
-    seconds = time.monotonic() - sent  # to the message; the interpreter's own exit comes after
-    _, err = proc.communicate(timeout=120)
-    err = line + err
+    with Holds(tmp_path / "holds", "step:53", "save:trainer_state.pt") as holds:
+        proc = start("train", "--corpus", book, "--out", out, "--eval-interval", "50", *FOREVER, *TINY, holds=holds)
+        holds.wait("step:53", proc)
+        proc.send_signal(signal.SIGINT)
+        holds.release()
+        holds.wait("save:trainer_state.pt", proc)
+        assert state_step(out) == 50 and len(temporaries(out)) == 1  # held inside the stop's save
+        proc.send_signal(signal.SIGINT)
+        err = finish(proc)
     assert proc.returncode == 130, err
-    assert seconds < 1.0, seconds  # it did not sit out the 2 s save
     assert re.fullmatch(rf"wordgen: stopped at once at step \d+; the checkpoint of step 50 is whole; "
                         rf"resume with: wordgen train --resume {re.escape(str(out))}", one_line(err)), err
     assert state_step(out) == 50 and temporaries(out) == []
@@ -184,9 +183,10 @@ def test_a_task_that_trains_stops_gracefully_on_ctrl_c(book, tmp_path, capsys, m
 
 def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(book, tmp_path, capsys):
     out = tmp_path / "run"
-    first = start("train", "--corpus", book, "--out", out, "--eval-interval", "5", *FOREVER, *TINY)
+    holds = Holds(tmp_path / "holds", "step:6")  # held after its first validation, as long as the test needs
+    first = start("train", "--corpus", book, "--out", out, "--eval-interval", "5", *FOREVER, *TINY, holds=holds)
     try:
-        wait_until(lambda: state_step(out), first)
+        holds.wait("step:6", first)
         second = subprocess.run([sys.executable, "-m", "wordgen.cli", "train", "--corpus", str(book), "--out", str(out),
                                  "--overwrite", "--max-steps", "3", *TINY], capture_output=True, text=True,
                                 env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
@@ -198,8 +198,10 @@ def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(book, tmp_pa
         assert first.poll() is None  # the first run was not disturbed
     finally:
         first.kill()  # SIGKILL: no clean-up code runs; the kernel drops the lock with the process
-        first.wait()
+        first.communicate(timeout=60)
+        holds.close()
     stopped = state_step(out)
+    assert stopped == 5
     code, stdout, err = run_cli(capsys, "train", "--resume", out, "--max-steps", stopped + 2)
     assert code == 0, err
 
@@ -222,33 +224,52 @@ def _check_after_kill(out: Path) -> tuple[int | None, bool]:
     return step, bool(caught)
 
 
+# Where the kills of the loop land, in order: a new run is killed inside the save of each of its
+# files (the first trainer state included) and after a step; once a trainer state exists, a
+# resumed run is killed after a step, inside its first save and inside its second.
+NEW_RUN_KILLS = [("save:config.json",), ("save:tokenizer.json",), ("save:model.safetensors",),
+                 ("save:trainer_state.pt",), ("step:3",)]
+RESUMED_KILLS = [("step:+1",), ("save:trainer_state.pt",), ("step:+1", "save:trainer_state.pt", "save:trainer_state.pt")]
+
+
+def _resumed_kill_points(rng: random.Random, extra: int) -> list[tuple[str, ...]]:
+    """RESUMED_KILLS and `extra` more; "step:+N" is N steps after the resumed step (known only then)."""
+    points = [*RESUMED_KILLS]
+    for _ in range(extra):  # WORDGEN_KILLS: more, at seeded random steps and saves
+        points.append(rng.choice([(f"step:+{rng.randint(1, 7)}",), ("save:trainer_state.pt",) * rng.randint(1, 3)]))
+    return points
+
+
 @pytest.mark.slow
-def test_kill_9_at_random_moments_loses_no_checkpoint(book, tmp_path, capsys):
-    kills = int(os.environ.get("WORDGEN_KILLS", "8"))
+def test_kill_9_inside_every_save_loses_no_checkpoint(book, tmp_path, capsys):
     rng = random.Random(12)
     out = tmp_path / "run"
-    tally = dict(tried=0, at_any_moment=0, inside_a_save=0, lost=0, torn_metrics=0)
+    tally = dict(tried=0, inside_a_save=0, lost=0, torn_metrics=0)
     last = None  # step of the last trainer state seen whole
-    for _ in range(kills):
-        began, left_before = time.time(), set(temporaries(out)) if out.exists() else set()
+    plan = [*NEW_RUN_KILLS, *_resumed_kill_points(rng, int(os.environ.get("WORDGEN_KILLS", "0")))]
+    for n, points in enumerate(plan):
         if last is None:
-            proc = start("train", "--corpus", book, "--out", out, "--overwrite", "--eval-interval", "2", *FOREVER,
-                         *TINY, delay="0.05")
+            if n >= len(NEW_RUN_KILLS):
+                raise AssertionError("the new-run kills left no trainer state to resume")
+            argv = ["train", "--corpus", book, "--out", out, "--overwrite", "--eval-interval", "2", *FOREVER, *TINY]
         else:
-            proc = start("train", "--resume", out, *FOREVER, "--quiet", delay="0.05")
-        if rng.random() < 0.25:  # any moment: imports, corpus, tokenizer, first files
-            time.sleep(rng.uniform(0.0, 4.0))
-            tally["at_any_moment"] += 1
-        else:  # once a save of this process has gone through: inside training and its saves
-            state = out / ckpt.STATE_FILE
-            wait_until(lambda: state.exists() and state.stat().st_mtime > began, proc)
-            time.sleep(rng.uniform(0.0, 0.5))
-        proc.kill()
-        proc.communicate()
+            argv = ["train", "--resume", out, *FOREVER, "--quiet"]
+            points = tuple(f"step:{last + int(p[6:])}" if p.startswith("step:+") else p for p in points)
+        left_before = set(temporaries(out)) if out.exists() else set()
+        with Holds(tmp_path / f"holds-{n}", *points) as holds:
+            proc = start(*argv, holds=holds)
+            for point in points[:-1]:
+                holds.wait(point, proc)
+                holds.release()
+            holds.wait(points[-1], proc)
+            # Held: a save has its temporary file written and not yet renamed (a process killed before
+            # it took the lock has not cleared those of the kill before, hence the difference).
+            in_save = bool(set(temporaries(out)) - left_before)
+            assert in_save == points[-1].startswith("save:"), (points, temporaries(out))
+            proc.kill()
+            proc.communicate(timeout=60)
         tally["tried"] += 1
-        # Only a save cut short leaves its temporary file (a new one: a process killed before it
-        # took the lock has not yet cleared those of the kill before).
-        tally["inside_a_save"] += bool(set(temporaries(out)) - left_before)
+        tally["inside_a_save"] += in_save
         step, torn = _check_after_kill(out)
         tally["torn_metrics"] += torn
         if last is not None and (step is None or step < last):
@@ -257,7 +278,7 @@ def test_kill_9_at_random_moments_loses_no_checkpoint(book, tmp_path, capsys):
     with capsys.disabled():  # the counts the README quotes; pytest -s shows them
         print(f"\nkill -9 loop: {tally}")
     assert tally["lost"] == 0, tally
-    assert tally["inside_a_save"] > 0, tally  # the hook did widen the window: the test exercised what it claims
+    assert tally["inside_a_save"] == sum(points[-1].startswith("save:") for points in plan), tally
     code, stdout, err = run_cli(capsys, "train", "--resume", out, "--max-steps", last + 2, "--quiet")
     assert code == 0, err
     assert temporaries(out) == []  # the resumed run cleared what the killed ones left
@@ -313,12 +334,13 @@ def small_disk(tmp_path):
     """A real 2 MB tmpfs mounted for the test (needs root with CAP_SYS_ADMIN, as CI runs)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True, timeout=60)
     if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); "
-                    "test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder covers the same path")
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); a full disk is then met only as the "
+                    "injected error of test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder, "
+                    "a read-only folder by test_a_read_only_checkpoint_folder_refuses_writers_and_still_generates")
     yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=60)
 
 
 def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
@@ -338,9 +360,58 @@ def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
                         r"the files already there are unchanged", one_line(err)), err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before and temporaries(out) == []
 
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True, timeout=60)
     code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
     assert code == 2 and one_line(err) == f"wordgen: error: cannot lock {out} (Read-only file system)", err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
     code, text, err = run_cli(capsys, "generate", out, "--max-tokens", "5")  # reading still works
     assert code == 0, err
+
+
+def _bound_by_permissions() -> list[str] | None:
+    """A command prefix under which a child process obeys file permissions; None where none can be had.
+
+    An ordinary user obeys them already. Root does not (CAP_DAC_OVERRIDE): without that capability and
+    CAP_DAC_READ_SEARCH, dropped from the bounding set by util-linux's setpriv before the child starts,
+    root is held to the owner's permission bits like anyone else, and still reads its own files (the
+    interpreter may live under /root, which an unprivileged user such as nobody could not even run).
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "pass"], capture_output=True, timeout=60)
+    return prefix if probe.returncode == 0 else None
+
+
+def test_a_read_only_checkpoint_folder_refuses_writers_and_still_generates(trained, book):
+    out = Path(trained.bundle.config.out)
+    prefix = _bound_by_permissions()
+    if prefix is None:
+        pytest.skip("running as root with no setpriv that can drop CAP_DAC_OVERRIDE: root writes into a "
+                    "read-only folder, so there is none to test here")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+    def wordgen(*argv) -> subprocess.CompletedProcess:
+        return subprocess.run([*prefix, sys.executable, "-m", "wordgen.cli", *map(str, argv)], capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    modes = {p: p.stat().st_mode for p in [out, *out.iterdir()]}
+    for path, mode in modes.items():  # the folder and every file in it (the lock file too) read-only
+        os.chmod(path, mode & ~0o222)
+    try:
+        resumed = wordgen("train", "--resume", out, "--max-steps", "20", "--quiet")
+        fresh = wordgen("train", "--corpus", book, "--out", out, "--overwrite", "--max-steps", "2", "--quiet", *TINY)
+        generated = wordgen("generate", out, "--prompt", "ROMEO:", "--max-tokens", "5")
+    finally:
+        for path, mode in modes.items():
+            os.chmod(path, mode)
+    assert resumed.returncode == 2, resumed.stderr
+    assert one_line(resumed.stderr) == f"wordgen: error: cannot lock {out} (Permission denied)", resumed.stderr
+    assert fresh.returncode == 2, fresh.stderr  # a new run over it: refused at the same lock, before any file
+    assert one_line(fresh.stderr) == f"wordgen: error: cannot lock {out} (Permission denied)", fresh.stderr
+    assert generated.returncode == 0 and generated.stdout.startswith("ROMEO:"), generated.stderr  # reading works
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written, nothing left behind

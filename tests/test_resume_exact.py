@@ -139,19 +139,19 @@ def test_a_second_signal_stops_at_once_inside_the_save_and_the_last_state_is_who
     train(config(book, tmp_path / "straight", "lstm"))
     stops[17] = signal.SIGINT
     in_stop_save = []
-    real_pause, real_save = train_module.ckpt._io._test_only_save_delay, train_module._save_state
+    real_hold, real_save = train_module.ckpt._io.hold_for_tests, train_module._save_state
 
-    def second_signal_inside_the_stop_save(path):
-        if in_stop_save:
+    def second_signal_inside_the_stop_save(kind, what):
+        if in_stop_save and kind == "save":  # the hook's point inside every save (wordgen._io.hold_for_tests)
             signal.raise_signal(signal.SIGINT)
-        real_pause(path)
+        real_hold(kind, what)
 
     def save(run):
         if run.cursor.step == 17:  # the periodic saves at 7 and 14 go through undisturbed
             in_stop_save.append(True)
         real_save(run)
 
-    monkeypatch.setattr(train_module.ckpt._io, "_test_only_save_delay", second_signal_inside_the_stop_save)
+    monkeypatch.setattr(train_module.ckpt._io, "hold_for_tests", second_signal_inside_the_stop_save)
     monkeypatch.setattr(train_module, "_save_state", save)
     out = tmp_path / "stopped"
     with pytest.raises(Interrupted) as err:

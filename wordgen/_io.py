@@ -9,13 +9,15 @@ the folder can read every file of a checkpoint alike.
 
 It deliberately knows nothing of formats: callers hand it a function that writes to a
 path (`torch.save`, `safetensors.save_model`, a text writer). No torch import here.
+
+Also here, because every save passes through it: `hold_for_tests`, the one test-only hook of
+the library (tests/helpers.Holds holds a child process at a named point until it lets go).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -68,17 +70,38 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _test_only_save_delay(path: Path) -> None:
-    # TEST-ONLY: WORDGEN_TEST_SAVE_DELAY=SECONDS[:NAME] holds every save (or only saves
-    # of files called NAME) open that long between writing the temporary file and
-    # renaming it, so that tests/test_faults.py can land kills and signals inside saves
-    # often enough to count. Unset -- always, outside those tests -- it costs one
-    # dictionary lookup per saved file.
-    setting = os.environ.get("WORDGEN_TEST_SAVE_DELAY")
-    if setting:
-        seconds, _, name = setting.partition(":")
-        if not name or name == path.name:
-            time.sleep(float(seconds))
+# ---------------------------------------------------------------- TEST-ONLY: holds
+
+# WORDGEN_TEST_HOLD=POINT[,POINT...] with WORDGEN_TEST_HOLD_DIR=FOLDER lets a test stop this
+# process at named points, in turn, until the test lets it go: `save:NAME` inside the
+# save of a file called NAME (its temporary file written, not yet renamed), `step:N`
+# right after optimizer step N. FOLDER holds two FIFOs the test made and keeps open for
+# reading and writing: at each point the process writes "POINT\n" to FOLDER/reached, then
+# reads one byte from FOLDER/release. Only the first point of the list is armed; once it
+# is passed, the next one is. tests/helpers.py (Holds) is the other end. Unset (always, outside the
+# tests that set it) a hold point costs one test of an empty list.
+_HOLDS = [p.strip() for p in os.environ.get("WORDGEN_TEST_HOLD", "").split(",") if p.strip()]
+
+
+def hold_for_tests(kind: str, what: object) -> None:
+    """TEST-ONLY: wait here while a test holds this process at `kind:what` (see _HOLDS)."""
+    if _HOLDS and _HOLDS[0] == f"{kind}:{what}":
+        _hold(_HOLDS.pop(0))
+
+
+def _hold(point: str) -> None:
+    folder = Path(os.environ["WORDGEN_TEST_HOLD_DIR"])
+    # Non-blocking: with no test reading, this fails (ENXIO) instead of waiting forever.
+    fd = os.open(folder / "reached", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, f"{point}\n".encode())  # one write under PIPE_BUF: never mixed with another process's
+    finally:
+        os.close(fd)
+    fd = os.open(folder / "release", os.O_RDONLY)  # the test holds a writer open: no wait here
+    try:
+        os.read(fd, 1)  # blocks until the test lets go; a signal handler that raises ends it
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -94,7 +117,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
-        _test_only_save_delay(path)
+        hold_for_tests("save", path.name)
         with open(tmp, "rb+") as f:  # whatever `write` used, its bytes reach the disk now
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; every wordgen file gets one mode

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import torch
 
+from wordgen import _io
 from wordgen.config import TrainConfig
 from wordgen.cpu import ThreadPolicy
 from wordgen.data import TokenStream, batchify, windows, windows_per_epoch
@@ -186,6 +187,7 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
             if run.limits.reached(cursor.step, elapsed, chars):
                 return False
             loss = _step(run, pos, x, y, run.limits.progress(cursor.step, elapsed, chars), autocast)
+            _io.hold_for_tests("step", cursor.step)  # TEST-ONLY: a no-op unless WORDGEN_TEST_HOLD names this step
             run.tally.add(loss)
             run.bar.advance(step=cursor.step, chars=run.chars_seen, seconds=run.clock.elapsed())
             if cursor.step % 10 == 0:  # setting the postfix redraws the bar: not every step
