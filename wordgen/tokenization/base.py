@@ -246,7 +246,8 @@ class Tokenizer(abc.ABC):
             )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(kind={self.kind!r}, vocab_size={self.vocab_size})"
+        # getattr: an instance of a class not registered yet has no `kind` (register_tokenizer's errors show it)
+        return f"{type(self).__name__}(kind={getattr(self, 'kind', None)!r}, vocab_size={self.vocab_size})"
 
 
 class ListVocabTokenizer(Tokenizer):
