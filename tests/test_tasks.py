@@ -15,7 +15,7 @@ TINY = tiny_flags(dropout=0, quiet=True)
 
 
 def run(capsys, task: str, *argv: str):
-    code = importlib.import_module(f"tasks.{task}").main(list(argv))
+    code = importlib.import_module(f"wordgen.tasks.{task}").main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -29,7 +29,7 @@ def book(tmp_path_factory):
 def lab(book, tmp_path_factory):
     """The word_level_book task run once at a tiny budget: (exit code, stdout, output folder)."""
     out = tmp_path_factory.mktemp("word_level_book")
-    code = importlib.import_module("tasks.word_level_book").main(
+    code = importlib.import_module("wordgen.tasks.word_level_book").main(
         ["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30",
          "--prompt", "ROMEO:\\n", *TINY])
     return code, out
@@ -41,7 +41,7 @@ def test_every_task_explains_itself(task, capsys):
         run(capsys, task, "--help")
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert f"python -m tasks.{task}" in text and "--out" in text and len(text) > 500
+    assert f"python -m wordgen.tasks.{task}" in text and "--out" in text and len(text) > 500
 
 
 def test_word_level_book(lab):
@@ -121,7 +121,7 @@ def test_temperature_study(lab, tmp_path, capsys):
 def test_bad_input_is_one_line_and_status_2(task, argv, message, tmp_path, capsys):
     code, _, err = run(capsys, task, *argv, "--out", str(tmp_path / "out"))
     assert code == 2
-    assert message in one_line_error(err, starts=f"python -m tasks.{task}: error:")
+    assert message in one_line_error(err, starts=f"python -m wordgen.tasks.{task}: error:")
 
 
 def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
@@ -131,7 +131,7 @@ def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
 
 
 def test_a_loop_is_marked_and_cut_after_three_turns():
-    from tasks import LOOP_MARK, mark_loop
+    from wordgen.tasks import LOOP_MARK, mark_loop
     from wordgen.analysis.textstats import find_text_loop
 
     text = "so it goes and goes and goes and goes and goes"

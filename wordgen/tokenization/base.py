@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator, Sequence
 
 from wordgen import _io
-from wordgen.errors import TokenizerError
+from wordgen.errors import StorageError, TokenizerError
 
 # The context a model is given when a prompt is empty, in generation and in scoring alike:
 # "a new line begins", which every tokenizer can encode.
@@ -211,7 +211,7 @@ class Tokenizer(abc.ABC):
         try:
             _io.atomic_write_text(path, json.dumps(d, ensure_ascii=False, indent=2))
         except OSError as e:
-            raise TokenizerError(
+            raise StorageError(
                 f"cannot write tokenizer to {str(_io.expand(path))!r}: {_io.first_line(e)}"
             ) from None
 
