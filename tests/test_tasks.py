@@ -4,11 +4,13 @@ One tiny word model is trained once (by the word_level_book task itself) and
 reused by the tasks that take --checkpoint, which keeps the file fast.
 """
 
+import dataclasses
 import importlib
 import json
+import re
 
 import pytest
-from helpers import one_line_error, tiny_flags, write_book
+from helpers import one_line_error, run_cli, tiny_flags, write_book
 
 TASKS = ["word_level_book", "char_vs_word", "tokenizer_sweep", "embeddings", "temperature_study"]
 TINY = tiny_flags(dropout=0, quiet=True)
@@ -131,8 +133,8 @@ def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
 
 
 def test_a_loop_is_marked_and_cut_after_three_turns():
-    from wordgen.tasks import LOOP_MARK, mark_loop
     from wordgen.analysis.textstats import find_text_loop
+    from wordgen.tasks import LOOP_MARK, mark_loop
 
     text = "so it goes and goes and goes and goes and goes"
     shown = mark_loop(text, find_text_loop(text))
@@ -141,3 +143,22 @@ def test_a_loop_is_marked_and_cut_after_three_turns():
     # A sample cut in the middle of a word still ends inside the loop's last cycle.
     text = "so it goes and goes and goes and goes and go"
     assert mark_loop(text, find_text_loop(text)).endswith("goes and ...(and so on)")
+
+
+def test_wordgen_lab_on_a_book_is_the_same_run_as_the_task(lab, book, tmp_path, capsys):
+    # One path for "my book": the same settings (all of config.json but the folder) and the same default
+    # prompt, whether the student types `wordgen lab --corpus BOOK` or runs the task.
+    from wordgen.training.checkpoint import load_config
+
+    code, stdout, err = run_cli(capsys, "lab", "--corpus", book, "--out", tmp_path / "lab", "--max-steps", "40",
+                                "--max-tokens", "30", *tiny_flags(dropout=0))  # the lab has no --quiet
+    assert code == 0, err
+    task = importlib.import_module("wordgen.tasks.word_level_book")
+    out = tmp_path / "task"
+    assert task.main(["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30", *TINY]) == 0
+    by_lab, by_task = (dataclasses.asdict(load_config(folder)) for folder in (tmp_path / "lab", out / "model"))
+    assert {**by_lab, "out": None} == {**by_task, "out": None}
+    prompt = json.loads((out / "results.json").read_text(encoding="utf-8"))["prompt"]
+    assert prompt.strip() and prompt != "ROMEO:\n"  # not the plays' prompt: the opening of this book's validation text
+    samples = re.findall(r"^--- .* ---.*\n" + re.escape(prompt.strip()), stdout, flags=re.MULTILINE)
+    assert len(samples) == 8  # greedy, five temperatures, top-k, top-p: each continues the same prompt
