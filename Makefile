@@ -36,7 +36,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	@# One line says which torch and from where; after the install the build is checked,
-	@# and a CUDA build on a machine without a GPU is pointed out.
+	@# and a CUDA build on a machine without a GPU is pointed out (-W ignore: torch warns
+	@# that numpy, installed with the project next, is not there yet).
 	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
 	  echo "torch: keeping torch $$($(BIN)/python -c 'import torch; print(torch.__version__)') already in $(VENV)"; \
 	  exit 0; \
@@ -57,9 +58,9 @@ $(STAMP): pyproject.toml
 	       "(a CPU build only if one is on hand; the build is checked below)"; \
 	  $(PIP) "$(TORCH)"; \
 	fi; \
-	$(BIN)/python -c "import torch; cuda = torch.version.cuda; \
+	$(BIN)/python -W ignore -c "import torch; cuda = torch.version.cuda; \
 	  print(f'torch: installed {torch.__version__}, ' + (f'a CUDA {cuda} build' if cuda else 'a CPU build'))"; \
-	if [ $$gpu = no ] && $(BIN)/python -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then \
+	if [ $$gpu = no ] && $(BIN)/python -W ignore -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then \
 	  echo "torch: warning: a CUDA build on a machine without an NVIDIA GPU: its NVIDIA libraries take" \
 	       "gigabytes and go unused; make clean, then TORCH_INDEX=$(TORCH_CPU_INDEX) or another CPU wheel index"; \
 	fi

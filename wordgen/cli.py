@@ -165,7 +165,9 @@ def cmd_generate(args) -> None:
     if args.num_samples < 1:
         raise WordgenError(f"--num-samples must be at least 1, got {args.num_samples}")
     prompt = _read_prompt_file(args.prompt_file) if args.prompt_file else args.prompt
-    output = _output_file(args.output) if args.output else None
+    output = Path(args.output).expanduser() if args.output else None
+    if output and output.is_dir():
+        raise UsageError(f"--output {args.output} is a folder; give the name of the file to write")
     cache = _neural_cache(args)  # before loading anything: bad settings fail fast
     _refuse_missing_device(args)
     bundle = Bundle.load(args.checkpoint, device=args.device)
@@ -193,26 +195,18 @@ def cmd_generate(args) -> None:
 
 
 def _read_prompt_file(name: str) -> str:
-    """The text of --prompt-file, exactly (its last line break included): the prompt."""
+    """The text of --prompt-file, exactly (line breaks as they are, the last one included): the prompt."""
     path = Path(name).expanduser()
     if path.is_dir():
         raise UsageError(f"--prompt-file {name} is a folder; give a text file")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"--prompt-file {name} does not exist") from None
     except UnicodeDecodeError as err:
         raise UsageError(f"--prompt-file {name} is not UTF-8 text (byte {err.start})") from None
     except OSError as err:
         raise UsageError(f"cannot read --prompt-file {name} ({err.strerror or err})") from None
-
-
-def _output_file(name: str) -> Path:
-    """--output as a path, refused before any work when it names a folder."""
-    path = Path(name).expanduser()
-    if path.is_dir():
-        raise UsageError(f"--output {name} is a folder; give the name of the file to write")
-    return path
 
 
 def cmd_evaluate(args) -> None:

@@ -274,7 +274,7 @@ def _train(sub) -> None:
 
 def _generate(sub) -> None:
     p = sub.add_parser("generate", help="generate text from a checkpoint",
-                       description="Generate text from a checkpoint folder, printed as it is sampled.")
+                       description="Generate text from a checkpoint folder, printed as it is sampled, or written to --output FILE.")
     p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
     prompt = p.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", default="", help="text to continue (default: start a new line)")

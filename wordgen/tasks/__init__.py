@@ -117,6 +117,8 @@ def book_settings(book: str, args: argparse.Namespace | None = None,
     Returns the config and where each of its settings came from ("lab", "task", "flag"), for the plan.
     """
     config, sources = lab.task_config(book)
+    if book == lab.LAB_CORPUS:
+        sources["corpus"] = "lab"  # the lab's own book, not a choice of the task's
     if task:
         config, sources = apply_settings(config, task, "task", sources)
     if args is not None:
