@@ -27,6 +27,8 @@ DEV_STAMP := $(VENV)/.wordgen-dev-installed
 NOTEBOOK_STAMP := $(VENV)/.wordgen-notebooks-installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Jupyter refuses to start as root unless told to; root is the usual user in a container.
+JUPYTER_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: setup lab test notebook clean chromium
 
@@ -87,7 +89,7 @@ test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q
 
 notebook: $(NOTEBOOK_STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(JUPYTER_ROOT) notebooks/
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
