@@ -120,5 +120,5 @@ for row in comparison.rows:
 # * Characters can spell anything but spend the model's capacity on spelling; words give the most
 #   text per step but need a large vocabulary and hide rare words behind `<unk>`; BPE sits in
 #   between, and the best vocabulary size depends on how much text you have.
-# * `python -m tasks.tokenizer_sweep` sweeps BPE sizes on one book and plots both curves;
+# * `python -m wordgen.tasks.tokenizer_sweep` sweeps BPE sizes on one book and plots both curves;
 #   `wordgen compare` runs this comparison from the command line.

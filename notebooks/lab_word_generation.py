@@ -38,14 +38,16 @@ import os
 
 import matplotlib.pyplot as plt
 
-from wordgen import ModelConfig, SampleConfig, generate, lab, load_corpus, train, train_tokenizer
+from wordgen import SampleConfig, generate, lab, load_corpus, train, train_tokenizer
 from wordgen.analysis.textstats import NgramIndex, describe_ngram
 from wordgen.lab import draw_samples, score_validation
+from wordgen.tasks import book_settings, default_prompt
 
-# The lab's settings (book, tokenizer, network, samplers) come from wordgen.lab, the
-# same ones `wordgen lab` uses. The test suite runs this notebook with WORDGEN_FAST=1: a
-# small play and a tiny model, so that it finishes in seconds. Leave it unset for the real
-# thing (about 5 minutes on a laptop).
+# The lab's settings (book, tokenizer, network, samplers, prompt) come from wordgen.lab and
+# wordgen.tasks, the same ones `wordgen lab --corpus BOOK` and
+# `python -m wordgen.tasks.word_level_book --book BOOK` use. The test suite runs this notebook
+# with WORDGEN_FAST=1: a small play and a tiny model, so that it finishes in seconds. Leave it
+# unset for the real thing (two models of the lab's 150 s each: about 6 minutes on a laptop).
 FAST = os.environ.get("WORDGEN_FAST") == "1"
 BOOK = "shakespeare:macbeth" if FAST else lab.LAB_CORPUS  # or your own book: "pg11.txt"
 
@@ -106,23 +108,25 @@ print(f"\nshare of validation words that are <unk>: {word_tokenizer.count_unk(va
 
 # %%
 def lab_config(tokenizer: str, out: str):
-    """The lab's TrainConfig for one tokenizer: a fresh one per run (train() fills in the vocabulary size)."""
+    """The lab's TrainConfig for BOOK with one tokenizer, and where each setting came from.
+
+    `book_settings` is what `wordgen lab --corpus BOOK` runs; a fresh config per run (train()
+    fills in the vocabulary size). wordgen/lab.py says why its network is smaller than
+    `wordgen train`'s defaults.
+    """
+    task = {"tokenizer": tokenizer, "out": out}
     if FAST:
         # Test-only tiny model: 30 steps of a 32-wide LSTM, just enough to run every cell.
-        return lab.lab_train_config(
-            corpus=BOOK, tokenizer=tokenizer, out=out,
-            model=ModelConfig(embedding_dim=32, hidden_size=32, num_layers=1, dropout=0.0),
-            batch_size=8, seq_len=16, max_steps=30, eval_interval=10)
-    # The lab's network and schedule; wordgen/lab.py says why they are smaller than
-    # `wordgen train`'s defaults. Two minutes per model here.
-    return lab.lab_train_config(corpus=BOOK, tokenizer=tokenizer, out=out, time_budget=120)
+        task.update({"model.embedding_dim": 32, "model.hidden_size": 32, "model.num_layers": 1,
+                     "model.dropout": 0.0, "batch_size": 8, "seq_len": 16, "max_steps": 30, "eval_interval": 10})
+    return book_settings(BOOK, task=task)
 
 
-word_config = lab_config(lab.WORD_TOKENIZER, "runs/notebook/word")
+word_config, word_sources = lab_config(lab.WORD_TOKENIZER, "runs/notebook/word")
 net = word_config.model
 print(f"embedding {net.embedding_dim}, hidden {net.hidden_size}, {net.num_layers} layer(s); "
       f"{word_config.seq_len}-token windows, learning rate {word_config.lr:g}")
-word_run = train(word_config, overwrite=True, progress=True)
+word_run = train(word_config, sources=word_sources, overwrite=True, progress=True)
 word_model, word_tok = word_run.bundle.model, word_run.bundle.tokenizer
 print(f"{word_run.steps} steps, {word_run.tokens_seen:,} tokens in {word_run.seconds:.0f} s; "
       f"{word_model.num_parameters():,} parameters")
@@ -169,11 +173,13 @@ print(f"validation: {metrics.bits_per_char:.3f} bits per character, perplexity p
 # below).
 
 # %%
-# The prompt of `wordgen lab`. "" starts at a new line; with your own book, try a phrase from it.
-PROMPT = lab.LAB_PROMPT
+# The prompt of `wordgen lab`: "ROMEO:\n" on the plays, else the opening lines of the book's
+# validation text. "" starts at a new line; with your own book, try a phrase from it.
+PROMPT = default_prompt(BOOK, dataset)
+SEED = word_config.seed  # the lab's: every sampler draws with the same seed
 LENGTH = lab.LAB_MAX_TOKENS  # tokens per sample
 
-(greedy,) = draw_samples(word_run.bundle, PROMPT, [SampleConfig(greedy=True)], max_tokens=LENGTH, seed=1)
+(greedy,) = draw_samples(word_run.bundle, PROMPT, [SampleConfig(greedy=True)], max_tokens=LENGTH, seed=SEED)
 loop = greedy.loop
 if loop is None:
     print(greedy.text)
@@ -193,7 +199,7 @@ else:
 
 # %%
 samplers = [SampleConfig(temperature=t) for t in lab.LAB_TEMPERATURES]
-for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH, seed=1):
+for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH, seed=SEED):
     print(f"--- {sample.sampler.describe()}  (distinct bigrams {sample.distinct_2:.0%})")
     print(sample.text.strip(), "\n")
 
@@ -206,7 +212,7 @@ for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH,
 
 # %%
 samplers = [SampleConfig(top_k=lab.LAB_TOP_K), SampleConfig(top_p=lab.LAB_TOP_P)]
-for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH, seed=1):
+for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH, seed=SEED):
     print(f"--- {sample.sampler.describe()}\n{sample.text.strip()}\n")
 
 # %% [markdown]
@@ -218,7 +224,8 @@ for sample in draw_samples(word_run.bundle, PROMPT, samplers, max_tokens=LENGTH,
 # word model cannot.
 
 # %%
-char_run = train(lab_config("char", "runs/notebook/char"), overwrite=True, progress=True)
+char_config, char_sources = lab_config("char", "runs/notebook/char")
+char_run = train(char_config, sources=char_sources, overwrite=True, progress=True)
 char_model, char_tok = char_run.bundle.model, char_run.bundle.tokenizer
 char_metrics = score_validation(char_run.bundle, char_run.dataset)
 
@@ -226,7 +233,7 @@ book_words = NgramIndex.from_texts(train_texts)
 print(f"{'':12}{'bits/char':>10}{'words in book':>15}")
 for name, model, tok, m, length in (("characters", char_model, char_tok, char_metrics, 300),
                                     ("words", word_model, word_tok, metrics, 70)):
-    (text,) = generate(model, tok, PROMPT, max_tokens=length, sample=SampleConfig(temperature=0.8), seed=1)
+    (text,) = generate(model, tok, PROMPT, max_tokens=length, sample=SampleConfig(temperature=0.8), seed=SEED)
     print(f"{name:12}{m.bits_per_char:>10.3f}{book_words.seen_share(text):>15.0%}")
     print(text.strip()[:300], "\n")
 
@@ -241,6 +248,6 @@ for name, model, tok, m, length in (("characters", char_model, char_tok, char_me
 # * Compare models across tokenizers in **bits per character** (or perplexity per *word*), never in
 #   loss per token.
 #
-# Next: the scripts in `tasks/` measure each of these at a larger scale
-# (`python -m tasks.temperature_study`, `python -m tasks.char_vs_word`, ...), and
+# Next: the tasks in `wordgen.tasks` measure each of these at a larger scale
+# (`python -m wordgen.tasks.temperature_study`, `python -m wordgen.tasks.char_vs_word`, ...), and
 # `compare_tokenizers.ipynb` compares character, word and BPE tokenizers side by side.

@@ -210,10 +210,10 @@ def test_argparse_error_through_the_console_script_is_one_line():
 def test_a_task_argparse_error_is_one_line(capsys):
     import importlib
 
-    code = importlib.import_module("tasks.word_level_book").main(["--max-steps", "abc"])
+    code = importlib.import_module("wordgen.tasks.word_level_book").main(["--max-steps", "abc"])
     err = capsys.readouterr().err
-    assert code == 2 and err == ("python -m tasks.word_level_book: error: argument --max-steps: invalid int value: "
-                                 "'abc' (see python -m tasks.word_level_book --help)\n")
+    assert code == 2 and err == ("python -m wordgen.tasks.word_level_book: error: argument --max-steps: invalid int "
+                                 "value: 'abc' (see python -m wordgen.tasks.word_level_book --help)\n")
 
 
 @pytest.mark.slow

@@ -169,11 +169,11 @@ def test_a_task_that_trains_stops_gracefully_on_ctrl_c(book, tmp_path, capsys, m
 
     _signal_after_step(monkeypatch, 4, signal.SIGINT)
     out = tmp_path / "task"
-    code = importlib.import_module("tasks.word_level_book").main(
+    code = importlib.import_module("wordgen.tasks.word_level_book").main(
         ["--book", str(book), "--out", str(out), "--max-steps", "20", *tiny_flags(quiet=True)])
     err = capsys.readouterr().err
     assert code == 130, err
-    assert one_line(err) == (f"python -m tasks.word_level_book: interrupted at step 4; "
+    assert one_line(err) == (f"python -m wordgen.tasks.word_level_book: interrupted at step 4; "
                              f"resume with: wordgen train --resume {out / 'model'}")
     assert state_step(out / "model") == 4
 
@@ -190,11 +190,11 @@ def test_a_second_writer_is_refused_and_a_killed_one_leaves_no_lock(book, tmp_pa
         second = subprocess.run([sys.executable, "-m", "wordgen.cli", "train", "--corpus", str(book), "--out", str(out),
                                  "--overwrite", "--max-steps", "3", *TINY], capture_output=True, text=True,
                                 env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
-        assert second.returncode == 2, second.stderr
+        assert second.returncode == 1, second.stderr
         assert one_line(second.stderr) == (f"wordgen: error: {out} is being written by another wordgen run "
                                            f"(process {first.pid}); wait for it to finish or choose another folder")
         code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "3")  # a resume is a writer too
-        assert code == 2 and "being written by another wordgen run" in one_line(err)
+        assert code == 1 and "being written by another wordgen run" in one_line(err)
         assert first.poll() is None  # the first run was not disturbed
     finally:
         first.kill()  # SIGKILL: no clean-up code runs; the kernel drops the lock with the process
@@ -320,7 +320,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint_and_names_the_folder(code,
 
     monkeypatch.setattr(_io, "atomic_write", half_then_fail)  # every save, as checkpoint.py calls it
     result, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
-    assert result == 2
+    assert result == 1
     assert re.fullmatch(rf"wordgen: error: cannot save \S+ in {re.escape(str(out))} \({os.strerror(code)}\); "
                         r"the files already there are unchanged", one_line(err)), err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
@@ -355,14 +355,14 @@ def test_a_really_full_then_read_only_disk(small_disk, book, capsys):
         except OSError as err:
             assert err.errno == errno.ENOSPC
     code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
-    assert code == 2
+    assert code == 1
     assert re.fullmatch(rf"wordgen: error: cannot save \S+ in {re.escape(str(out))} \(No space left on device\); "
                         r"the files already there are unchanged", one_line(err)), err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before and temporaries(out) == []
 
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True, timeout=60)
     code, _, err = run_cli(capsys, "train", "--resume", out, "--max-steps", "8", "--quiet")
-    assert code == 2 and one_line(err) == f"wordgen: error: cannot lock {out} (Read-only file system)", err
+    assert code == 1 and one_line(err) == f"wordgen: error: cannot lock {out} (Read-only file system)", err
     assert {name: (out / name).read_bytes() for name in ckpt.FILES} == before
     code, text, err = run_cli(capsys, "generate", out, "--max-tokens", "5")  # reading still works
     assert code == 0, err

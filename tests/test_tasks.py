@@ -4,18 +4,20 @@ One tiny word model is trained once (by the word_level_book task itself) and
 reused by the tasks that take --checkpoint, which keeps the file fast.
 """
 
+import dataclasses
 import importlib
 import json
+import re
 
 import pytest
-from helpers import one_line_error, tiny_flags, write_book
+from helpers import one_line_error, run_cli, tiny_flags, write_book
 
 TASKS = ["word_level_book", "char_vs_word", "tokenizer_sweep", "embeddings", "temperature_study"]
 TINY = tiny_flags(dropout=0, quiet=True)
 
 
 def run(capsys, task: str, *argv: str):
-    code = importlib.import_module(f"tasks.{task}").main(list(argv))
+    code = importlib.import_module(f"wordgen.tasks.{task}").main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -29,7 +31,7 @@ def book(tmp_path_factory):
 def lab(book, tmp_path_factory):
     """The word_level_book task run once at a tiny budget: (exit code, stdout, output folder)."""
     out = tmp_path_factory.mktemp("word_level_book")
-    code = importlib.import_module("tasks.word_level_book").main(
+    code = importlib.import_module("wordgen.tasks.word_level_book").main(
         ["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30",
          "--prompt", "ROMEO:\\n", *TINY])
     return code, out
@@ -41,7 +43,7 @@ def test_every_task_explains_itself(task, capsys):
         run(capsys, task, "--help")
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert f"python -m tasks.{task}" in text and "--out" in text and len(text) > 500
+    assert f"python -m wordgen.tasks.{task}" in text and "--out" in text and len(text) > 500
 
 
 def test_word_level_book(lab):
@@ -121,7 +123,7 @@ def test_temperature_study(lab, tmp_path, capsys):
 def test_bad_input_is_one_line_and_status_2(task, argv, message, tmp_path, capsys):
     code, _, err = run(capsys, task, *argv, "--out", str(tmp_path / "out"))
     assert code == 2
-    assert message in one_line_error(err, starts=f"python -m tasks.{task}: error:")
+    assert message in one_line_error(err, starts=f"python -m wordgen.tasks.{task}: error:")
 
 
 def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
@@ -131,8 +133,8 @@ def test_words_outside_the_vocabulary_only(lab, tmp_path, capsys):
 
 
 def test_a_loop_is_marked_and_cut_after_three_turns():
-    from tasks import LOOP_MARK, mark_loop
     from wordgen.analysis.textstats import find_text_loop
+    from wordgen.tasks import LOOP_MARK, mark_loop
 
     text = "so it goes and goes and goes and goes and goes"
     shown = mark_loop(text, find_text_loop(text))
@@ -141,3 +143,22 @@ def test_a_loop_is_marked_and_cut_after_three_turns():
     # A sample cut in the middle of a word still ends inside the loop's last cycle.
     text = "so it goes and goes and goes and goes and go"
     assert mark_loop(text, find_text_loop(text)).endswith("goes and ...(and so on)")
+
+
+def test_wordgen_lab_on_a_book_is_the_same_run_as_the_task(lab, book, tmp_path, capsys):
+    # One path for "my book": the same settings (all of config.json but the folder) and the same default
+    # prompt, whether the student types `wordgen lab --corpus BOOK` or runs the task.
+    from wordgen.training.checkpoint import load_config
+
+    code, stdout, err = run_cli(capsys, "lab", "--corpus", book, "--out", tmp_path / "lab", "--max-steps", "40",
+                                "--max-tokens", "30", *tiny_flags(dropout=0))  # the lab has no --quiet
+    assert code == 0, err
+    task = importlib.import_module("wordgen.tasks.word_level_book")
+    out = tmp_path / "task"
+    assert task.main(["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30", *TINY]) == 0
+    by_lab, by_task = (dataclasses.asdict(load_config(folder)) for folder in (tmp_path / "lab", out / "model"))
+    assert {**by_lab, "out": None} == {**by_task, "out": None}
+    prompt = json.loads((out / "results.json").read_text(encoding="utf-8"))["prompt"]
+    assert prompt.strip() and prompt != "ROMEO:\n"  # not the plays' prompt: the opening of this book's validation text
+    samples = re.findall(r"^--- .* ---.*\n" + re.escape(prompt.strip()), stdout, flags=re.MULTILINE)
+    assert len(samples) == 8  # greedy, five temperatures, top-k, top-p: each continues the same prompt

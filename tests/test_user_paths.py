@@ -141,9 +141,9 @@ def test_ctrl_c_stops_the_lab_in_a_real_process(book, tmp_path):
 
 def test_ctrl_c_stops_a_task_in_a_real_process(book, tmp_path):
     out = tmp_path / "task"
-    code, _, err = _ctrl_c_after(4, ["tasks.word_level_book", "--book", book, "--out", out, "--max-steps", "20",
+    code, _, err = _ctrl_c_after(4, ["wordgen.tasks.word_level_book", "--book", book, "--out", out, "--max-steps", "20",
                                      *tiny_flags(quiet=True)], tmp_path)
     assert code == 130, err
-    assert err.strip().splitlines()[-1] == (f"python -m tasks.word_level_book: interrupted at step 4; "
+    assert err.strip().splitlines()[-1] == (f"python -m wordgen.tasks.word_level_book: interrupted at step 4; "
                                             f"resume with: wordgen train --resume {out / 'model'}")
     assert "Traceback" not in err and ckpt.load_trainer_state(out / "model")["step"] == 4

@@ -28,7 +28,7 @@ _EXPORTS = {
     "TokenStream": "wordgen.data", "batchify": "wordgen.data", "encode_split": "wordgen.data",
     "resolve_device": "wordgen.device",
     "CheckpointError": "wordgen.errors", "ConfigError": "wordgen.errors", "CorpusError": "wordgen.errors",
-    "DistributedError": "wordgen.errors",
+    "DistributedError": "wordgen.errors", "StorageError": "wordgen.errors",
     "TokenizerError": "wordgen.errors", "WordgenError": "wordgen.errors",
     "Metrics": "wordgen.evaluate", "evaluate_split": "wordgen.evaluate", "evaluate_stream": "wordgen.evaluate",
     "evaluate_text": "wordgen.evaluate", "score_tokens": "wordgen.evaluate", "TokenScores": "wordgen.evaluate",

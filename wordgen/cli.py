@@ -1,24 +1,27 @@
 """The `wordgen` command: the only module that parses arguments or prints (the option
 tables themselves are in options.py, built from the settings' fields).
 
-    wordgen lab                          train a word model on Shakespeare, then show every sampler
+    wordgen lab [--corpus BOOK]          train a word model on Shakespeare or your book, then show every sampler
     wordgen train --corpus X --out DIR   train on any corpus with any tokenizer
-    wordgen generate DIR --prompt TEXT   sample text from a checkpoint, printed as it comes
+    wordgen generate DIR --prompt TEXT   sample text from a checkpoint, printed as it comes (or --output FILE)
     wordgen evaluate DIR --corpus X      bits per character / perplexity per word on held-out text
     wordgen corpora                      list the built-in corpora and plays
     wordgen serve DIR [DIR]              a local web playground over one or two checkpoints
 
 Bad input (a missing file, an unknown tokenizer, a negative temperature, a
-damaged checkpoint, an option argparse cannot read...) prints one line,
-`wordgen: error: ...`, and exits with status 2 -- no traceback, and nothing
-already saved is touched; the settings a library error names (`TrainConfig.epochs`)
-are shown as their flags (`--epochs`). Ctrl-C or SIGTERM during training finishes the step,
-saves, prints `wordgen: interrupted at step N; resume with: ...` and exits with
-130 / 143 (wordgen.training.stopping).
+damaged checkpoint, a device this machine lacks, an option argparse cannot read...)
+prints one line, `wordgen: error: ...`, and exits with status 2 -- no traceback, and
+nothing already saved is touched; the settings a library error names (`TrainConfig.epochs`)
+are shown as their flags (`--epochs`). A runtime failure (a full disk, a process of a
+multi-process run lost, a crash) is one line too, with status 1; WORDGEN_DEBUG=1 shows a
+crash's traceback instead. The statuses per error kind: wordgen.errors. Ctrl-C or SIGTERM
+during training finishes the step, saves, prints `wordgen: interrupted at step N; resume
+with: ...` and exits with 130 / 143 (wordgen.training.stopping).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from wordgen import lab
 from wordgen.config import SampleConfig, TrainConfig
-from wordgen.errors import CorpusError, UsageError, WordgenError
+from wordgen.errors import DEBUG_VARIABLE, CorpusError, StorageError, UsageError, WordgenError, failure_line
 from wordgen.options import build_parser, command_base, for_command_line, resume_command, settings_from
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
@@ -84,7 +87,15 @@ def _train_settings(args) -> tuple[TrainConfig, dict[str, str]]:
     return config, {name: "flag" for name in (*limits, "dist_timeout") if name in given}
 
 
+def _refuse_missing_device(args) -> None:
+    """A device this machine lacks (--device mps / cuda without one) is refused before any work."""
+    from wordgen.device import resolve_device
+
+    resolve_device(args.device)
+
+
 def cmd_train(args) -> None:
+    _refuse_missing_device(args)
     if args.nproc is not None and args.nproc != 1 and not args.dry_run:
         from wordgen.distributed import in_torchrun, launch
 
@@ -115,13 +126,15 @@ def cmd_train(args) -> None:
 def cmd_lab(args) -> None:
     from wordgen.analysis.copying import EXPLAIN, CopyIndex
     from wordgen.lab import draw_samples, score_validation
+    from wordgen.tasks import book_settings, default_prompt
 
     start = time.perf_counter()
+    _refuse_missing_device(args)
     samplers = lab.lab_samplers(top_k=args.top_k, top_p=args.top_p)  # checked before training
-    config, sources = lab.lab_config()
-    config, given = settings_from(args, config)
-    sources = {**sources, **given}
+    # The same settings and default prompt as `python -m wordgen.tasks.word_level_book --book` and the notebook.
+    config, sources = book_settings(args.corpus, args)
     result = _run_training(config, sources=sources, overwrite=True)
+    prompt = default_prompt(config.corpus, result.dataset) if args.prompt is None else args.prompt
     metrics = score_validation(result.bundle, result.dataset)
     print()
     _print_metrics("validation (whole split, best checkpoint)", metrics)
@@ -130,7 +143,7 @@ def cmd_lab(args) -> None:
     except CorpusError as err:  # a corpus too large to index: the samples come without
         copies_of = None
         print(f"\n(no copied stretches: {err})")
-    for sample in draw_samples(result.bundle, args.prompt, samplers, max_tokens=args.max_tokens, seed=config.seed,
+    for sample in draw_samples(result.bundle, prompt, samplers, max_tokens=args.max_tokens, seed=config.seed,
                                copies_of=copies_of):
         print(f"\n--- {sample.sampler.describe()} ---{_describe_loop(sample)}\n{sample.text.strip()}")
         if not sample.continuation.strip():  # else it would look as if nothing came out
@@ -162,26 +175,41 @@ def cmd_generate(args) -> None:
         raise WordgenError(f"--max-tokens must be >= 0, got {args.max_tokens}")
     if args.num_samples < 1:
         raise WordgenError(f"--num-samples must be at least 1, got {args.num_samples}")
+    prompt = _read_prompt_file(args.prompt_file) if args.prompt_file else args.prompt
+    output = Path(args.output).expanduser() if args.output else None
+    if output and output.is_dir():
+        raise UsageError(f"--output {args.output} is a folder; give the name of the file to write")
     cache = _neural_cache(args)  # before loading anything: bad settings fail fast
     if args.against and not args.copies:
         raise UsageError("--against only applies with --copies")
+    _refuse_missing_device(args)
     bundle = Bundle.load(args.checkpoint, device=args.device)
     copies_of = _copy_index(args.against, bundle.config) if args.copies else None
+    out = io.StringIO() if output else sys.stdout  # a file is written whole at the end, never half
     for i in range(args.num_samples):
         # One sample at a time so each is printed as it is drawn; sample i uses
         # seed + i, so `--num-samples 3` repeats `--seed S`, `S+1`, `S+2`.
         if args.num_samples > 1:
-            print(f"--- sample {i + 1} ---")
-        sys.stdout.write(args.prompt)
+            out.write(f"--- sample {i + 1} ---\n")
+        out.write(prompt)
         pieces = []
-        for (piece,) in stream(bundle.model, bundle.tokenizer, args.prompt, max_tokens=args.max_tokens,
+        for (piece,) in stream(bundle.model, bundle.tokenizer, prompt, max_tokens=args.max_tokens,
                                sample=sample, seed=args.seed + i, cache=cache):
-            sys.stdout.write(piece)
-            sys.stdout.flush()
+            out.write(piece)
+            out.flush()
             pieces.append(piece)
-        sys.stdout.write("\n")
+        out.write("\n")
         if copies_of is not None:
-            print(f"[{copies_of.copies(''.join(pieces)).describe()}]")
+            out.write(f"[{copies_of.copies(''.join(pieces)).describe()}]\n")
+    if output:
+        from wordgen import _io
+
+        try:
+            _io.atomic_write_text(output, out.getvalue())
+        except OSError as err:
+            raise StorageError(f"cannot write {output} ({err.strerror or _io.first_line(err)})") from None
+        samples = f"{args.num_samples} samples" if args.num_samples > 1 else "the sample"
+        print(f"wrote {samples} to {output}")
 
 
 def _copy_index(against: str | None, config):
@@ -195,6 +223,21 @@ def _copy_index(against: str | None, config):
     return CopyIndex.from_texts([read_text_file(Path(against))])
 
 
+def _read_prompt_file(name: str) -> str:
+    """The text of --prompt-file, exactly (line breaks as they are, the last one included): the prompt."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        raise UsageError(f"--prompt-file {name} is a folder; give a text file")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--prompt-file {name} does not exist") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"--prompt-file {name} is not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise UsageError(f"cannot read --prompt-file {name} ({err.strerror or err})") from None
+
+
 def cmd_evaluate(args) -> None:
     from wordgen._io import default_cache_dir
     from wordgen.corpora import load_corpus
@@ -202,6 +245,7 @@ def cmd_evaluate(args) -> None:
     from wordgen.training.checkpoint import Bundle
 
     cache = _neural_cache(args)  # before loading anything: bad settings fail fast
+    _refuse_missing_device(args)
     bundle = Bundle.load(args.checkpoint, device=args.device)
     if args.text_file:
         from wordgen.corpora import read_text_file
@@ -304,6 +348,7 @@ def cmd_serve(args) -> None:
 
     if args.max_concurrent < 1:
         raise WordgenError(f"--max-concurrent must be at least 1, got {args.max_concurrent}")
+    _refuse_missing_device(args)
     sock = bind(args.host, args.port)  # before loading: a port in use fails at once
     try:
         # The page marks unknown words as <unk> itself; a warning per request would flood this terminal.
@@ -346,6 +391,13 @@ def _import_plugins(modules: list[str]) -> None:
             raise WordgenError(f"cannot import plugin {name!r}: {err}") from None
 
 
+def _error_line(message: str) -> None:
+    # One write of the whole line: the processes of a torchrun run share one stderr, and
+    # separate writes of the text and its newline interleave with each other's.
+    sys.stderr.write(f"wordgen: error: {message}\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _show_warning
@@ -356,11 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             _import_plugins(args.plugin)
             COMMANDS[args.command](args)
         except WordgenError as err:
-            # One write of the whole line: the processes of a torchrun run share one stderr, and
-            # separate writes of the text and its newline interleave with each other's.
-            sys.stderr.write(f"wordgen: error: {for_command_line(err)}\n")
-            sys.stderr.flush()
-            return 2
+            _error_line(for_command_line(err))
+            return err.exit_code
         except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
             exit_on_next_signal()
             if os.environ.get("RANK", "0") in ("", "0"):  # one process of a torchrun run speaks for all
@@ -372,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         except BrokenPipeError:  # `wordgen generate ... | head`
             return 0
+        except Exception as err:  # an OSError nothing wrapped, or a crash: a runtime failure
+            if os.environ.get(DEBUG_VARIABLE) == "1":
+                raise
+            _error_line(failure_line(err))
+            return 1
     return 0
 
 if __name__ == "__main__":

@@ -21,15 +21,33 @@ from wordgen.errors import ConfigError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda if available, else cpu. An explicit device must exist."""
+    """'auto' -> cuda if available, else cpu. An explicit device must exist here (ConfigError).
+
+    Callers check it before any work (train() first thing, the CLI before loading
+    anything), so `--device mps` on a machine without it is one line, not a traceback
+    after the tokenizer is trained.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but torch sees no CUDA GPU here")
+        raise ConfigError(f"TrainConfig.device={name!r} is not a device torch knows: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+            raise ConfigError(f"TrainConfig.device={name!r} asks for a CUDA GPU, but torch ({build}) sees none "
+                              "here: use auto or cpu")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"TrainConfig.device={name!r} asks for GPU {device.index}, but this machine has "
+                              f"{count} (cuda:0 to cuda:{count - 1})")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"TrainConfig.device={name!r} asks for Apple's MPS GPU, which this machine or torch "
+                              "build does not have: use auto or cpu")
+    elif device.type != "cpu":
+        raise ConfigError(f"TrainConfig.device={name!r} is not one wordgen runs on: use auto, cpu, cuda, cuda:N or mps")
     return device
 
 

@@ -1,6 +1,6 @@
 """The lab: its settings over the general defaults, then its steps after training (score, samples).
 
-`wordgen lab`, the tasks (tasks/) and the notebooks all start from `LAB_OVERRIDES`,
+`wordgen lab`, the tasks (wordgen/tasks/) and the notebooks all start from `LAB_OVERRIDES`,
 so the lab a student runs from the command line, a script or a notebook is the same
 lab. TrainConfig / ModelConfig keep the general defaults of `wordgen train`; this
 module holds only what the lab sets differently, and why (the figures behind each
@@ -8,7 +8,7 @@ value: docs/development/log.md, "The lab's settings"). After training, all of th
 score with `score_validation` and sample with `draw_samples`; they differ only in
 how much they print.
 
-Not here: training (wordgen.training), printing (cli.py, tasks/), the size rule
+Not here: training (wordgen.training), printing (cli.py, wordgen/tasks/), the size rule
 (wordgen.training.sizerule), applying settings and marking their source
 (wordgen.training.plan).
 """

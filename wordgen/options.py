@@ -5,7 +5,7 @@ help, choices and the default shown from the config the options apply to);
 `settings_from` turns the parsed options back into that config, with the fields the
 command line gave (`sources`); `for_command_line` names the flags in a library error,
 which names fields (`TrainConfig.epochs` -> `--epochs`). `build_parser()` holds the
-`wordgen` commands. cli.py and tasks/ use these; benchmarks/ too for their shared options.
+`wordgen` commands. cli.py and wordgen/tasks/ use these; benchmarks/ too for their shared options.
 
 Not here: parsing argv, printing, training (cli.py); the settings themselves (config.py).
 """
@@ -17,7 +17,7 @@ import dataclasses
 import re
 import shlex
 
-from wordgen import lab
+from wordgen import __version__, lab
 from wordgen.config import ModelConfig, SampleConfig, TrainConfig
 from wordgen.errors import CheckpointError, UsageError, WordgenError
 
@@ -236,15 +236,18 @@ def _add_cache_options(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def _lab(sub) -> None:
-    p = sub.add_parser("lab", help="the lab end to end on the built-in Shakespeare corpus",
-                       description=f"Train a word-level LSTM ({lab.LAB_TIME_BUDGET:g} s by default) into --out "
-                                   "(replaced on each run), print validation perplexity per token, bits per "
-                                   "character and perplexity per word, then generate from the same prompt with "
-                                   "greedy decoding, temperatures "
-                                   + "/".join(f"{t:g}" for t in lab.LAB_TEMPERATURES) + ", top-k and top-p.")
+    p = sub.add_parser("lab", help="the lab end to end: the built-in Shakespeare, or your book with --corpus",
+                       description=f"Train a word-level LSTM ({lab.LAB_TIME_BUDGET:g} s by default) on the "
+                                   "built-in plays or on your own book (--corpus book.txt, e.g. a Project "
+                                   "Gutenberg e-book as downloaded) into --out (replaced on each run), print "
+                                   "validation perplexity per token, bits per character and perplexity per word, "
+                                   "then generate from the same prompt with greedy decoding, temperatures "
+                                   + "/".join(f"{t:g}" for t in lab.LAB_TEMPERATURES) + ", top-k and top-p. "
+                                   "The same run as python -m wordgen.tasks.word_level_book --book BOOK.")
     _training_groups(p, "lab", TRAIN_ONLY)
-    p.add_argument("--prompt", default=lab.LAB_PROMPT,
-                   help=f"prompt for every sampler (default: {lab.LAB_PROMPT!r})")
+    p.add_argument("--prompt", default=None,
+                   help=f"prompt for every sampler (default: {lab.LAB_PROMPT!r} on the built-in plays, else the "
+                        "opening lines of the book's validation text)")
     p.add_argument("--max-tokens", type=int, default=lab.LAB_MAX_TOKENS,
                    help=f"tokens per sample (default: {lab.LAB_MAX_TOKENS})")
     p.add_argument("--top-k", type=int, default=lab.LAB_TOP_K,
@@ -274,9 +277,15 @@ def _train(sub) -> None:
 
 def _generate(sub) -> None:
     p = sub.add_parser("generate", help="generate text from a checkpoint",
-                       description="Generate text from a checkpoint folder, printed as it is sampled.")
+                       description="Generate text from a checkpoint folder, printed as it is sampled, or written to --output FILE.")
     p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
-    p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
+    prompt = p.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
+    prompt.add_argument("--prompt-file", metavar="FILE", default=None,
+                        help="continue the text of this UTF-8 file, exactly as it is (its last line break too)")
+    p.add_argument("--output", metavar="FILE", default=None,
+                   help="write the samples to FILE (replaced whole, never left half-written) instead of printing "
+                        "them; only where they went is printed")
     p.add_argument("--max-tokens", type=int, default=100, help="tokens to generate per sample (default: 100)")
     add_settings(p, SampleConfig())
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same text (default: 0)")
@@ -382,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="wordgen", description="Word-level text generation lab: train, sample, evaluate and compare."
     )
+    parser.add_argument("--version", action="version", version=f"wordgen {__version__}")
     parser.add_argument(
         "--plugin", action="append", default=[], metavar="MODULE",
         help="import MODULE first (a .py file in the current folder, or an installed module), so the "

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator, Sequence
 
 from wordgen import _io
-from wordgen.errors import TokenizerError
+from wordgen.errors import StorageError, TokenizerError
 
 # The context a model is given when a prompt is empty, in generation and in scoring alike:
 # "a new line begins", which every tokenizer can encode.
@@ -108,7 +108,7 @@ class Tokenizer(abc.ABC):
         "decode",  # generation and streaming turn ids back into text
         "vocab_size",  # the model's input/output size; Bundle.load checks it against the model
         "id_to_token",  # the lab notebook shows the tokens of a line
-        "token_to_id",  # tasks/embeddings looks words up; embeddings finds the special ids
+        "token_to_id",  # tasks.embeddings looks words up; embeddings finds the special ids
         "special_tokens",  # embeddings leaves them out of "frequent words"
         "unk_id",  # generation never samples <unk>
         "count_unk",  # the <unk> rate reported beside perplexity; prompt warnings
@@ -211,7 +211,7 @@ class Tokenizer(abc.ABC):
         try:
             _io.atomic_write_text(path, json.dumps(d, ensure_ascii=False, indent=2))
         except OSError as e:
-            raise TokenizerError(
+            raise StorageError(
                 f"cannot write tokenizer to {str(_io.expand(path))!r}: {_io.first_line(e)}"
             ) from None
 

@@ -25,7 +25,7 @@ temporary name, fsync, rename), so a crash in the middle of a save leaves the
 previous file whole. metrics.jsonl is appended to, one line per validation, each
 with a single write; `read_metrics` skips a torn line (a crash or a full disk in
 the middle of that write) with a warning. A failed write (disk full, read-only
-file system) becomes a `CheckpointError` naming the folder. Everything a later
+file system) becomes a `StorageError` naming the folder. Everything a later
 session needs travels in the folder: copy it anywhere and generate the same text.
 
 Not here: the training loop (wordgen.training.loop) and how a tokenizer serialises
@@ -53,7 +53,7 @@ from safetensors.torch import load_model, save_model
 from wordgen import _io
 from wordgen.config import TrainConfig
 from wordgen.device import resolve_device
-from wordgen.errors import CheckpointError, WordgenError
+from wordgen.errors import CheckpointError, StorageError, WordgenError
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import Tokenizer, load_tokenizer
 
@@ -123,8 +123,8 @@ def _save(folder: Path, name: str, write: Callable[[str], None]) -> None:
     try:
         _io.atomic_write(Path(folder) / name, write)
     except OSError as err:
-        raise CheckpointError(f"cannot save {name} in {folder} ({err.strerror or _io.first_line(err)}); "
-                              "the files already there are unchanged") from None
+        raise StorageError(f"cannot save {name} in {folder} ({err.strerror or _io.first_line(err)}); "
+                           "the files already there are unchanged") from None
 
 
 def save_config(path: Path, config: TrainConfig, sources: dict[str, str] | None = None) -> None:
@@ -185,8 +185,8 @@ def append_metrics(path: Path, row: dict) -> None:
         finally:
             os.close(fd)
     except OSError as err:
-        raise CheckpointError(f"cannot save {METRICS_FILE} in {folder} ({err.strerror or _io.first_line(err)}); "
-                              "the files already there are unchanged") from None
+        raise StorageError(f"cannot save {METRICS_FILE} in {folder} ({err.strerror or _io.first_line(err)}); "
+                           "the files already there are unchanged") from None
 
 
 # ---------------------------------------------------------------- reading
@@ -363,7 +363,7 @@ def lock_folder(path: Path, *, create: bool) -> Iterator[None]:
             folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
     except OSError as err:
-        raise CheckpointError(f"cannot lock {folder} ({err.strerror or _io.first_line(err)})") from None
+        raise StorageError(f"cannot lock {folder} ({err.strerror or _io.first_line(err)})") from None
     try:
         try:
             import fcntl
@@ -374,8 +374,8 @@ def lock_folder(path: Path, *, create: bool) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
-                raise CheckpointError(f"{folder} is being written by another wordgen run (process {holder}); "
-                                      "wait for it to finish or choose another folder") from None
+                raise StorageError(f"{folder} is being written by another wordgen run (process {holder}); "
+                                   "wait for it to finish or choose another folder") from None
             try:  # for the message above, in the other process; a full disk must not stop a resume
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode("ascii"))

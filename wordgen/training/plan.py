@@ -29,7 +29,7 @@ RULE = "size rule"
 SOURCES = {
     "default": "the general default (TrainConfig / ModelConfig)",
     "lab": "the lab's settings (wordgen.lab.LAB_OVERRIDES)",
-    "task": "a task's own setting (tasks/)",
+    "task": "a task's own setting (wordgen/tasks/)",
     "flag": "a command-line option",
     "given": "set by the caller (a Python script, a notebook)",
     "command": "the command's own default (e.g. `wordgen train` has no default folder)",

@@ -1,7 +1,7 @@
 """What a word model learns about words: nearest neighbours and a 2-D map of its input embeddings.
 
-    python -m tasks.embeddings                                   # Shakespeare, 150 s of training
-    python -m tasks.embeddings --checkpoint runs/word_level_book/model --words king love night
+    python -m wordgen.tasks.embeddings                                   # Shakespeare, 150 s of training
+    python -m wordgen.tasks.embeddings --checkpoint runs/word_level_book/model --words king love night
 
 After word-level training (or with a reused model), every word has a vector
 in the embedding matrix. This task lists, for a few words, the words whose
@@ -18,15 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from tasks import (
-    WORD_TOKENIZER,
-    Report,
-    add_book_option,
-    add_out_option,
-    add_training_options,
-    obtain_model,
-    run_task,
-)
 from wordgen.analysis.embeddings import (
     embedding_matrix,
     frequent_tokens,
@@ -36,8 +27,17 @@ from wordgen.analysis.embeddings import (
     token_label,
 )
 from wordgen.errors import ConfigError
+from wordgen.tasks import (
+    WORD_TOKENIZER,
+    Report,
+    add_book_option,
+    add_out_option,
+    add_training_options,
+    obtain_model,
+    run_task,
+)
 
-PROG = "python -m tasks.embeddings"
+PROG = "python -m wordgen.tasks.embeddings"
 DEFAULT_WORDS = ("king", "queen", "love", "death", "night", "sword", "father", "eyes", "good", "three",
                  "thee", "said", "go")
 

@@ -1,7 +1,7 @@
 """BPE vocabulary size against bits per character and tokens per character, on one book.
 
-    python -m tasks.tokenizer_sweep                                  # Hamlet, 7 sizes
-    python -m tasks.tokenizer_sweep --book alice.txt --sizes 258 1000 4000
+    python -m wordgen.tasks.tokenizer_sweep                                  # Hamlet, 7 sizes
+    python -m wordgen.tasks.tokenizer_sweep --book alice.txt --sizes 258 1000 4000
 
 For every vocabulary size a byte-level BPE tokenizer is trained on the book's
 training text and a small LSTM reads the book with it the same number of
@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from tasks import (
+from wordgen.errors import ConfigError
+from wordgen.tasks import (
     Report,
     add_book_option,
     add_out_option,
@@ -30,9 +31,8 @@ from tasks import (
     obtain_model,
     run_task,
 )
-from wordgen.errors import ConfigError
 
-PROG = "python -m tasks.tokenizer_sweep"
+PROG = "python -m wordgen.tasks.tokenizer_sweep"
 DEFAULT_BOOK = "shakespeare:hamlet"  # about the size of Alice in Wonderland: a book, not a library
 DEFAULT_SIZES = (258, 500, 1000, 2000, 4000, 8000, 16000)
 MIN_BPE = 258  # 256 byte symbols + <unk> + at least one merge

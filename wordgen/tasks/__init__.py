@@ -1,4 +1,4 @@
-"""The lab as runnable scripts: `python -m tasks.NAME --help` for each.
+"""The lab as runnable scripts: `python -m wordgen.tasks.NAME --help` for each.
 
     word_level_book     the lab itself: train on a book, greedy loop vs temperature, top-k, top-p
     char_vs_word        the lesson's character model against the lab's word model, same budget
@@ -6,14 +6,16 @@
     embeddings          nearest neighbours and a 2-D map of the learned word embeddings
     temperature_study   loops, diversity, invented words and likelihood from T = 0.1 to 2.0
 
-Each task finishes in under five minutes on two CPU cores with its defaults,
-prints what it found, and writes its outputs (checkpoints, report.txt,
-results.json, plots) under `runs/TASK/`. Tasks that train take
-`--checkpoint DIR` to reuse a trained model instead.
+They come with the package, so they run from any folder. Each task finishes in under
+five minutes on two CPU cores with its defaults, prints what it found, and writes its
+outputs (checkpoints, report.txt, results.json, plots) under `runs/TASK/` of the current
+folder. Tasks that train take `--checkpoint DIR` to reuse a trained model instead.
 
 This package holds what the tasks share: the training options (wordgen's own,
 from wordgen.options), training or loading a model, error handling, and the report
-that is printed and saved.
+that is printed and saved. Its "the lab on any book" part (`book_settings`,
+`default_prompt`) is also what `wordgen lab --corpus BOOK` and the lab notebook run, so
+a book gets the same run with the same defaults wherever it is started.
 Everything a task computes comes from `wordgen` (the analysis in
 `wordgen.analysis.textstats`, `wordgen.evaluate` and `wordgen.analysis.embeddings`); none of it lives here.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -30,8 +33,8 @@ from pathlib import Path
 
 from wordgen import Bundle, Metrics, TrainConfig, WordgenError, lab, load_corpus, train
 from wordgen.analysis.textstats import token_offsets
-from wordgen.data import split_text
-from wordgen.errors import UsageError
+from wordgen.device import resolve_device
+from wordgen.errors import DEBUG_VARIABLE, UsageError, failure_line
 from wordgen.lab import score_validation
 from wordgen.options import add_settings, for_command_line, resume_command, settings_from
 from wordgen.training.plan import apply_settings
@@ -39,12 +42,14 @@ from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_
 
 DEFAULT_BOOK = lab.LAB_CORPUS
 WORD_TOKENIZER = lab.WORD_TOKENIZER
-# The default prompt is the opening of the validation text, at least this many words: the
-# model continues a passage of the book it never saw. A one-word prompt ("The") leaves the
+# On a book other than the plays the default prompt is the opening of its validation text,
+# at least this many words: the model continues a passage of the book it never saw. A one-word prompt ("The") leaves the
 # LSTM's state almost where it started, and there a briefly trained model's next word is
 # nearly uniform over the vocabulary (9.2 of at most 9.2 nats), so every sampler at T <= 1
 # began with the same rare word; a few lines in, the state is informative.
 PROMPT_WORDS = 8
+PROMPT_DEFAULT_HELP = (f"{lab.LAB_PROMPT!r} on the built-in plays ({lab.LAB_CORPUS}), else the opening lines of "
+                       f"the book's validation text, {PROMPT_WORDS}+ words")
 
 
 # ---------------------------------------------------------------- options
@@ -61,7 +66,7 @@ def add_book_option(parser: argparse.ArgumentParser, default: str | None = DEFAU
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, time_budget: float, checkpoint: bool = True,
-                         epochs: float | None = None) -> None:
+                         epochs: float | None = None, eval_chars: int = 100_000) -> None:
     """The options of every task that trains: budget, model size, batching, seed, progress bar.
 
     The training settings are wordgen's own options (wordgen.options) over the lab's
@@ -77,34 +82,65 @@ def add_training_options(parser: argparse.ArgumentParser, *, time_budget: float,
         "time_budget", *(["epochs"] if epochs is not None else []), "max_steps", "model.embedding_dim",
         "model.hidden_size", "model.num_layers", "model.dropout", "batch_size", "seq_len", "seed", "device"])
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    g.add_argument("--eval-chars", type=int, default=100_000,
+    g.add_argument("--eval-chars", type=int, default=eval_chars,
                    help="measure on the first this many characters of the validation split, cut at a line "
-                        "end; 0 means all of it (default: 100000)")
+                        f"end; 0 means all of it (default: {eval_chars or 'all of it'})")
 
 
 def add_prompt_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", default=None,
                         help="text every sample continues; write \\n for a line break, '' to start at a new "
-                             f"line (default: the opening lines of the validation text, {PROMPT_WORDS}+ words)")
+                             f"line (default: {PROMPT_DEFAULT_HELP})")
 
 
-def prompt_text(args: argparse.Namespace, dataset) -> str:
-    """--prompt with a typed backslash-n made a line break, or by default the validation text's opening."""
+def prompt_text(args: argparse.Namespace, model: Model) -> str:
+    """--prompt with a typed backslash-n made a line break, or by default `default_prompt` of the model's book."""
     if args.prompt is not None:
         return args.prompt.replace("\\n", "\n")
-    text = split_text(dataset["validation"])
-    end = words = 0
-    for line in text.splitlines(keepends=True):  # whole lines, so the continuation starts a line
-        end, words = end + len(line), words + len(line.split())
-        if words >= PROMPT_WORDS:
-            break
-    return text[:end]
+    return default_prompt(model.book, model.dataset)
 
 
 def add_out_option(parser: argparse.ArgumentParser, task: str) -> None:
     parser.add_argument("--out", default=f"runs/{task}",
                         help=f"folder for this task's outputs; models it trains are replaced on each run "
                              f"(default: runs/{task})")
+
+
+# ---------------------------------------------------------------- the lab on any book
+
+
+def book_settings(book: str, args: argparse.Namespace | None = None,
+                  task: dict | None = None) -> tuple[TrainConfig, dict[str, str]]:
+    """The lab's settings for `book` (wordgen.lab.task_config), then `task`'s own, then the flags in `args`.
+
+    `wordgen lab --corpus BOOK`, every task that trains and the lab notebook start here.
+    Returns the config and where each of its settings came from ("lab", "task", "flag"), for the plan.
+    """
+    config, sources = lab.task_config(book)
+    if book == lab.LAB_CORPUS:
+        sources["corpus"] = "lab"  # the lab's own book, not a choice of the task's
+    if task:
+        config, sources = apply_settings(config, task, "task", sources)
+    if args is not None:
+        config, given = settings_from(args, config)
+        sources = {**sources, **given}
+    # Tying needs equal sizes; untie rather than refuse a student's choice of sizes.
+    if config.model.tie_weights is None and config.model.embedding_dim != config.model.hidden_size:
+        config.model.tie_weights = False
+    return config, sources
+
+
+def default_prompt(book: str, dataset) -> str:
+    """What every sampler continues unless told otherwise: see PROMPT_DEFAULT_HELP."""
+    if book == lab.LAB_CORPUS:
+        return lab.LAB_PROMPT
+    text = lab.validation_text(dataset)
+    end = words = 0
+    for line in text.splitlines(keepends=True):  # whole lines, so the continuation starts a line
+        end, words = end + len(line), words + len(line.split())
+        if words >= PROMPT_WORDS:
+            break
+    return text[:end]
 
 
 # ---------------------------------------------------------------- models
@@ -132,18 +168,10 @@ class Model:
 
 
 def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> tuple[TrainConfig, dict]:
-    """The lab's settings for `book` (wordgen.lab.task_config), this task's own, then the options given.
-
-    Returns the config and where each of its settings came from ("lab", "task", "flag"), for the plan.
-    """
-    base, sources = lab.task_config(book)
+    """`book_settings` with this task's tokenizer, folder and budget: the config and its settings' sources."""
     task = {"tokenizer": tokenizer, "out": str(out), "time_budget": args.time_budget,
             "epochs": getattr(args, "epochs", None)}
-    base, sources = apply_settings(base, task, "task", sources)
-    config, given = settings_from(args, base)
-    # Tying needs equal sizes; untie rather than refuse a student's choice.
-    config.model.tie_weights = None if config.model.embedding_dim == config.model.hidden_size else False
-    return config, {**sources, **given}
+    return book_settings(book, args, task)
 
 
 def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpoint: str | None = None) -> Model:
@@ -153,6 +181,7 @@ def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpo
     trained on, split with its own seed (so its validation text is the one it
     never saw).
     """
+    resolve_device(args.device)  # a device this machine lacks is refused before any work
     if checkpoint:
         bundle = Bundle.load(checkpoint, device=args.device)
         book = args.book or bundle.config.corpus
@@ -220,7 +249,7 @@ def show_text(text: str, indent: str = "  ") -> str:
 
 def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], None],
              argv: list[str] | None, renames: dict[str, str] | None = None) -> int:
-    """Parse argv, run body(args); bad input -> `prog: error: ...` on one line and status 2.
+    """Parse argv, run body(args); an error -> `prog: error: ...` on one line, with its status (wordgen.errors).
 
     The settings an error names are shown as the task's flags (--book for TrainConfig.corpus,
     and `renames`, e.g. {"SampleConfig.temperature": "--temperatures"}).
@@ -246,7 +275,7 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
             except WordgenError as err:
                 flags = {"TrainConfig.corpus": "--book", **(renames or {})}
                 print(f"{prog}: error: {for_command_line(err, flags)}", file=sys.stderr)
-                return 2
+                return err.exit_code
             except Interrupted as err:  # before KeyboardInterrupt, which it subclasses
                 exit_on_next_signal()
                 print(f"{prog}: {err.describe(resume_command(err.checkpoint))}", file=sys.stderr)
@@ -255,6 +284,11 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
                 exit_on_next_signal()
                 print(f"{prog}: interrupted; files already saved are intact", file=sys.stderr)
                 return 130
+            except Exception as err:  # an OSError nothing wrapped, or a crash: a runtime failure
+                if os.environ.get(DEBUG_VARIABLE) == "1":
+                    raise
+                print(f"{prog}: error: {failure_line(err)}", file=sys.stderr)
+                return 1
     finally:
         warnings.showwarning = previous
     return 0

@@ -1,13 +1,15 @@
 """The lab itself: take a book, train a word-level generator on it, and look at what each sampler writes.
 
-    python -m tasks.word_level_book                          # Shakespeare, 150 s of training
-    python -m tasks.word_level_book --book alice.txt         # any Project Gutenberg .txt as downloaded
+    python -m wordgen.tasks.word_level_book                          # Shakespeare, 150 s of training
+    python -m wordgen.tasks.word_level_book --book alice.txt         # any Project Gutenberg .txt as downloaded
 
 Trains a word-level LSTM (or reuses one with --checkpoint), prints its
 validation metrics, then generates from one prompt with greedy decoding (and
 points out where it falls into a loop, and which n-gram it repeats),
-the lab's temperatures (wordgen.lab), top-k and top-p: the same lab as
-`wordgen lab` (both use wordgen.lab), with a longer report. Writes
+the lab's temperatures (wordgen.lab), top-k and top-p. It is the same run as
+`wordgen lab --corpus BOOK`: the same settings (`book_settings`), default prompt
+(`default_prompt`), samplers, sample length and scoring on the whole validation
+split; this task prints a longer report and can reuse a model. Writes
 runs/word_level_book/{model/, report.txt, results.json}.
 """
 
@@ -18,7 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from tasks import (
+from wordgen import lab
+from wordgen.analysis.copying import EXPLAIN, CopyIndex
+from wordgen.analysis.textstats import describe_ngram, text_tokens
+from wordgen.lab import draw_samples
+from wordgen.tasks import (
     WORD_TOKENIZER,
     Report,
     add_book_option,
@@ -32,11 +38,8 @@ from tasks import (
     run_task,
     show_text,
 )
-from wordgen import lab
-from wordgen.analysis.textstats import describe_ngram, text_tokens
-from wordgen.lab import draw_samples
 
-PROG = "python -m tasks.word_level_book"
+PROG = "python -m wordgen.tasks.word_level_book"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,19 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="The word-level text generation lab: train on any book, then compare greedy decoding "
                     "(its loop found and shown) with temperature, top-k and top-p sampling.",
-        epilog="Example: python -m tasks.word_level_book --book pg11.txt --prompt 'Alice was'\n"
+        epilog="Example: python -m wordgen.tasks.word_level_book --book pg11.txt --prompt 'Alice was'\n"
                "Reuse the model afterwards: --checkpoint runs/word_level_book/model",
     )
     add_book_option(p, default=None)
     p.add_argument("--tokenizer", default=WORD_TOKENIZER,
                    help=f"the tokenizer to train with (default: {WORD_TOKENIZER})")
     add_prompt_option(p)
-    p.add_argument("--max-tokens", type=int, default=80, help="words (tokens) per sample (default: 80)")
+    p.add_argument("--max-tokens", type=int, default=lab.LAB_MAX_TOKENS,
+                   help=f"words (tokens) per sample (default: {lab.LAB_MAX_TOKENS})")
     p.add_argument("--top-k", type=int, default=lab.LAB_TOP_K,
                    help=f"k for the top-k sample (default: {lab.LAB_TOP_K})")
     p.add_argument("--top-p", type=float, default=lab.LAB_TOP_P,
                    help=f"p for the top-p sample (default: {lab.LAB_TOP_P})")
-    add_training_options(p, time_budget=lab.LAB_TIME_BUDGET)
+    add_training_options(p, time_budget=lab.LAB_TIME_BUDGET, eval_chars=0)  # all of it, as the lab
     add_out_option(p, "word_level_book")
     return p
 
@@ -87,17 +91,20 @@ def body(args: argparse.Namespace) -> None:
     say(f"  <unk> rate           {metrics.unk_rate:8.2%}   (all unknown words share one <unk>, "
         "which flatters the two perplexities)")
 
-    prompt = prompt_text(args, model.dataset)
-    opening = " (the opening of the validation text)" if args.prompt is None else ""
+    prompt = prompt_text(args, model)
+    opening = " (the opening of the validation text)" if args.prompt is None and prompt != lab.LAB_PROMPT else ""
     say(f"\nprompt{opening}:\n" + (show_text(prompt) if prompt.strip() else "  (none: a new line)"))
     say(f"every sampler continues it with seed {args.seed}, so where two samples differ, the sampler made "
         "the difference")
-    samples = draw_samples(bundle, prompt, samplers, max_tokens=args.max_tokens, seed=args.seed)
+    copies_of = CopyIndex.from_split(model.dataset["train"])  # as the lab does: is a sample copying the book?
+    samples = draw_samples(bundle, prompt, samplers, max_tokens=args.max_tokens, seed=args.seed, copies_of=copies_of)
     for sample in samples:
         say(f"\n--- {sample.sampler.describe()} ---")
         say(show_text("..." + mark_loop(sample.continuation, sample.loop)))  # the point where it turns, marked
         tokens = text_tokens(sample.continuation)
         say(f"  -> {describe_loop(sample.loop, len(tokens))}; distinct bigrams {sample.distinct_2:.0%}")
+        say(f"  -> {sample.copies.describe()}")
+    say(f"\n(copied stretches: {EXPLAIN})")
 
     greedy_loop = samples[0].loop
     say("\nWhat to notice: greedy decoding always takes the most likely word, so as soon as the model's state "

@@ -1,7 +1,7 @@
 """The lesson's "too low loops, too high is gibberish", in numbers, for temperatures 0.1 to 2.0.
 
-    python -m tasks.temperature_study                                   # Shakespeare, 150 s of training
-    python -m tasks.temperature_study --checkpoint runs/word_level_book/model
+    python -m wordgen.tasks.temperature_study                                   # Shakespeare, 150 s of training
+    python -m wordgen.tasks.temperature_study --checkpoint runs/word_level_book/model
 
 For every temperature the model writes several samples from the same prompt,
 and each is measured: does it fall into a loop; distinct-2 and distinct-3
@@ -22,7 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-from tasks import (
+from wordgen import SampleConfig, generate
+from wordgen.analysis.textstats import NgramIndex, distinct_n, find_loop, text_tokens
+from wordgen.errors import ConfigError
+from wordgen.evaluate import continuation_log_likelihood
+from wordgen.lab import validation_text
+from wordgen.tasks import (
     WORD_TOKENIZER,
     Report,
     add_book_option,
@@ -34,13 +39,8 @@ from tasks import (
     prompt_text,
     run_task,
 )
-from wordgen import SampleConfig, generate
-from wordgen.analysis.textstats import NgramIndex, distinct_n, find_loop, text_tokens
-from wordgen.errors import ConfigError
-from wordgen.evaluate import continuation_log_likelihood
-from wordgen.lab import validation_text
 
-PROG = "python -m tasks.temperature_study"
+PROG = "python -m wordgen.tasks.temperature_study"
 DEFAULT_TEMPERATURES = tuple(round(0.1 * i, 1) for i in range(1, 21))  # 0.1 ... 2.0
 REFERENCE_PIECES = 200  # validation pieces measured for the reference line
 
@@ -143,7 +143,7 @@ def body(args: argparse.Namespace) -> None:
     say(f"book: {model.book}")
     say(model.describe())
     index = NgramIndex.from_texts(model.dataset["train"]["text"])
-    prompt = prompt_text(args, model.dataset)
+    prompt = prompt_text(args, model)
     say(f"{args.samples} samples of {args.max_tokens} tokens per temperature, all continuing {prompt!r}\n")
     say(f"{'T':>5} {'loops':>6} {'dist-2':>7} {'dist-3':>7} {'words in book':>14} {'pairs in book':>14} "
         f"{'log-lik/token':>14}")

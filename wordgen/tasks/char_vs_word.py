@@ -1,7 +1,7 @@
 """The lesson's character-level model against the lab's word-level model: same book, same budget.
 
-    python -m tasks.char_vs_word                       # Shakespeare, 90 s of training per model
-    python -m tasks.char_vs_word --book alice.txt
+    python -m wordgen.tasks.char_vs_word                       # Shakespeare, 90 s of training per model
+    python -m wordgen.tasks.char_vs_word --book alice.txt
 
 Both models have the same size and the same training time; only the tokenizer
 differs. They are compared in bits per character on the same validation text
@@ -20,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from tasks import (
+from wordgen import SampleConfig, generate
+from wordgen.analysis.textstats import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
+from wordgen.errors import ConfigError
+from wordgen.tasks import (
     DEFAULT_BOOK,
     WORD_TOKENIZER,
     Report,
@@ -35,11 +38,8 @@ from tasks import (
     run_task,
     show_text,
 )
-from wordgen import SampleConfig, generate
-from wordgen.analysis.textstats import NgramIndex, describe_ngram, distinct_n, find_text_loop, text_tokens
-from wordgen.errors import ConfigError
 
-PROG = "python -m tasks.char_vs_word"
+PROG = "python -m wordgen.tasks.char_vs_word"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +130,7 @@ def body(args: argparse.Namespace) -> None:
     }
     say(f"book: {args.book}")
     index = NgramIndex.from_texts(models["word"].dataset["train"]["text"])
-    prompt = prompt_text(args, models["word"].dataset)
+    prompt = prompt_text(args, models["word"])
     say("prompt:\n" + (show_text(prompt) if prompt.strip() else "  (none: a new line)"))
     results = {}
     for name, model in models.items():
