@@ -85,8 +85,10 @@ chromium:
 lab: $(STAMP)
 	$(BIN)/wordgen lab
 
+# PYTEST_ARGS: extra pytest arguments, e.g. PYTEST_ARGS="-p randomly" for a shuffled order (the seed is printed).
+PYTEST_ARGS ?=
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 notebook: $(NOTEBOOK_STAMP)
 	$(BIN)/jupyter lab $(JUPYTER_ROOT) notebooks/
