@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -345,8 +346,9 @@ def test_the_report_shows_intervals_and_the_budget(seeded):
     assert matplotlib.image.imread(png).shape[:2] > (300, 1200)  # three panels
 
 
-def test_an_existing_seed_folder_stops_a_new_comparison(seeded, texts, capsys):
-    out, _ = seeded
+def test_an_existing_seed_folder_stops_a_new_comparison(seeded, texts, tmp_path, capsys):
+    out = tmp_path / "report"
+    shutil.copytree(seeded[0], out)  # a copy: the module's comparison stays whole for the other tests
     (out / "results.json").unlink()  # only a checkpoint of a later seed is in the way now
     code = main(["compare", "--corpus", str(texts / "book.txt"), "--tokenizers", "char", "--out", str(out),
                  "--max-steps", "1", "--seeds", "2", "--seed", "6", "--quiet", *TINY])
