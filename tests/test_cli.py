@@ -254,7 +254,7 @@ def test_gru_train_resume_generate_evaluate(tmp_path, book, capsys):
 
 def test_the_lab_says_what_a_loop_repeats_and_when_only_whitespace_came_out():
     from wordgen.analysis.textstats import find_text_loop
-    from wordgen.cli import _describe_loop
+    from wordgen.cli.training import _describe_loop
     from wordgen.config import SampleConfig
     from wordgen.lab import Sample
 

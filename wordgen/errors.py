@@ -8,7 +8,7 @@ a setting as its field (`TrainConfig.epochs`, `SampleConfig.top_k`) or keyword
 `wordgen: error: <message>` with the flags named instead (wordgen.options) and exits
 with the kind's `exit_code`; library users can catch them like any other exception.
 
-Exit statuses, as shell tools use them (the kind's `exit_code`; cli.py applies them):
+Exit statuses, as shell tools use them (the kind's `exit_code`; wordgen.cli applies them):
 
     0    done
     2    bad input: the command must change before it can work. UsageError (the
@@ -28,7 +28,7 @@ Exit statuses, as shell tools use them (the kind's `exit_code`; cli.py applies t
 Programming errors inside wordgen are deliberately *not* wrapped in these kinds:
 library callers see them as they are, and the CLI reports them as internal errors.
 
-Not here: printing and exiting (cli.py), naming flags (wordgen.options).
+Not here: printing and exiting (wordgen.cli), naming flags (wordgen.options).
 """
 
 from wordgen._io import first_line

@@ -8,7 +8,7 @@ value: docs/development/log.md, "The lab's settings"). After training, all of th
 score with `score_validation` and sample with `draw_samples`; they differ only in
 how much they print.
 
-Not here: training (wordgen.training), printing (cli.py, wordgen/tasks/), the size rule
+Not here: training (wordgen.training), printing (wordgen.cli, wordgen/tasks/), the size rule
 (wordgen.training.sizerule), applying settings and marking their source
 (wordgen.training.plan).
 """

@@ -5,9 +5,9 @@ help, choices and the default shown from the config the options apply to);
 `settings_from` turns the parsed options back into that config, with the fields the
 command line gave (`sources`); `for_command_line` names the flags in a library error,
 which names fields (`TrainConfig.epochs` -> `--epochs`). `build_parser()` holds the
-`wordgen` commands. cli.py and wordgen/tasks/ use these; benchmarks/ too for their shared options.
+`wordgen` commands. wordgen.cli and wordgen/tasks/ use these; benchmarks/ too for their shared options.
 
-Not here: parsing argv, printing, training (cli.py); the settings themselves (config.py).
+Not here: parsing argv, printing, training (wordgen.cli); the settings themselves (config.py).
 """
 
 from __future__ import annotations

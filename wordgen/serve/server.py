@@ -4,7 +4,7 @@ The listening socket is bound here, before uvicorn starts, so that a port
 already in use is one clear `ConfigError` (the CLI's exit 2) rather than a log
 line, and so that port 0 (any free port, what the tests use) is known at once.
 
-Not here: the routes (app.py), printing (cli.py).
+Not here: the routes (app.py), printing (wordgen.cli).
 """
 
 from __future__ import annotations

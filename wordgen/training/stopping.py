@@ -14,7 +14,7 @@ previous file whole.
 where the run stopped and how to resume it, and `exit_code` is the shell's
 convention, 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 
-Not here: saving (wordgen.training.loop) and printing (cli.py, wordgen/tasks/). Signal handlers can only
+Not here: saving (wordgen.training.loop) and printing (wordgen.cli, wordgen/tasks/). Signal handlers can only
 be installed from the main thread; elsewhere `StopSignals` does nothing and a signal
 keeps its usual effect.
 """
@@ -100,7 +100,7 @@ def _raise_interrupted(signum, frame) -> None:
 def sigterm_interrupts() -> Iterator[None]:
     """For the duration, SIGTERM raises `Interrupted` the way SIGINT raises KeyboardInterrupt.
 
-    For commands (cli.py, wordgen/tasks/): outside the training loop a scheduler's SIGTERM
+    For commands (wordgen.cli, wordgen/tasks/): outside the training loop a scheduler's SIGTERM
     then unwinds like Ctrl-C -- temporary files removed, one line, exit 143 --
     instead of ending the process on the spot. On the way out both handlers are put
     back as they were found (a command run from Python, in a test or a notebook,
