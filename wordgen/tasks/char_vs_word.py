@@ -110,6 +110,38 @@ def explain(char: dict, word: dict, budget: str) -> str:
     )
 
 
+def _show_side_by_side(say, results: dict, args: argparse.Namespace, prompt: str) -> None:
+    """The two models' figures as one table, then each model's greedy and temperature samples."""
+    char, word = results["char"], results["word"]
+    say(f"\n{'':34}{'characters':>12}{'words':>12}")
+    rows = [
+        ("vocabulary (tokens)", lambda r: f"{r['vocab_size']:,}"),
+        ("characters per token", lambda r: f"{r['chars_per_token']:.2f}"),
+        ("validation bits per character", lambda r: f"{r['validation']['bits_per_char']:.3f}"),
+        ("validation perplexity per word", lambda r: f"{r['validation']['ppl_word']:.1f}"),
+        ("validation <unk> rate", lambda r: f"{r['validation']['unk_rate']:.2%}"),
+        (f"samples (T={args.temperature:g}): real words", lambda r: f"{r['real_words']:.0%}"),
+        ("samples: real word pairs", lambda r: f"{r['real_bigrams']:.0%}"),
+        ("samples: distinct bigrams", lambda r: f"{r['distinct_2']:.0%}"),
+        ("greedy: loops from token",
+         lambda r: str(r["greedy_loop"]["start_token"] + 1) if r["greedy_loop"] else "no loop"),
+    ]
+    for label, cell in rows:
+        say(f"{label:34}{cell(char):>12}{cell(word):>12}")
+
+    for name, r in results.items():
+        loop = r["greedy_loop"]
+        say(f"\n--- {name} model, greedy ---")
+        say(show_text(r["greedy_shown"]))
+        if loop:
+            say(f"  -> loops from token {loop['start_token'] + 1}: \"{describe_ngram(loop['ngram'])}\" "
+                f"x {loop['repeats']:.1f}")
+        say(f"--- {name} model, temperature {args.temperature:g} ---")
+        say(show_text("..." + r["samples"][0][len(prompt):]))
+    if char["invented"]:
+        say(f"\nwords the character model made up: {', '.join(char['invented'])}")
+
+
 def body(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     out = Path(args.out)
@@ -148,33 +180,7 @@ def body(args: argparse.Namespace) -> None:
         }
     char, word = results["char"], results["word"]
 
-    say(f"\n{'':34}{'characters':>12}{'words':>12}")
-    rows = [
-        ("vocabulary (tokens)", lambda r: f"{r['vocab_size']:,}"),
-        ("characters per token", lambda r: f"{r['chars_per_token']:.2f}"),
-        ("validation bits per character", lambda r: f"{r['validation']['bits_per_char']:.3f}"),
-        ("validation perplexity per word", lambda r: f"{r['validation']['ppl_word']:.1f}"),
-        ("validation <unk> rate", lambda r: f"{r['validation']['unk_rate']:.2%}"),
-        (f"samples (T={args.temperature:g}): real words", lambda r: f"{r['real_words']:.0%}"),
-        ("samples: real word pairs", lambda r: f"{r['real_bigrams']:.0%}"),
-        ("samples: distinct bigrams", lambda r: f"{r['distinct_2']:.0%}"),
-        ("greedy: loops from token",
-         lambda r: str(r["greedy_loop"]["start_token"] + 1) if r["greedy_loop"] else "no loop"),
-    ]
-    for label, cell in rows:
-        say(f"{label:34}{cell(char):>12}{cell(word):>12}")
-
-    for name, r in results.items():
-        loop = r["greedy_loop"]
-        say(f"\n--- {name} model, greedy ---")
-        say(show_text(r["greedy_shown"]))
-        if loop:
-            say(f"  -> loops from token {loop['start_token'] + 1}: \"{describe_ngram(loop['ngram'])}\" "
-                f"x {loop['repeats']:.1f}")
-        say(f"--- {name} model, temperature {args.temperature:g} ---")
-        say(show_text("..." + r["samples"][0][len(prompt):]))
-    if char["invented"]:
-        say(f"\nwords the character model made up: {', '.join(char['invented'])}")
+    _show_side_by_side(say, results, args, prompt)
 
     if all(m.trained for m in models.values()):
         budget = f"{args.time_budget:g} s each" + (f" (at most {args.max_steps} steps)" if args.max_steps else "")
