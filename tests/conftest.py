@@ -23,8 +23,10 @@ from hypothesis import settings
 # Hypothesis, everywhere the suite runs (CI included): a failing property prints the blob that
 # replays its example (`@reproduce_failure(...)`), so a failure on CI can be rerun at home; how
 # many examples each property ran is in the statistics that pyproject's addopts asks for.
-# HYPOTHESIS_PROFILE=dev drops the blob.
-settings.register_profile("ci", print_blob=True)
+# The default ("ci") draws the same examples on every run (derandomize), so a run fails only when
+# the code changed, never because a new example came up; HYPOTHESIS_PROFILE=dev draws fresh ones
+# each run to search further (and drops the blob).
+settings.register_profile("ci", print_blob=True, derandomize=True)
 settings.register_profile("dev", print_blob=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -280,7 +280,7 @@ def _generate(sub) -> None:
                        description="Generate text from a checkpoint folder, printed as it is sampled, or written to --output FILE.")
     p.add_argument("checkpoint", help="checkpoint folder written by `wordgen train`")
     prompt = p.add_mutually_exclusive_group()
-    prompt.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
+    prompt.add_argument("--prompt", default="", help="text to continue; write --prompt=TEXT when it starts with \"-\" (default: start a new line)")
     prompt.add_argument("--prompt-file", metavar="FILE", default=None,
                         help="continue the text of this UTF-8 file, exactly as it is (its last line break too)")
     p.add_argument("--output", metavar="FILE", default=None,
