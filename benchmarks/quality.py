@@ -103,7 +103,7 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
     model = replace(ModelConfig(), **{k: v for k, v in overrides.items() if k in model_keys})
     rest = {k: v for k, v in overrides.items() if k not in model_keys}
     config = TrainConfig(corpus=book.corpus, tokenizer=book.spec, model=model, seed=seed, time_budget=seconds,
-                         eval_tokens=None, **rest)
+                         **rest)
     if tokens is not None:  # the batch the size rule will pick when none is given
         from wordgen.training.sizerule import RECIPES, recipe_for
 
@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budgets", default="150,600", help="seconds of training per run, comma-separated")
     p.add_argument("--tokens", type=int, default=None, help="a budget in training tokens instead of seconds")
     p.add_argument("--references", default="auto",
-                   help="references to run: classic, plain, both as 'classic,plain', or auto: the plain char "
-                        "LSTM for char, the classic recipe for word and BPE (default: auto)")
+                   help="references to run: classic, plain, plain512 (2 x 512, torch's Adam defaults), several "
+                        "as 'classic,plain', or auto: the plain char LSTM for char, the classic recipe for word "
+                        "and BPE (default: auto)")
     p.add_argument("--unk-penalty", action="store_true", help="charge <unk> a uniform spelling cost")
     p.add_argument("--cache", action="store_true",
                    help="also score every model (the references' too) with wordgen's neural cache at its "
@@ -243,13 +244,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_table(table: list, unit: str) -> str:
-    """The rows as a fixed-width table: each figure, and wordgen / the better reference."""
-    head = (f"{'book':14s} {'tokenizer':9s} {'budget':>10s} {'classic':>8s} {'plain':>8s} {'wordgen':>8s} "
-            f"{'ratio':>6s}")
+    """The rows as a fixed-width table: each reference's figure, wordgen's, and wordgen / the better reference."""
+    from benchmarks.reference import RECIPES
+
+    names = [r for r in RECIPES if any(r in figures for *_, figures in table)] or ["classic", "plain"]
+    head = f"{'book':14s} {'tokenizer':9s} {'budget':>10s} " + " ".join(f"{r:>8s}" for r in names) + \
+        f" {'wordgen':>8s} {'ratio':>6s}"
     lines = [head, "-" * len(head)]
     for name, spec, budget, figures in table:
-        refs = [figures[r] for r in ("classic", "plain") if r in figures]
-        cells = " ".join(f"{figures[r]:8.3f}" if r in figures else f"{'-':>8s}" for r in ("classic", "plain"))
+        refs = [figures[r] for r in names if r in figures]
+        cells = " ".join(f"{figures[r]:8.3f}" if r in figures else f"{'-':>8s}" for r in names)
         ratio = figures["wordgen"] / min(refs) if refs else math.nan
         lines.append(f"{name:14s} {spec:9s} {budget:>8g} {unit[:1]} {cells} {figures['wordgen']:8.3f} {ratio:6.3f}")
     return "\n".join(lines)

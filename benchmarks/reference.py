@@ -150,7 +150,10 @@ CLASSIC = Recipe("classic word_language_model", 200, 200, 2, 0.2, "sgd", 20.0, 0
 # A plain character LSTM as a beginner writes it from the lesson: 2 x 256, no dropout, Adam
 # at 2e-3, clip 1, batches of 32 x 64. Kept as the best weights seen at each pass.
 PLAIN_CHAR = Recipe("plain char LSTM", 256, 256, 2, 0.0, "adam", 2e-3, 1.0, 32, 64)
-RECIPES = {"classic": CLASSIC, "plain": PLAIN_CHAR}
+# The plain LSTM of issue 22's comparison: 2 x 512, no dropout, Adam at torch's default lr of
+# 1e-3 and no gradient clipping (an infinite norm clips nothing), batches of 64 x 128.
+PLAIN_512 = Recipe("plain 2 x 512 LSTM", 512, 512, 2, 0.0, "adam", 1e-3, math.inf, 64, 128)
+RECIPES = {"classic": CLASSIC, "plain": PLAIN_CHAR, "plain512": PLAIN_512}
 
 
 def classic_init(model: ReferenceLM) -> None:

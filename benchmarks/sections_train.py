@@ -154,7 +154,7 @@ def section_adaptive(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
         bpc = {}
         full = ModelConfig(embedding_dim=256, hidden_size=256)
         for name, model_config in (("full", full), ("adaptive", replace(full, softmax="adaptive", tie_weights=False))):
-            res = _wordgen_train(corpus, "word", model_config, {**sizes, "eval_tokens": None}, steps,
+            res = _wordgen_train(corpus, "word", model_config, {**sizes, "eval_tokens": 0}, steps,
                                  Path(tmp) / f"q-{name}", warmup_steps=min(50, steps // 3))
             bpc[name] = res.history[-1]["val_bpc"]
             table.add("adaptive", f"val bits/char, {name} softmax, {steps} steps", bpc[name], "bpc",
@@ -167,9 +167,9 @@ def section_quality(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
     from wordgen.training.loop import train
 
     for seconds in sizes["quality_seconds"]:
-        # eval_tokens=None: train()'s one validation, after the budget, covers the whole split.
+        # eval_tokens=0: train()'s one validation, after the budget, covers the whole split.
         config = TrainConfig(corpus=corpus, tokenizer="char", out=str(Path(tmp) / f"quality{seconds}"),
-                             model=ModelConfig(), time_budget=seconds, eval_interval=10**9, eval_tokens=None)
+                             model=ModelConfig(), time_budget=seconds, eval_interval=10**9, eval_tokens=0)
         result = train(config, overwrite=True)
         bpc = result.history[-1]["val_bpc"]
         table.add("quality", f"char, {seconds:g} s of training: val bits/char", bpc, "bpc",

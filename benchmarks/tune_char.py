@@ -62,9 +62,9 @@ def run_trial(name: str, train_over: dict, model_over: dict, seconds: float, cor
     model = dataclasses.replace(ModelConfig(), **model_over)
     if "tie_weights" not in model_over:
         model.tie_weights = model.embedding_dim == model.hidden_size
-    # eval_tokens=None: train()'s final validation (after the budget) covers the whole split.
+    # eval_tokens=0: train()'s final validation (after the budget) covers the whole split.
     config = TrainConfig(corpus=corpus, tokenizer="char", out=str(Path(tmp) / name), model=model,
-                         time_budget=seconds, eval_interval=10**9, eval_tokens=None, **train_over)
+                         time_budget=seconds, eval_interval=10**9, eval_tokens=0, **train_over)
     load = os.getloadavg()[0]
     result = train(config, overwrite=True)
     bpc = result.history[-1]["val_bpc"]

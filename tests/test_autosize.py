@@ -100,6 +100,11 @@ def test_passes_from_each_kind_of_budget():
     assert expected_passes(timed, 83_603, 7_139, 384) == pytest.approx(expected) == pytest.approx(23.45, abs=0.01)
     bf16 = TrainConfig(time_budget=600, precision="bf16")
     assert expected_passes(bf16, 83_603, 7_139, 384) == pytest.approx(expected * 1.5)
+    # A measured rate replaces the nominal one; a character limit counts with the text's characters per token.
+    assert expected_passes(timed, 83_603, 7_139, 384, flops=2e11) == pytest.approx(expected * 2)
+    chars = TrainConfig(max_chars=2_000_000, time_budget=600, precision="fp32")
+    assert expected_passes(chars, 100_000, 7_139, 384, chars_per_token=5.0) == pytest.approx(4.0)
+    assert expected_passes(chars, 100_000, 7_139, 384) > 4  # without the ratio the limit is not counted
 
 
 def test_resolve_keeps_what_the_caller_set_and_fills_the_rest():
@@ -112,11 +117,12 @@ def test_resolve_keeps_what_the_caller_set_and_fills_the_rest():
             resolved.weight_decay) == ("sgd", 20.0, 0.25, 20, 35, 1.2e-6)
     assert config.model.input_dropout is None and config.lr is None  # the caller's config is not changed
     plan = Plan.build(config, train_tokens=100_000, vocab_size=5_000)
-    # The plan is the rule's choice, with the vocabulary and the validation interval filled in too.
+    # The plan is the rule's choice, with the vocabulary and the validation interval and slice filled in too.
     planned = plan.config
     # 100 000 tokens in 20 rows of 5 000: 143 windows of 35 per pass, a check every 71 steps.
     assert (planned.model.vocab_size, planned.eval_interval) == (5_000, 71) and plan.choice == choice
-    assert replace(planned, model=replace(planned.model, vocab_size=0), eval_interval=None) == resolved
+    assert replace(planned, model=replace(planned.model, vocab_size=0), eval_interval=None,
+                   eval_tokens=None) == resolved
     assert plan.chosen == ["model.embedding_dim", "model.softmax", "model.input_dropout", "model.hidden_dropout",
                            "model.embedding_dropout", "model.weight_dropout", "optimizer", "lr", "grad_clip",
                            "batch_size", "seq_len", "weight_decay"]

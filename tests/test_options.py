@@ -19,7 +19,7 @@ VALUES = {
     "batch_size": ("7", 7), "seq_len": ("9", 9), "lr": ("0.5", 0.5), "optimizer": ("sgd", "sgd"),
     "weight_decay": ("0.2", 0.2), "grad_clip": ("0.25", 0.25), "epochs": ("1.5", 1.5), "max_steps": ("11", 11),
     "time_budget": ("30", 30.0), "max_chars": ("2e3", 2000), "eval_interval": ("5", 5), "patience": ("0", None),
-    "eval_tokens": ("0", None), "seed": ("4", 4), "device": ("cpu", "cpu"), "precision": ("bf16", "bf16"),
+    "eval_tokens": ("0", 0), "seed": ("4", 4), "device": ("cpu", "cpu"), "precision": ("bf16", "bf16"),
     "stage_directions": (None, True), "streaming": (None, True), "dist_timeout": ("5", 5.0),
     "model.embedding_dim": ("12", 12), "model.hidden_size": ("14", 14), "model.num_layers": ("3", 3),
     "model.dropout": ("0.3", 0.3), "model.input_dropout": ("0.2", 0.2), "model.hidden_dropout": ("0.1", 0.1),
@@ -119,7 +119,7 @@ def test_the_command_line_builds_the_same_config_as_the_library_defaults_plus_fl
     ("TrainConfig.model.hidden_size too small", "--hidden-size too small"),
     ("untie them: ModelConfig.tie_weights=False.", "untie them: --no-tie-weights."),
     ("ModelConfig.tie_weights=True is refused", "ModelConfig.tie_weights=True is refused"),  # no flag says True
-    ("(TrainConfig.eval_tokens=None: all)", "(--eval-tokens 0: all)"),
+    ("(TrainConfig.patience=None: never)", "(--patience 0: never)"),
     ("try TrainConfig.optimizer='sgd'", "try --optimizer sgd"),
     ("SampleConfig.top_k must be at least 1", "--top-k must be at least 1"),
     ("TrainConfig.plateau_factor above 1", "TrainConfig.plateau_factor above 1"),  # no flag: the field's name

@@ -11,7 +11,17 @@ from wordgen.config import TrainConfig
 from wordgen.data import batchify, windows_per_epoch
 from wordgen.errors import CheckpointError, ConfigError
 from wordgen.training import checkpoint as ckpt
-from wordgen.training.plan import RULE_FIELDS, SOURCES, Plan, apply_settings, flat, plan_run
+from wordgen.training.plan import (
+    MIN_EVAL_TOKENS,
+    RULE_FIELDS,
+    SOURCES,
+    VALIDATION_SHARE,
+    Plan,
+    apply_settings,
+    eval_slice,
+    flat,
+    plan_run,
+)
 
 
 def lab_run_on(book, **flags):
@@ -71,6 +81,21 @@ def test_the_validation_interval_is_every_half_pass_within_10_and_100():
     given = Plan.build(TrainConfig(epochs=1.0, eval_interval=7), train_tokens=10_000, vocab_size=7_000,
                        sources={"eval_interval": "flag"})
     assert given.config.eval_interval == 7 and given.sources["eval_interval"] == "flag"
+
+
+def test_checks_score_as_much_of_the_split_as_keeps_them_near_the_validation_share():
+    # 100 steps of 32 x 64 train 204 800 tokens; a scored token costs a third of a trained one.
+    n = eval_slice(32, 64, 100, val_tokens=110_000)
+    assert n == int(3 * 204_800 * VALIDATION_SHARE / (1 - VALIDATION_SHARE))
+    assert (n / 3) / (n / 3 + 204_800) == pytest.approx(VALIDATION_SHARE, abs=1e-4)
+    assert eval_slice(32, 64, 100, val_tokens=n) == 0  # the whole split is cheap enough: 0 scores all of it
+    assert eval_slice(4, 8, 10, val_tokens=50_000) == MIN_EVAL_TOKENS  # never fewer tokens than that
+    plan = Plan.build(TrainConfig(epochs=1.0), train_tokens=1_000_000, vocab_size=7_000, val_tokens=50_000)
+    assert plan.config.eval_tokens == eval_slice(20, 35, 100, 50_000) and plan.sources["eval_tokens"] == "validation share"
+    small = Plan.build(TrainConfig(epochs=1.0), train_tokens=100_000, vocab_size=7_000, val_tokens=5_000)
+    assert small.config.eval_tokens == 0 and "the whole split" in [r for r in small.describe() if "eval_tokens" in r][0]
+    given = Plan.build(TrainConfig(epochs=1.0, eval_tokens=0), train_tokens=10**6, vocab_size=7_000, val_tokens=10**5)
+    assert given.config.eval_tokens == 0 and given.sources["eval_tokens"] == "given"
 
 
 def test_the_summary_names_each_source_beside_its_value():

@@ -281,9 +281,11 @@ class TrainConfig:
            "0: never stop early", zero_is_none=True)
     plateau_drops: int = 1
     plateau_factor: float = 4.0
-    eval_tokens: int | None = setting(  # a cap per periodic check; None: the whole split
-        200_000, "validation tokens per check during training, from the start of the split; 0: all",
-        zero_is_none=True)
+    # None: the plan chooses (wordgen.training.plan.eval_slice): the whole split, or as much of
+    # its start as keeps the checks near 5 % of training's compute. 0: the whole split always.
+    eval_tokens: int | None = setting(
+        None, "validation tokens per check during training, from the start of the split; 0: the whole split",
+        unset="the whole split, or its start, so that checks cost about 5 % of training")
     seed: int = setting(0, "seeds the split, the initialisation, dropout and sampling")
     device: str = setting("auto", "auto, cpu, cuda, cuda:N, mps")
     # "bf16": the forward pass and loss under torch.autocast in bfloat16 (weights, optimizer and
@@ -334,9 +336,9 @@ class TrainConfig:
                               f"got {self.plateau_drops} and {self.plateau_factor}")
         if self.eval_interval is not None and self.eval_interval < 1:
             raise ConfigError(f"TrainConfig.eval_interval must be at least 1, got {self.eval_interval}")
-        if self.eval_tokens is not None and self.eval_tokens < 2:
-            raise ConfigError(f"TrainConfig.eval_tokens must be at least 2, got {self.eval_tokens} "
-                              "(TrainConfig.eval_tokens=None validates on the whole split)")
+        if self.eval_tokens is not None and (self.eval_tokens < 0 or self.eval_tokens == 1):
+            raise ConfigError(f"TrainConfig.eval_tokens must be 0 (the whole split) or at least 2, "
+                              f"got {self.eval_tokens}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"TrainConfig.precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         if self.grad_clip is not None and self.grad_clip <= 0:

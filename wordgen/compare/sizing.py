@@ -132,7 +132,7 @@ class Plan:
     out: Path
     tokenizer: Tokenizer  # trained once here; the run trains on it
     model: ModelConfig | None = None  # set by match_sizes
-    eval_tokens: int | None = None  # periodic validation length, the same text for every tokenizer
+    eval_tokens: int = 0  # periodic validation length, the same text for every tokenizer; 0: the whole split
     # The model fields match_sizes set and why (dotted name -> "compare" or "size rule"), for config.json.
     sources: dict[str, str] = dataclasses.field(default_factory=dict)
 

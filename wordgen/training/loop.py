@@ -63,6 +63,7 @@ from wordgen.training.optim import lr_factor, make_optimizer, set_lr
 from wordgen.training.plan import Plan
 from wordgen.training.plateau import Decision, EarlyStopping
 from wordgen.training.prepare import prepare_together
+from wordgen.training.probe import measure_rate
 from wordgen.training.progress import TrainingBar
 from wordgen.training.result import TrainResult
 from wordgen.training.state import Clock, Cursor, Limits, LossTally
@@ -266,7 +267,7 @@ def _checkpoint(run: _Run) -> Decision:
 def _validate(run: _Run) -> Metrics:
     """The periodic check, shared: each rank scores its columns of the stretch, the sums are added."""
     group = run.group
-    part = evaluate_prefix(run.model, run.val_stream, run.config.eval_tokens, rank=group.rank,
+    part = evaluate_prefix(run.model, run.val_stream, run.config.eval_tokens or None, rank=group.rank,
                            world_size=group.world_size)
     (nll,) = group.sum([part.nll])
     return replace(part, nll=nll)
@@ -324,7 +325,8 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     dataset, tokenizer, train_stream, val_stream = prepare_together(config, tokenizer, dataset, group)
-    plan, table = _settle_config(config, train_stream, tokenizer, sources=sources, log=log, group=group, device=device)
+    plan, table = _settle_config(config, train_stream, len(val_stream), tokenizer, sources=sources, log=log,
+                                 group=group, device=device)
     config, choice = plan.config, plan.choice
     model, optimizer = _build(config, group, device)
     if len(val_stream) < 2:
@@ -367,17 +369,24 @@ def _open_folder(out: Path, tokenizer, *, resume: bool, overwrite: bool, hold: c
     return ckpt.load_trainer_state(out), load_tokenizer(ckpt.member(out, ckpt.TOKENIZER_FILE))
 
 
-def _settle_config(config: TrainConfig, train_stream: TokenStream, tokenizer: Tokenizer, *,
+def _settle_config(config: TrainConfig, train_stream: TokenStream, val_tokens: int, tokenizer: Tokenizer, *,
                    sources: dict[str, str] | None, log: Callable[[str], None], group: Group, device: torch.device):
     """The plan (what the config left open, filled in and marked) and this process's rows of the token table."""
-    plan = Plan.build(config, train_tokens=len(train_stream), vocab_size=tokenizer.vocab_size, device=device.type,
-                      sources=sources)
+    def table_for(batch_size: int):
+        rows = global_batch_share(batch_size, group.world_size)  # B / N rows of the table per process
+        return batchify(train_stream.ids, rows, group.rank, group.world_size)  # (B / N, L): a view of the map
+
+    def probe(planned: TrainConfig) -> float:  # rank 0 measures for every rank: one plan for all
+        rate = measure_rate(planned, table_for(planned.batch_size), device) if group.is_main else 0.0
+        return group.broadcast([rate * group.world_size])[0]
+
+    plan = Plan.with_probe(config, probe, train_tokens=len(train_stream), vocab_size=tokenizer.vocab_size,
+                           device=device.type, val_tokens=val_tokens, chars_per_token=train_stream.chars_per_token,
+                           sources=sources)
     if plan.chosen:
         for line in plan.summary():
             log(line)
-    rows = global_batch_share(plan.config.batch_size, group.world_size)  # B / N rows of the table per process
-    table = batchify(train_stream.ids, rows, group.rank, group.world_size)  # (B / N, L): a view of the map
-    return plan, table
+    return plan, table_for(plan.config.batch_size)
 
 
 def _build(config: TrainConfig, group: Group, device: torch.device):

@@ -18,6 +18,7 @@ training, printing (the CLI prints `describe()` and `train()` logs `summary()`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from wordgen.config import AUTO_MODEL_FIELDS, TrainConfig
@@ -38,6 +39,8 @@ SOURCES = {
     RULE: "chosen from the text and the budget (wordgen.training.sizerule)",
     "tokenizer": "the trained tokenizer's vocabulary",
     "half pass": "every half pass over the training text, 10 to 100 steps",
+    "validation share": "the whole validation split, or as much of its start as keeps the periodic checks near "
+                        "5 % of training's compute (wordgen.training.plan.eval_slice)",
     "device": "'auto' precision, chosen for the device",
 }
 # The fields the size rule fills in when they are None; the training log names them.
@@ -45,7 +48,25 @@ RULE_FIELDS = (*(f"model.{name}" for name in AUTO_MODEL_FIELDS),
                "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay")
 # What a field left at None means to the run, for the printed plan.
 NONE_MEANS = {"out": "none", "epochs": "no limit", "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
-              "patience": "never stop early", "eval_tokens": "the whole split"}
+              "patience": "never stop early"}
+# The periodic checks' share of training's compute that `eval_slice` aims at, and the shortest
+# slice it takes (fewer tokens judge early stopping on too little text).
+VALIDATION_SHARE = 0.05
+MIN_EVAL_TOKENS = 2_000
+
+
+def eval_slice(batch_size: int, seq_len: int, interval: int, val_tokens: int | None) -> int:
+    """Tokens each periodic check scores: 0 (the whole split) when that is cheap enough, else the start of it.
+
+    A scored token costs about a third of a trained one (a forward pass without the
+    backward), so checking N tokens every `interval` steps of batch x window tokens
+    takes N / 3 of every N / 3 + interval x batch x window units of compute; N is the
+    largest that keeps this at VALIDATION_SHARE, and at least MIN_EVAL_TOKENS. Counted,
+    not timed, so a seeded run validates the same text on every machine.
+    """
+    trained = interval * batch_size * seq_len
+    n = max(MIN_EVAL_TOKENS, int(3 * trained * VALIDATION_SHARE / (1 - VALIDATION_SHARE)))
+    return 0 if val_tokens is not None and n >= val_tokens else n
 
 
 def flat(config: TrainConfig) -> dict[str, object]:
@@ -85,29 +106,36 @@ class Plan:
     choice: Choice  # the size rule's inputs (tokens, vocabulary, passes, strength) and picks
     windows_per_epoch: int  # windows of seq_len tokens in one pass over the (batch_size, L) table
     device: str  # the device type the run trains on ("cpu", "cuda", "mps")
+    rate: float | None = None  # training tokens/s measured on this machine (wordgen.training.probe); None: not measured
 
     @classmethod
     def build(cls, config: TrainConfig, *, train_tokens: int, vocab_size: int, device: str = "cpu",
-              sources: dict[str, str] | None = None) -> Plan:
+              val_tokens: int | None = None, chars_per_token: float | None = None, flops: float | None = None,
+              rate: float | None = None, sources: dict[str, str] | None = None) -> Plan:
         """Fill in `config` (it is not changed) for `train_tokens` tokens of a `vocab_size` vocabulary on `device`.
 
         `sources` marks the fields the caller set (its values are keys of SOURCES);
-        the others are the size rule's, the tokenizer's or the half pass's where they
+        the others are the size rule's, the tokenizer's, the half pass's or the
+        validation share's (of `val_tokens`, the validation split's length) where they
         were None, "device" for the precision 'auto' gives on `device` (train() and
         `plan_run` resolve 'auto' first), else "default" where they hold the general
-        default, else "given".
+        default, else "given". chars_per_token (the training text's) lets a character
+        limit count in the passes; flops is the training FLOP/s measured on this
+        machine, rate the tokens/s it was measured as (`with_probe` measures both).
         """
         given = dict(sources or {})
         _check_names(given, "train(sources=...)")
         before = flat(config)
         config = replace(config, model=replace(config.model, vocab_size=vocab_size))
-        config, choice = sizerule.resolve(config, train_tokens, vocab_size, device)
+        config, choice = sizerule.resolve(config, train_tokens, vocab_size, device, flops, chars_per_token)
         length = train_tokens // config.batch_size  # L: tokens per row of the training table
         windows = -(-(length - 1) // config.seq_len) if length > 1 else 0  # ceil((L - 1) / T)
         if config.eval_interval is None:
             # Every half pass, within [10, 100] steps: early stopping needs several checks per
             # pass on a small book, and a check costs about a tenth of a pass's compute.
             config.eval_interval = max(10, min(100, windows // 2))
+        if config.eval_tokens is None:
+            config.eval_tokens = eval_slice(config.batch_size, config.seq_len, config.eval_interval, val_tokens)
         defaults = flat(TrainConfig())
         auto = _auto_precision(device)
         marked = {}
@@ -115,14 +143,27 @@ class Plan:
             if name == "model.vocab_size":
                 marked[name] = "tokenizer"
             elif before[name] is None and value is not None:
-                marked[name] = "half pass" if name == "eval_interval" else RULE
+                marked[name] = {"eval_interval": "half pass", "eval_tokens": "validation share"}.get(name, RULE)
             elif name in given:
                 marked[name] = given[name]
             elif name == "precision" and value == auto:
                 marked[name] = "device"
             else:
                 marked[name] = "default" if value == defaults[name] else "given"
-        return cls(config=config, sources=marked, choice=choice, windows_per_epoch=windows, device=device)
+        return cls(config=config, sources=marked, choice=choice, windows_per_epoch=windows, device=device, rate=rate)
+
+    @classmethod
+    def with_probe(cls, config: TrainConfig, probe: Callable[[TrainConfig], float], **counts) -> Plan:
+        """`build(config, **counts)`, measured: where the size rule turns a time budget into passes,
+        `probe(config)` (wordgen.training.probe.measure_rate on the run's table) gives the tokens/s of the
+        first plan's model on this machine, and the plan is built again from that rate."""
+        plan = cls.build(config, **counts)
+        if config.time_budget is None or all(flat(config)[name] is not None for name in sizerule.PASS_FIELDS):
+            return plan
+        rate = probe(plan.config)
+        m = plan.config.model
+        flops = rate * sizerule.training_flops_per_token(plan.config, m.vocab_size, m.hidden_size)
+        return cls.build(config, **counts, flops=flops, rate=rate)
 
     @property
     def chosen(self) -> list[str]:
@@ -135,8 +176,9 @@ class Plan:
         passes = "unknown" if c.passes is None else f"{c.passes:.1f}"
         share = sizerule.counted_passes(c.vocab_size, c.passes) != c.passes
         counted = f" ({sizerule.SUBWORD_PASS_SHARE:g} of them counted for a subword vocabulary)" if share else ""
+        measured = "" if self.rate is None else f" at {self.rate:,.0f} tokens/s measured"
         return (f"{c.train_tokens:,} training tokens, vocabulary {c.vocab_size:,}, "
-                f"about {passes} passes in the budget{counted} -> strength {c.strength:g}")
+                f"about {passes} passes in the budget{measured}{counted} -> strength {c.strength:g}")
 
     def summary(self) -> list[str]:
         """Two lines for the training log: the size rule's inputs and the values it touches, then the sources counted.
@@ -188,6 +230,8 @@ class Plan:
             return ", ".join(f"{cut:,}" for cut in model.resolved_cutoffs())
         if value is None:
             return NONE_MEANS.get(name, "none")
+        if name == "eval_tokens" and value == 0:
+            return "the whole split"
         if isinstance(value, bool):
             return "yes" if value else "no"
         if isinstance(value, float):
@@ -209,23 +253,32 @@ def _auto_precision(device: str) -> str:
 
 
 def plan_run(config: TrainConfig, *, sources: dict[str, str] | None = None, tokenizer=None, dataset=None) -> Plan:
-    """The plan `train(config)` would follow: the corpus and tokenizer prepared, no model, no optimizer.
+    """The plan `train(config)` would follow: the corpus and tokenizer prepared, the run not started.
 
     tokenizer / dataset as for `train()`. Fails where the run would fail before its
-    first step (settings, a text too short for the batch, no validation text).
+    first step (settings, a text too short for the batch, no validation text). Builds
+    no model, except the throwaway one of the rate probe where the size rule has a time
+    budget to turn into passes (`Plan.with_probe`), as the run itself would.
     """
     from wordgen.data import batchify  # torch: imported only when planning for real
     from wordgen.device import resolve_device, resolve_precision
     from wordgen.training.prepare import prepare
+    from wordgen.training.probe import measure_rate
 
     config.validate()
     device = resolve_device(config.device)
     config = replace(config, model=replace(config.model), precision=resolve_precision(config.precision, device))
     _, tokenizer, train_stream, val_stream = prepare(config, tokenizer, dataset)
-    plan = Plan.build(config, train_tokens=len(train_stream), vocab_size=tokenizer.vocab_size, device=device.type,
-                      sources=sources)
-    plan.config.model.validate()
-    batchify(train_stream.ids, plan.config.batch_size)  # a view: raises as train() would for a short text
     if len(val_stream) < 2:
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")
+
+    def probe(planned: TrainConfig) -> float:
+        planned.model.validate()
+        return measure_rate(planned, batchify(train_stream.ids, planned.batch_size), device)
+
+    plan = Plan.with_probe(config, probe, train_tokens=len(train_stream), vocab_size=tokenizer.vocab_size,
+                           device=device.type, val_tokens=len(val_stream),
+                           chars_per_token=train_stream.chars_per_token, sources=sources)
+    plan.config.model.validate()
+    batchify(train_stream.ids, plan.config.batch_size)  # a view: raises as train() would for a short text
     return plan

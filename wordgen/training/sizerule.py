@@ -12,7 +12,9 @@ None are filled in from three numbers, by `choose`:
   batches of 20 x 35 (word_language_model's recipe), which beat AdamW on a book;
 * **passes**, how many times the budget reads the training text: `epochs`
   itself; `max_steps` x batch x window / tokens; for `time_budget` an estimate
-  from the model's FLOPs per token and a nominal training rate (`NOMINAL_FLOPS`);
+  from the model's FLOPs per token and the training rate in FLOP/s: measured on
+  this machine for this model by the plan (wordgen.training.probe), or, where
+  nothing was measured, a nominal one (`NOMINAL_FLOPS`);
 * **strength** s = clip(log2(passes / 2) / 2, 0, 1) -- nothing up to two passes, half
   at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
   `FULL`) and AdamW's weight decay between 0.01 and 0.1 (SGD keeps AWD-LSTM's L2 of
@@ -31,8 +33,7 @@ tests/test_autosize.py works through examples with numbers. `resolve` applies th
 choice to a TrainConfig and keeps every field the caller set; wordgen.training.plan
 marks what came from where and describes it.
 
-Not here: measuring the machine (the rate is a constant on purpose: the choice must
-not change from run to run on a busy machine), training, describing the choice (plan.py).
+Not here: measuring the machine (probe.py), training, describing the choice (plan.py).
 """
 
 from __future__ import annotations
@@ -65,11 +66,13 @@ RECIPES = {
     "sgd": {"optimizer": "sgd", "lr": 20.0, "grad_clip": 0.25, "batch_size": 20, "seq_len": 35},
 }
 # Training FLOP/s (by the count of wordgen.model.forward_flops_per_token, x3) assumed when a
-# time budget has to be turned into passes, by device and precision: the CPU's are what the
-# training benchmarks reached, the GPU's and MPS's guesses. A machine a few times faster or
-# slower moves the strength a little, only below eight passes; early stopping is the safety net.
+# time budget has to be turned into passes and no rate was measured, by device and precision:
+# the CPU's are what the training benchmarks reached, the GPU's and MPS's guesses.
 NOMINAL_FLOPS = {("cpu", "fp32"): 1.0e11, ("cpu", "bf16"): 1.5e11, ("cuda", "fp32"): 2e12, ("cuda", "bf16"): 5e12,
                  ("mps", "fp32"): 5e11, ("mps", "bf16"): 5e11}
+# The fields whose value depends on the passes: a time budget needs a measured rate to fill them.
+PASS_FIELDS = ("model.hidden_size", "model.embedding_dim", "model.dropout", "model.input_dropout",
+               "model.hidden_dropout", "model.embedding_dropout", "model.weight_dropout", "weight_decay")
 # Each regulariser at full strength (s = 1) and at none (s = 0); in between, linear in s.
 FULL = {"dropout": 0.4, "input_dropout": 0.4, "hidden_dropout": 0.2, "embedding_dropout": 0.1,
         "weight_dropout": 0.3}
@@ -146,16 +149,15 @@ def weight_decay(recipe: str, s: float) -> float:
 
 
 def expected_passes(config: TrainConfig, train_tokens: int, vocab_size: int, width: int,
-                    device: str = "cpu") -> float | None:
+                    device: str = "cpu", flops: float | None = None,
+                    chars_per_token: float | None = None) -> float | None:
     """How many times the run's budget reads the training text (the smallest of its limits).
 
-    Batch and window left at None are the vocabulary's recipe's. A time budget is
-    converted with the FLOPs per token of a `width`-wide model with the output layer
-    the config names or `softmax_for` picks (wordgen.model.forward_flops_per_token,
-    x3 for training) at NOMINAL_FLOPS.
+    Batch and window left at None are the vocabulary's recipe's; a character limit
+    counts with the training text's `chars_per_token` (none given: not counted). A time budget is
+    converted with the FLOPs per token of a `width`-wide model (`training_flops_per_token`)
+    at `flops` FLOP/s, the rate measured on this machine, or NOMINAL_FLOPS without one.
     """
-    from wordgen.model import estimated_adaptive_flops, forward_flops_per_token  # torch: imported only when training
-
     recipe = RECIPES[recipe_for(vocab_size)]
     tokens = max(1, train_tokens)
     limits = []
@@ -164,25 +166,39 @@ def expected_passes(config: TrainConfig, train_tokens: int, vocab_size: int, wid
     if config.max_steps is not None:
         batch, window = config.batch_size or recipe["batch_size"], config.seq_len or recipe["seq_len"]
         limits.append(config.max_steps * batch * window / tokens)
+    if config.max_chars is not None and chars_per_token:
+        limits.append(config.max_chars / chars_per_token / tokens)
     if config.time_budget is not None:
-        model = replace(config.model, vocab_size=vocab_size, hidden_size=config.model.hidden_size or width,
-                        embedding_dim=config.model.embedding_dim or config.model.hidden_size or width,
-                        softmax=config.model.softmax or softmax_for(vocab_size))
-        head = estimated_adaptive_flops(model) if model.output_layer() == "adaptive" else None
-        precision = "bf16" if config.precision == "bf16" else "fp32"
-        rate = NOMINAL_FLOPS.get((device.split(":")[0], precision), NOMINAL_FLOPS[("cpu", precision)])
-        limits.append(config.time_budget * rate / (3 * forward_flops_per_token(model, head)) / tokens)
+        if flops is None:
+            precision = "bf16" if config.precision == "bf16" else "fp32"
+            flops = NOMINAL_FLOPS.get((device.split(":")[0], precision), NOMINAL_FLOPS[("cpu", precision)])
+        limits.append(config.time_budget * flops / training_flops_per_token(config, vocab_size, width) / tokens)
     return min(limits) if limits else None
 
 
-def resolve(config: TrainConfig, train_tokens: int, vocab_size: int, device: str = "cpu") -> tuple[TrainConfig, Choice]:
+def training_flops_per_token(config: TrainConfig, vocab_size: int, width: int) -> float:
+    """FLOPs one trained token costs (3x the forward's: wordgen.model.forward_flops_per_token) for a `width`-wide
+    model with the output layer `config` names or `softmax_for` picks."""
+    from wordgen.model import estimated_adaptive_flops, forward_flops_per_token  # torch: imported only when training
+
+    model = replace(config.model, vocab_size=vocab_size, hidden_size=config.model.hidden_size or width,
+                    embedding_dim=config.model.embedding_dim or config.model.hidden_size or width,
+                    softmax=config.model.softmax or softmax_for(vocab_size))
+    head = estimated_adaptive_flops(model) if model.output_layer() == "adaptive" else None
+    return 3 * forward_flops_per_token(model, head)
+
+
+def resolve(config: TrainConfig, train_tokens: int, vocab_size: int, device: str = "cpu",
+            flops: float | None = None, chars_per_token: float | None = None) -> tuple[TrainConfig, Choice]:
     """`config` with every field it left at None filled in by `choose`; the choice beside it.
 
     Fields the caller set are kept, including a width (the passes are then
     estimated for that width) and an optimizer (its own recipe then fills the rest).
+    flops, chars_per_token: the training FLOP/s measured on this machine and the text's
+    characters per token (see `expected_passes`).
     """
     width = config.model.hidden_size or config.model.embedding_dim or (NARROW if train_tokens < SMALL_TEXT else WIDE)
-    passes = expected_passes(config, train_tokens, vocab_size, width, device)
+    passes = expected_passes(config, train_tokens, vocab_size, width, device, flops, chars_per_token)
     choice = choose(train_tokens, vocab_size, passes)
     fields = {k: v for k, v in choice.model_fields().items() if getattr(config.model, k) is None}
     model = replace(config.model, **fields)
