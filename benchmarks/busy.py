@@ -1,28 +1,36 @@
-"""python -m benchmarks.busy: training speed on a shared machine -- idle, beside a busy loop, two at once.
+"""python -m benchmarks.busy: speed alone, beside a busy loop and two at once, under each thread policy.
 
-One command measures the three ratios the thread policy (wordgen/cpu.py) is
-judged by, for each policy, in one run:
+One command measures what the thread policy (wordgen/cpu.py) is judged by, for
+each policy and job, in one run:
 
-  busy / idle   a training beside one CPU-bound process (`while True: pass`,
-                a real second process) / the same training alone
-  pair / idle   two trainings started together, their tokens/s summed / one alone
+  idle          the job alone: tokens/s, and that over the fastest policy's
+  busy / idle   the job beside one CPU-bound process (`while True: pass`, a
+                real second process) / the same job alone
+  pair / idle   two of the job started together, their tokens/s summed / one alone
 
-Policies (the first two run by default):
+Jobs: `train-char`, `train-word`, `train-bpe` (wordgen.train() on the built-in
+corpus with that tokenizer and its default model, --seconds of training, no
+validation in between; the figure is the loop's tokens/s) and `generate-char`,
+`generate-word`, `generate-bpe` (a model of that tokenizer trained for a few
+seconds first, untimed, then one sample drawn token by token at temperature 1
+for --seconds).
 
-  before    what wordgen did before wordgen.cpu: torch imported first (libgomp's
-            default spin-then-sleep waiting) and torch's own thread count, fixed
-  wordgen   what `wordgen train` does now: OMP_WAIT_POLICY=PASSIVE set on import,
-            the thread count following the free cores (wordgen.cpu.ThreadPolicy)
-  passive   the wait policy alone: PASSIVE, torch's thread count fixed
-  adaptive  the thread count alone: default waiting, threads following the free cores
+Policies, each an environment set before the worker imports anything:
 
-Every training is a fresh process running wordgen.train() on the built-in corpus
-with the char tokenizer and the default model for --seconds of training (no
-validation in between); its figure is the loop's tokens/s. The scenarios run
-one after another, the policies interleaved inside each, --repeats times
-(medians). The load average and the CPU that processes outside the benchmark
-used are printed before and after, and per scenario: on a machine others are
-using, the idle figure is not idle, and the ratios say less.
+  wordgen   nothing set: what `wordgen train` and `wordgen generate` do now
+  active    OMP_WAIT_POLICY=ACTIVE and torch's thread count fixed: libgomp spins
+            without end, the fastest on a machine of one's own (the reference
+            the idle figures are divided by)
+  torch     torch imported before wordgen: libgomp's default waiting and
+            torch's thread count, fixed, as plain PyTorch runs
+  passive   OMP_WAIT_POLICY=PASSIVE, threads following the free cores: wordgen
+            until issue 22
+  spin:N    GOMP_SPINCOUNT=N, threads following the free cores
+
+The scenarios run one after another, the policies interleaved inside each,
+--repeats times (medians). The load average and the CPU that processes outside
+the benchmark used are printed before and after, and per scenario: on a
+machine others are using, the idle figure is not idle, and the ratios say less.
 
 Writes benchmarks/results/busy-<time>.json (never over an earlier file).
 """
@@ -40,43 +48,41 @@ import tempfile
 import time
 from pathlib import Path
 
-from wordgen.config import TrainConfig
-from wordgen.options import add_settings
+from benchmarks.busy_worker import JOBS
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ["before", "wordgen", "passive", "adaptive"]
-DEFAULT_POLICIES = ["before", "wordgen"]
+NAMED_POLICIES = ["wordgen", "active", "torch", "passive"]
+DEFAULT_POLICIES = ["wordgen", "active", "passive"]
 SCENARIOS = ["idle", "busy", "pair"]
-
-_WORKER = """
-import json, sys, tempfile
-policy, seconds, corpus = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-import os
-if policy == "passive":
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-if policy in ("before", "adaptive"):
-    import torch  # torch first: wordgen then leaves libgomp's waiting as it was before wordgen.cpu
-if policy in ("before", "passive"):
-    import torch
-    os.environ["WORDGEN_THREADS"] = str(torch.get_num_threads())  # torch's own count, never changed
-from wordgen.config import TrainConfig
-from wordgen.training.loop import train
-with tempfile.TemporaryDirectory() as out:
-    r = train(TrainConfig(corpus=corpus, tokenizer="char", out=out + "/run", time_budget=seconds,
-                          eval_interval=10**9, eval_tokens=2048), overwrite=True)
-print(json.dumps({"tokens_per_s": r.loop_tokens_per_second, "steps": r.steps, "threads": r.thread_changes}))
-"""
+# The variables a policy sets; the worker's environment starts without any of them.
+POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "WORDGEN_THREADS")
 
 
-def _env(cache: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "WORDGEN_THREADS")}
-    env.update(PYTHONPATH=str(ROOT), WORDGEN_CACHE=cache)
+def policy_env(policy: str) -> dict[str, str]:
+    """The environment variables one policy sets (WORDGEN_THREADS=torch fixes torch's own count)."""
+    if policy == "wordgen":
+        return {}
+    if policy == "active":
+        return {"OMP_WAIT_POLICY": "ACTIVE", "WORDGEN_THREADS": "torch"}
+    if policy == "torch":
+        return {"WORDGEN_BENCH_TORCH_FIRST": "1", "WORDGEN_THREADS": "torch"}
+    if policy == "passive":
+        return {"OMP_WAIT_POLICY": "PASSIVE"}
+    if policy.startswith("spin:") and policy[5:].isdigit():
+        return {"GOMP_SPINCOUNT": policy[5:]}
+    raise ValueError(f"unknown policy {policy!r}: one of {NAMED_POLICIES} or spin:N")
+
+
+def _env(policy: str, cache: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in POLICY_VARIABLES}
+    env.update(PYTHONPATH=str(ROOT), WORDGEN_CACHE=cache, **policy_env(policy))
     return env
 
 
-def _start(policy: str, seconds: float, corpus: str, cache: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _WORKER, policy, str(seconds), corpus], cwd=ROOT,
-                            env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _start(job: str, policy: str, seconds: float, corpus: str, work: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "benchmarks.busy_worker", job, str(seconds), corpus, work],
+                            cwd=ROOT, env=_env(policy, work + "/cache"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def _result(proc: subprocess.Popen) -> dict:
@@ -102,36 +108,53 @@ def _outside_cores(run) -> tuple[object, float | None]:
     return value, max(0.0, (after[0] - machine[0] - mine) / wall)
 
 
-def scenario(name: str, policy: str, seconds: float, corpus: str, cache: str) -> dict:
-    """One training (or two) under `name`; returns tokens/s (summed for a pair) and the workers' reports."""
+def scenario(name: str, job: str, policy: str, seconds: float, corpus: str, work: str) -> dict:
+    """One job (or two) under `name`; returns tokens/s (summed for a pair) and the workers' reports."""
     if name == "idle":
-        workers = [_result(_start(policy, seconds, corpus, cache))]
+        workers = [_result(_start(job, policy, seconds, corpus, work))]
     elif name == "busy":
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            time.sleep(0.5)  # the loop is running before the training starts
-            workers = [_result(_start(policy, seconds, corpus, cache))]
+            time.sleep(0.5)  # the loop is running before the job starts
+            workers = [_result(_start(job, policy, seconds, corpus, work))]
         finally:
             hog.kill()
             hog.wait()
     else:
-        procs = [_start(policy, seconds, corpus, cache) for _ in range(2)]
+        procs = [_start(job, policy, seconds, corpus, work) for _ in range(2)]
         workers = [_result(p) for p in procs]
     return {"tokens_per_s": sum(w["tokens_per_s"] for w in workers), "workers": workers}
 
 
+def _names(text: str, allowed, what: str, parser) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [n for n in names if n not in allowed and not (what == "--policies" and n.startswith("spin:"))]
+    if not names or bad:
+        parser.error(f"{what} must name some of {sorted(allowed)}" + (" or spin:N" if what == "--policies" else ""))
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.busy", description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=20, help="training seconds per run (default: 20)")
-    p.add_argument("--repeats", type=int, default=1, help="runs of every scenario and policy (medians)")
+    p.add_argument("--seconds", type=float, default=20, help="seconds of each job per run (default: 20)")
+    p.add_argument("--repeats", type=int, default=1, help="runs of every scenario, job and policy (medians)")
     p.add_argument("--policies", default=",".join(DEFAULT_POLICIES),
-                   help=f"comma-separated, of {POLICIES} (default: {','.join(DEFAULT_POLICIES)})")
-    add_settings(p, TrainConfig(), ["corpus"])
+                   help=f"comma-separated, of {NAMED_POLICIES} or spin:N (default: {','.join(DEFAULT_POLICIES)})")
+    p.add_argument("--jobs", default="train-char", help=f"comma-separated, of {JOBS} (default: train-char)")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {SCENARIOS} (default: all)")
+    p.add_argument("--corpus", default="shakespeare", help="the text every job trains on (default: the built-in plays)")
     p.add_argument("--no-save", action="store_true", help="print only; write no results file")
     args = p.parse_args(argv)
-    policies = [s.strip() for s in args.policies.split(",") if s.strip()]
-    if not policies or set(policies) - set(POLICIES):
-        p.error(f"--policies must name some of {POLICIES}")
+    policies = _names(args.policies, NAMED_POLICIES, "--policies", p)
+    for policy in policies:
+        try:
+            policy_env(policy)
+        except ValueError as err:
+            p.error(str(err))
+    jobs = _names(args.jobs, JOBS, "--jobs", p)
+    scenarios = _names(args.scenarios, SCENARIOS, "--scenarios", p)
+    if "idle" not in scenarios:
+        p.error("--scenarios must include idle: the other scenarios are divided by it")
 
     from benchmarks.results_file import write_new
     from wordgen.device import load_average, machine_info
@@ -139,31 +162,31 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}", flush=True)
     print(f"load average before: {load_average()}", flush=True)
-    runs: dict = {(s, pol): [] for s in SCENARIOS for pol in policies}
-    outside: dict = {s: [] for s in SCENARIOS}
-    with tempfile.TemporaryDirectory() as cache:
-        _result(_start(policies[0], 1, args.corpus, cache))  # fills the token cache; not timed
+    runs: dict = {(s, j, pol): [] for s in scenarios for j in jobs for pol in policies}
+    outside: dict = {s: [] for s in scenarios}
+    with tempfile.TemporaryDirectory() as work:
+        for tok in sorted({job.split("-")[1] for job in jobs}):  # token caches and the models to sample; not timed
+            _result(_start(f"prepare-{tok}", "wordgen", args.seconds, args.corpus, work))
         for _ in range(args.repeats):
-            for name in SCENARIOS:
-                for policy in policies:
-                    result, others = _outside_cores(lambda: scenario(name, policy, args.seconds, args.corpus, cache))
-                    runs[name, policy].append(result)
-                    outside[name].append(others)
-                    print(f"  {name:5} {policy:8} {result['tokens_per_s']:9,.0f} tokens/s"
-                          f"   outside load {_cores(others)}   threads {[w['threads'] for w in result['workers']]}",
-                          flush=True)
-    table = _ratios(runs, policies)
+            for name in scenarios:
+                for job in jobs:
+                    for policy in policies:
+                        result, others = _outside_cores(
+                            lambda: scenario(name, job, policy, args.seconds, args.corpus, work))
+                        runs[name, job, policy].append(result)
+                        outside[name].append(others)
+                        print(f"  {name:5} {job:13} {policy:10} {result['tokens_per_s']:9,.0f} tokens/s   outside "
+                              f"load {_cores(others)}   threads {[w['threads'] for w in result['workers']]}",
+                              flush=True)
+    table = _ratios(runs, scenarios, jobs, policies)
     after = load_average()
     print(f"\nload average after: {after}")
-    print(f"{'policy':8} {'idle tok/s':>11} {'busy tok/s':>11} {'busy/idle':>10} {'pair tok/s':>11} {'pair/idle':>10}")
-    for row in table:
-        print(f"{row['policy']:8} {row['idle']:11,.0f} {row['busy']:11,.0f} {row['busy_ratio']:10.2f} "
-              f"{row['pair']:11,.0f} {row['pair_ratio']:10.2f}")
-    print("targets: busy/idle >= 0.4, pair/idle >= 0.8 (wordgen policy)")
+    _print_table(table)
+    print("targets: wordgen's idle / fastest >= 0.95; train-char busy / idle >= 0.4, pair / idle >= 0.8")
     doc = {"command": " ".join(["python -m benchmarks.busy", *(argv if argv is not None else sys.argv[1:])]),
            "machine": {**info, "load_average_after": after}, "seconds": args.seconds, "repeats": args.repeats,
            "table": table, "outside_cores": outside,
-           "runs": {f"{s}/{pol}": r for (s, pol), r in runs.items()}}
+           "runs": {f"{s}/{j}/{pol}": r for (s, j, pol), r in runs.items()}}
     if not args.no_save:
         print(f"wrote {write_new(doc, 'busy')}")
     return 0
@@ -173,14 +196,35 @@ def _cores(value) -> str:
     return "n/a" if value is None else f"{value:.2f} cores"
 
 
-def _ratios(runs: dict, policies: list[str]) -> list[dict]:
+def _ratios(runs: dict, scenarios: list[str], jobs: list[str], policies: list[str]) -> list[dict]:
+    """One row per job and policy: the medians, busy / idle, pair / idle and idle / the fastest idle policy."""
     table = []
-    for policy in policies:
-        idle, busy, pair = (statistics.median(r["tokens_per_s"] for r in runs[s, policy]) for s in SCENARIOS)
-        table.append({"policy": policy, "idle": idle, "busy": busy, "pair": pair,
-                      "busy_ratio": busy / idle if idle else float("nan"),
-                      "pair_ratio": pair / idle if idle else float("nan")})
+    for job in jobs:
+        rows = []
+        for policy in policies:
+            row = {"job": job, "policy": policy}
+            for s in scenarios:
+                row[s] = statistics.median(r["tokens_per_s"] for r in runs[s, job, policy])
+            for s in ("busy", "pair"):
+                if s in row:
+                    row[f"{s}_ratio"] = row[s] / row["idle"] if row["idle"] else float("nan")
+            rows.append(row)
+        fastest = max(r["idle"] for r in rows)
+        for row in rows:
+            row["idle_vs_fastest"] = row["idle"] / fastest if fastest else float("nan")
+        table.extend(rows)
     return table
+
+
+def _print_table(table: list[dict]) -> None:
+    print(f"{'job':13} {'policy':10} {'idle tok/s':>11} {'/fastest':>9} {'busy tok/s':>11} {'busy/idle':>10} "
+          f"{'pair tok/s':>11} {'pair/idle':>10}")
+    for r in table:
+        def cell(key, fmt):
+            return format(r[key], fmt) if key in r else "-"
+        print(f"{r['job']:13} {r['policy']:10} {r['idle']:11,.0f} {r['idle_vs_fastest']:9.2f} "
+              f"{cell('busy', ',.0f'):>11} {cell('busy_ratio', '.2f'):>10} "
+              f"{cell('pair', ',.0f'):>11} {cell('pair_ratio', '.2f'):>10}")
 
 
 if __name__ == "__main__":

@@ -125,14 +125,20 @@ def _rows_file(path: Path) -> str:
 
 def _busy_file(path: Path) -> str:
     data = _load(path)
-    rows = [[r["policy"], r["idle"], r["busy"], r["busy_ratio"], r["pair"], r["pair_ratio"]] for r in data["table"]]
+    text = _source(path, data) + f"- {data['seconds']:g} s of each job per run, medians of {data['repeats']}\n"
     cores = data.get("outside_cores") or {}
     outside = ", ".join(f"{k} {min(v):.2f}-{max(v):.2f}" for k, v in cores.items() if v)
-    text = _source(path, data) + f"- {data['seconds']:g} s of training per run, medians of {data['repeats']}\n"
     if outside:
         text += f"- cores other processes kept busy, per scenario: {outside}\n"
-    return text + "\n" + _table(["policy", "idle tok/s", "busy tok/s", "busy / idle", "pair tok/s", "pair / idle"],
-                                rows, "lrrrrr")
+    table = data["table"]
+    if "job" not in table[0]:  # files before issue 22: training with the char tokenizer, two policies
+        rows = [[r["policy"], r["idle"], r["busy"], r["busy_ratio"], r["pair"], r["pair_ratio"]] for r in table]
+        return text + "\n" + _table(["policy", "idle tok/s", "busy tok/s", "busy / idle", "pair tok/s", "pair / idle"],
+                                    rows, "lrrrrr")
+    rows = [[r["job"], r["policy"], r["idle"], r["idle_vs_fastest"], r.get("busy", ""), r.get("busy_ratio", ""),
+             r.get("pair", ""), r.get("pair_ratio", "")] for r in table]
+    return text + "\n" + _table(["job", "policy", "idle tok/s", "idle / fastest", "busy tok/s", "busy / idle",
+                                 "pair tok/s", "pair / idle"], rows, "llrrrrrr")
 
 
 def _scale_file(path: Path) -> str:
@@ -270,8 +276,8 @@ PAGES: dict[str, tuple[str, str, list[tuple[str, Callable[[Path], str]]]]] = {
                          "benchmarks.micro`; `python -m benchmarks.copying` (the copied-stretch lookup).",
                          [(r"(run-.*|\d{4}-\d\d-\d\d(-quick)?)\.json", _rows_file), (r"micro-.*\.json", _rows_file),
                           (r"copying-.*\.json", _rows_file)]),
-    "results/busy.md": ("A busy machine", "`python -m benchmarks.busy`: training alone (idle), beside a busy "
-                        "loop (busy) and two at once (pair), with the thread policy before `wordgen.cpu` and now.",
+    "results/busy.md": ("A busy machine", "`python -m benchmarks.busy`: training and generation alone (idle), "
+                        "beside a busy loop (busy) and two at once (pair), under each thread policy.",
                         [(r"busy-.*\.json", _busy_file)]),
     "results/scale.md": ("Memory and processes", "`python -m benchmarks.scale`: memory against corpus size "
                          "(fresh processes) and two processes against two threads.",

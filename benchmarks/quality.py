@@ -116,7 +116,8 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
     best_seen = min(r["val_bpc"] for r in result.history)
     stop = result.early_stop
     return {**book.scores(result.bundle.model), "best_seen_bpc": best_seen, "steps": result.steps, "tokens": result.tokens_seen,
-            "seconds": result.seconds, "tokens_per_s": result.loop_tokens_per_second,
+            "seconds": result.seconds, "eval_seconds": result.eval_seconds,
+            "tokens_per_s": result.loop_tokens_per_second,
             "passes": result.tokens_seen / max(1, len(book.train)),
             "early_stop": None if stop is None else {"step": stop.step, "epoch": stop.epoch},
             "config": result.bundle.config.to_dict(), "curve": [(r["step"], r["val_bpc"]) for r in result.history],
@@ -232,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                                        "load_before": load, "load_after": os.getloadavg()[0],
                                        "wall": time.perf_counter() - began, "threads": torch.get_num_threads(),
                                        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), **out})
+                    checks = f"  validation {out['eval_seconds'] / out['seconds']:.1%} of it" if "eval_seconds" in out else ""
                     print(f"  {Path(corpus).stem:14s} {spec:9s} {seconds or args.tokens:>8} {who:8s} "
-                          f"{out['val_bpc']:.3f} bits/char  {out['passes']:.1f} passes  load {load:.1f}", flush=True)
+                          f"{out['val_bpc']:.3f} bits/char  {out['passes']:.1f} passes{checks}  load {load:.1f}",
+                          flush=True)
                 table.append((Path(corpus).stem, spec, seconds or args.tokens, figures))
     print()
     print(format_table(table, "tokens" if args.tokens else "s"))

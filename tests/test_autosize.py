@@ -49,8 +49,9 @@ def test_a_big_character_corpus_read_once_and_a_half_gets_the_floor():
     assert (c.dropout, c.input_dropout, c.hidden_dropout, c.embedding_dropout, c.weight_dropout) == \
         (0.1, 0.1, 0.1, 0.0, 0.0)
     assert c.weight_decay == 0.01
-    # At 4 passes, half way: AdamW's decay is the geometric middle of 0.01 and 0.1.
-    assert choose(4_070_000, 77, 4.0).weight_decay == pytest.approx(0.0316, abs=1e-4)
+    # At 4 passes counted (16 read: characters count a quarter), half way: AdamW's decay is the
+    # geometric middle of 0.01 and 0.1.
+    assert choose(4_070_000, 77, 16.0).weight_decay == pytest.approx(0.0316, abs=1e-4)
 
 
 def test_a_word_vocabulary_read_fewer_than_six_times_gets_the_narrow_model():
@@ -76,12 +77,21 @@ def test_a_subword_vocabulary_counts_part_of_its_passes():
     assert c.dropout == pytest.approx(0.1 + 0.480 * 0.3, abs=1e-3) and c.weight_dropout == pytest.approx(0.144, abs=1e-3)
     assert choose(370_403, 2_000, 3.24).strength == 0  # Moby-Dick at 150 s: 1.3 passes counted
     assert choose(116_498, 2_000, 41.2).strength == 1  # a 600-s budget: 16.5 counted, still full
-    # The band: characters below SUBWORD_VOCAB and words from WORD_VOCAB on count every pass.
-    assert autosize.counted_passes(299, 9.72) == 9.72 and autosize.counted_passes(5_000, 9.72) == 9.72
-    assert choose(377_366, 84, 9.72).strength == 1 and choose(83_603, 7_139, 9.72).strength == 1
+    # The bands: words from WORD_VOCAB on count every pass, characters below SUBWORD_VOCAB CHAR_PASS_SHARE.
+    assert autosize.counted_passes(5_000, 9.72) == 9.72 and choose(83_603, 7_139, 9.72).strength == 1
     assert autosize.counted_passes(2_000, None) is None
     line = Plan.build(TrainConfig(epochs=10.0), train_tokens=123_327, vocab_size=2_000).summary()[0]
     assert "about 10.0 passes in the budget (0.4 of them counted for a subword vocabulary) -> strength 0.5:" in line
+
+
+def test_characters_count_a_quarter_of_their_passes():
+    # A 1 MB text of plays at 600 s: 12.9 passes measured, 3.2 counted.
+    assert autosize.CHAR_PASS_SHARE == 0.25 and autosize.counted_passes(299, 12.9) == pytest.approx(3.225)
+    assert choose(933_000, 77, 12.9).strength == pytest.approx(math.log2(3.225 / 2) / 2, abs=1e-3)
+    assert choose(377_366, 84, 32.0).strength == 1  # Frankenstein at 600 s: 8 counted, full strength
+    assert choose(377_366, 84, 8.0).strength == 0  # ... and at 150 s: 2 counted, none
+    line = Plan.build(TrainConfig(epochs=12.0), train_tokens=933_000, vocab_size=77).summary()[0]
+    assert "(0.25 of them counted for a character vocabulary)" in line
 
 
 def test_passes_from_each_kind_of_budget():

@@ -134,12 +134,28 @@ def test_micro_sections_run(capsys):
     assert "us/draw" in out and out.count("GB/s") == 3
 
 
-def test_busy_ratios_are_divided_by_the_idle_run():
+def test_busy_ratios_are_divided_by_the_idle_run_and_idle_by_the_fastest_policy():
     from benchmarks import busy
 
-    runs = {(s, "wordgen"): [{"tokens_per_s": v}] for s, v in (("idle", 1000.0), ("busy", 450.0), ("pair", 900.0))}
-    (row,) = busy._ratios(runs, ["wordgen"])
-    assert row["busy_ratio"] == pytest.approx(0.45) and row["pair_ratio"] == pytest.approx(0.9)
+    figures = {("idle", "wordgen"): 1000.0, ("busy", "wordgen"): 450.0, ("pair", "wordgen"): 900.0,
+               ("idle", "active"): 1250.0, ("busy", "active"): 300.0, ("pair", "active"): 500.0}
+    runs = {(s, "train-char", pol): [{"tokens_per_s": v}] for (s, pol), v in figures.items()}
+    ours, active = busy._ratios(runs, ["idle", "busy", "pair"], ["train-char"], ["wordgen", "active"])
+    assert ours["busy_ratio"] == pytest.approx(0.45) and ours["pair_ratio"] == pytest.approx(0.9)
+    assert ours["idle_vs_fastest"] == pytest.approx(0.8) and active["idle_vs_fastest"] == 1.0
+    (idle_only,) = busy._ratios({("idle", "generate-word", "wordgen"): [{"tokens_per_s": 5.0}]}, ["idle"],
+                                ["generate-word"], ["wordgen"])
+    assert "busy_ratio" not in idle_only and idle_only["idle_vs_fastest"] == 1.0
+
+
+def test_each_policy_is_the_environment_it_names():
+    from benchmarks import busy
+
+    assert busy.policy_env("wordgen") == {}
+    assert busy.policy_env("active") == {"OMP_WAIT_POLICY": "ACTIVE", "WORDGEN_THREADS": "torch"}
+    assert busy.policy_env("spin:1000") == {"GOMP_SPINCOUNT": "1000"}
+    with pytest.raises(ValueError, match="unknown policy"):
+        busy.policy_env("spin:lots")
 
 
 @pytest.mark.slow
@@ -149,8 +165,12 @@ def test_busy_benchmark_runs_every_scenario(book, capsys):
     assert busy.main(["--seconds", "0.3", "--policies", "wordgen", "--corpus", str(book), "--no-save"]) == 0
     out = capsys.readouterr().out
     for scenario in ("idle", "busy", "pair"):
-        assert f"  {scenario}" in out
+        assert f"  {scenario:5} train-char" in out
     assert "load average before" in out and "load average after" in out and "pair/idle" in out
+    assert busy.main(["--seconds", "0.3", "--policies", "spin:1000", "--jobs", "generate-word",
+                      "--scenarios", "idle", "--corpus", str(book), "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert "generate-word spin:1000" in out and "/fastest" in out
 
 
 def test_the_book_search_and_the_quality_table_at_tiny_sizes(book, tmp_path, monkeypatch, capsys):

@@ -4,21 +4,13 @@ The public API in one place; see README.md and docs/ for a tour. Names are impor
 (PEP 562 module `__getattr__`): `import wordgen` costs almost nothing, and torch,
 datasets and tokenizers load only when a name that needs them is first used, so
 `wordgen --help` and `wordgen corpora` start without torch.
-
-Importing the package also asks torch's OpenMP runtime, if torch is not loaded
-yet, to let waiting threads sleep rather than spin (`wordgen.cpu.polite_openmp`):
-on a machine shared with other work that keeps training from collapsing.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from wordgen.cpu import polite_openmp
-
 __version__ = "0.1.0"
-
-polite_openmp()  # before anything imports torch: libgomp reads OMP_WAIT_POLICY once, when it loads
 
 # public name -> the module that defines it
 _EXPORTS = {

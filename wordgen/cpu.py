@@ -1,24 +1,25 @@
-"""Sharing the CPU with other processes: polite OpenMP threads, as many as there are free cores.
+"""Sharing the CPU with other processes: as many torch threads as there are free cores.
 
 On a 2-core machine a training used to keep 0.36x of its idle speed beside one
 busy Python loop, and two trainings together 0.55x of one alone. Two things
-cause it. torch's OpenMP threads (GNU libgomp) spin while they wait at the end
-of every parallel region, and an LSTM step has hundreds of such regions; when
-another process takes one of the two cores, one of our threads waits for the
-other, which the scheduler has put aside, and burns the core it waits on. And
-two threads on one free core take turns at every barrier. So:
+cause it. torch's OpenMP threads (GNU libgomp) spin for a while (about 3 ms by
+default) before they sleep at the end of every parallel region, and an LSTM step
+has hundreds of such regions; when another process takes one of the two cores,
+one of our threads waits for the other, which the scheduler has put aside, and
+burns the core it waits on. And two threads on one free core take turns at every
+barrier. Both need two threads on a machine that has one core for them, so:
 
-* `polite_openmp()` sets ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep at
-  once instead of spinning) unless the user set it. libgomp reads the variable
-  once, when torch loads it, so this only works before `import torch`;
-  `import wordgen` calls it, and a process that imported torch first keeps
-  the default (`openmp_wait_policy()` says which one is in force).
-* `ThreadPolicy` follows the machine during training: every few seconds it
+* `ThreadPolicy` follows the machine during training and generation: every few seconds it
   measures how many cores *other* processes kept busy (all CPU time in
   /proc/stat minus this process's own) and sets `torch.set_num_threads` to
   the cores left free, at least one and at most the count it started with.
   Two wordgen trainings each settle on one core; when the other process ends,
   the threads come back. `WORDGEN_THREADS=N` fixes the count instead.
+* libgomp's waiting is left as it is. Passive waiting (``OMP_WAIT_POLICY=PASSIVE``,
+  what wordgen set from issue 11 to issue 22) also stopped the collapse, but a
+  thread that sleeps at once has to be woken for each of those hundreds of
+  regions: on an idle machine it cost 40-60 % of the speed (docs/development/threads.md).
+  `openmp_wait_policy()` says which policy is in force, for the benchmarks' records.
 * `CpuWatch` measures the same share over a stretch of time (a row of a
   comparison), with the load average at both ends, so a report can say when
   its time budgets were shared.
@@ -33,7 +34,6 @@ thread count stays as torch set it. Not here: choosing the device (device.py).
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -42,14 +42,10 @@ CHECK_SECONDS = 2.0  # between two later looks at the machine
 BUSY_SHARE = 0.5  # other processes using this much of a core count as taking it
 
 
-def polite_openmp() -> None:
-    """Ask libgomp for passive waiting (threads sleep at barriers) unless the user chose, or torch is loaded."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def openmp_wait_policy() -> str:
     """The wait policy torch's OpenMP runtime was started with, as far as this process can tell."""
+    if "GOMP_SPINCOUNT" in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        return f"spin {os.environ['GOMP_SPINCOUNT']} times, then sleep (GOMP_SPINCOUNT)"
     return os.environ.get("OMP_WAIT_POLICY", "default (spin, then sleep)")
 
 
@@ -138,12 +134,16 @@ def fit_threads(others: float, cores: int, cap: int) -> int:
 
 
 class ThreadPolicy:
-    """torch's thread count following the free cores during a run; `close()` puts the old count back."""
+    """torch's thread count following the free cores during a run; `close()` puts the old count back.
 
-    def __init__(self):
+    Also a context manager (closed on exit). enabled=False (a GPU run) makes every call a no-op.
+    """
+
+    def __init__(self, enabled: bool = True):
         import torch
 
         self._torch = torch
+        self.enabled = enabled
         self.initial = torch.get_num_threads()
         fixed = os.environ.get("WORDGEN_THREADS", "").strip()
         self.fixed = int(fixed) if fixed.isdigit() and int(fixed) > 0 else None
@@ -151,13 +151,13 @@ class ThreadPolicy:
         self._began = self._last = _mark()
         self.threads = self.initial
         self.changes: list[tuple[float, int]] = []  # (seconds since the start, threads) at each change
-        if self.fixed is not None:
+        if self.fixed is not None and enabled:
             self._set(self.fixed)
 
     def check(self) -> None:
         """Called between steps: now and then, fit the thread count to the cores others left free."""
         wait = FIRST_CHECK_SECONDS if self._last is self._began else CHECK_SECONDS
-        if self.fixed is not None or time.perf_counter() - self._last.wall < wait:
+        if not self.enabled or self.fixed is not None or time.perf_counter() - self._last.wall < wait:
             return
         now = _mark()
         others = other_cores(self._last, now)
@@ -176,3 +176,9 @@ class ThreadPolicy:
         if self.threads != self.initial:
             self._torch.set_num_threads(self.initial)
             self.threads = self.initial
+
+    def __enter__(self) -> ThreadPolicy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from wordgen.config import SampleConfig
+from wordgen.cpu import ThreadPolicy
 from wordgen.errors import ConfigError
 from wordgen.generation.cache import Cache, Memory
 from wordgen.generation.sampling import next_token, sampler_probs
@@ -129,28 +130,32 @@ def sample_steps(
     output, logits, state = _read_prompt(model, prompt_ids, num_samples, memory)
     step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
     total = len(forced) + max_tokens
-    for t in range(total):
-        if memory is not None:
-            logits = memory.mix(logits, output)  # (N, V) log-probabilities of the model and its cache
-        # The model's own distribution, before <unk> is banned (softmax also turns the
-        # adaptive softmax's log-probabilities into probabilities).
-        model_probs = torch.softmax(logits.float(), dim=-1) if top else None  # (N, V)
-        if banned:
-            logits[:, banned] = float("-inf")
-        is_forced = t < len(forced)
-        if is_forced:
-            ids = torch.full((num_samples,), forced[t], dtype=torch.long, device=device)  # (N,)
-        else:
-            ids = next_token(logits, sample, generator)  # (N,)
-        record = Step(ids=ids, forced=is_forced)
-        if top:
-            _add_probabilities(record, model_probs, logits, sample, top)
-        yield record
-        if t + 1 == total:
-            break  # no step for a token nobody asks for
-        if memory is not None:
-            memory.add(output[:, None], ids[:, None])
-        output, logits, state = _advance(model, step, ids, state)
+    # On a CPU, as many threads as other processes leave cores free (wordgen.cpu): a step's
+    # blocks meet at a barrier, which a core taken by someone else turns into a wait.
+    with ThreadPolicy(enabled=device.type == "cpu") as threads:
+        for t in range(total):
+            if memory is not None:
+                logits = memory.mix(logits, output)  # (N, V) log-probabilities of the model and its cache
+            # The model's own distribution, before <unk> is banned (softmax also turns the
+            # adaptive softmax's log-probabilities into probabilities).
+            model_probs = torch.softmax(logits.float(), dim=-1) if top else None  # (N, V)
+            if banned:
+                logits[:, banned] = float("-inf")
+            is_forced = t < len(forced)
+            if is_forced:
+                ids = torch.full((num_samples,), forced[t], dtype=torch.long, device=device)  # (N,)
+            else:
+                ids = next_token(logits, sample, generator)  # (N,)
+            record = Step(ids=ids, forced=is_forced)
+            if top:
+                _add_probabilities(record, model_probs, logits, sample, top)
+            yield record
+            if t + 1 == total:
+                break  # no step for a token nobody asks for
+            if memory is not None:
+                memory.add(output[:, None], ids[:, None])
+            output, logits, state = _advance(model, step, ids, state)
+            threads.check()
 
 
 def _check_request(sample: SampleConfig, max_tokens: int, num_samples: int, top: int) -> None:

@@ -175,7 +175,8 @@ class Plan:
         c = self.choice
         passes = "unknown" if c.passes is None else f"{c.passes:.1f}"
         share = sizerule.counted_passes(c.vocab_size, c.passes) != c.passes
-        counted = f" ({sizerule.SUBWORD_PASS_SHARE:g} of them counted for a subword vocabulary)" if share else ""
+        kind = "character" if c.vocab_size < sizerule.SUBWORD_VOCAB else "subword"
+        counted = f" ({sizerule.pass_share(c.vocab_size):g} of them counted for a {kind} vocabulary)" if share else ""
         measured = "" if self.rate is None else f" at {self.rate:,.0f} tokens/s measured"
         return (f"{c.train_tokens:,} training tokens, vocabulary {c.vocab_size:,}, "
                 f"about {passes} passes in the budget{measured}{counted} -> strength {c.strength:g}")

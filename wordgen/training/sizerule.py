@@ -19,7 +19,8 @@ None are filled in from three numbers, by `choose`:
   at four, full from eight -- scales every regulariser between its floor and its full value (`FLOOR`,
   `FULL`) and AdamW's weight decay between 0.01 and 0.1 (SGD keeps AWD-LSTM's L2 of
   1.2e-6). A subword-sized vocabulary (`SUBWORD_VOCAB` up to `WORD_VOCAB`: BPE) counts
-  only 0.4 of its passes (`SUBWORD_PASS_SHARE`): it overfits later than words;
+  only 0.4 of its passes (`SUBWORD_PASS_SHARE`), characters 0.25 (`CHAR_PASS_SHARE`): they
+  overfit later than words;
 * the **output layer** (`softmax_for`): from `ADAPTIVE_VOCAB` tokens on, the adaptive
   softmax (Grave et al. 2017), untied; below it, the full softmax tied to the embedding.
   A full layer over a large vocabulary is most of every step's work, so the adaptive one
@@ -57,6 +58,9 @@ WORD_VOCAB = 5_000  # vocabularies this large or larger get the SGD recipe
 # with punctuation, and the 256 bytes a byte-level BPE starts from, stay below it).
 SUBWORD_VOCAB = 300
 SUBWORD_PASS_SHARE = 0.4
+# A character vocabulary (below SUBWORD_VOCAB) counts this share of its (measured) passes: on a
+# 1 MB text of plays at 600 s, 0.25 beat 0.4 and 1 (docs/development/log.md, "The size rule").
+CHAR_PASS_SHARE = 0.25
 # From this vocabulary size on the output layer is the adaptive softmax (untied), below it the
 # full one (tied): over a large vocabulary the full layer is most of each step; over a smaller
 # one the adaptive layer saves little and loses the tied embedding.
@@ -117,10 +121,15 @@ def softmax_for(vocab_size: int) -> str:
 
 
 def counted_passes(vocab_size: int, passes: float | None) -> float | None:
-    """The passes the strength is taken from: SUBWORD_PASS_SHARE of them for a subword-sized vocabulary."""
-    if passes is None or not SUBWORD_VOCAB <= vocab_size < WORD_VOCAB:
-        return passes
-    return passes * SUBWORD_PASS_SHARE
+    """The passes the strength is taken from: a share of them below a word-sized vocabulary (pass_share)."""
+    return passes if passes is None else passes * pass_share(vocab_size)
+
+
+def pass_share(vocab_size: int) -> float:
+    """CHAR_PASS_SHARE below SUBWORD_VOCAB, SUBWORD_PASS_SHARE up to WORD_VOCAB, 1 for words."""
+    if vocab_size >= WORD_VOCAB:
+        return 1.0
+    return SUBWORD_PASS_SHARE if vocab_size >= SUBWORD_VOCAB else CHAR_PASS_SHARE
 
 
 def strength(passes: float | None) -> float:
