@@ -104,7 +104,7 @@ def test_generation_follows_the_machine_too(two_threads, monkeypatch):
     from wordgen.generation.decode import sample_steps
 
     monkeypatch.delenv("WORDGEN_THREADS", raising=False)
-    monkeypatch.setattr(cpu, "FIRST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr("wordgen.generation.decode.GENERATION_FIRST_CHECK_SECONDS", 0.0)
     monkeypatch.setattr(cpu, "other_cores", lambda since, now: 1.5)  # another process holds a core
     monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
     seen = []

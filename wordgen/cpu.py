@@ -38,6 +38,9 @@ import time
 from dataclasses import dataclass
 
 FIRST_CHECK_SECONDS = 0.5  # the first look: a collapsed start wastes every second until then
+# Generation's first look comes sooner: a sample of a few hundred tokens can be over in half a
+# second. Not sooner than this: /proc/stat counts in 10-ms ticks.
+GENERATION_FIRST_CHECK_SECONDS = 0.1
 CHECK_SECONDS = 2.0  # between two later looks at the machine
 BUSY_SHARE = 0.5  # other processes using this much of a core count as taking it
 
@@ -136,14 +139,16 @@ def fit_threads(others: float, cores: int, cap: int) -> int:
 class ThreadPolicy:
     """torch's thread count following the free cores during a run; `close()` puts the old count back.
 
-    Also a context manager (closed on exit). enabled=False (a GPU run) makes every call a no-op.
+    Also a context manager (closed on exit). enabled=False (a GPU run) makes every call a no-op;
+    first_check: seconds before the first look (FIRST_CHECK_SECONDS unless given).
     """
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, first_check: float | None = None):
         import torch
 
         self._torch = torch
         self.enabled = enabled
+        self.first_check = first_check
         self.initial = torch.get_num_threads()
         fixed = os.environ.get("WORDGEN_THREADS", "").strip()
         self.fixed = int(fixed) if fixed.isdigit() and int(fixed) > 0 else None
@@ -156,7 +161,8 @@ class ThreadPolicy:
 
     def check(self) -> None:
         """Called between steps: now and then, fit the thread count to the cores others left free."""
-        wait = FIRST_CHECK_SECONDS if self._last is self._began else CHECK_SECONDS
+        first = FIRST_CHECK_SECONDS if self.first_check is None else self.first_check
+        wait = first if self._last is self._began else CHECK_SECONDS
         if not self.enabled or self.fixed is not None or time.perf_counter() - self._last.wall < wait:
             return
         now = _mark()

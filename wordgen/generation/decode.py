@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from wordgen.config import SampleConfig
-from wordgen.cpu import ThreadPolicy
+from wordgen.cpu import GENERATION_FIRST_CHECK_SECONDS, ThreadPolicy
 from wordgen.errors import ConfigError
 from wordgen.generation.cache import Cache, Memory
 from wordgen.generation.sampling import next_token, sampler_probs
@@ -132,7 +132,7 @@ def sample_steps(
     total = len(forced) + max_tokens
     # On a CPU, as many threads as other processes leave cores free (wordgen.cpu): a step's
     # blocks meet at a barrier, which a core taken by someone else turns into a wait.
-    with ThreadPolicy(enabled=device.type == "cpu") as threads:
+    with ThreadPolicy(enabled=device.type == "cpu", first_check=GENERATION_FIRST_CHECK_SECONDS) as threads:
         for t in range(total):
             if memory is not None:
                 logits = memory.mix(logits, output)  # (N, V) log-probabilities of the model and its cache
