@@ -110,7 +110,7 @@ def test_version_prints_the_package_version_without_torch():
 
     code = "import sys, wordgen.cli\ntry:\n    wordgen.cli.main(['--version'])\nexcept SystemExit:\n    pass\n" \
            "print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300).stdout
     assert out == f"wordgen {wordgen.__version__}\nFalse\n" and wordgen.__version__ == "0.1.0"
 
 
@@ -123,7 +123,8 @@ def test_the_licence_is_mit_and_the_build_metadata_says_so_without_warnings():
     code = ("from setuptools.config.pyprojecttoml import apply_configuration\nfrom setuptools.dist import Distribution\n"
             "d = apply_configuration(Distribution(), 'pyproject.toml')\n"
             "print(d.metadata.license_expression, d.metadata.license_files)")
-    done = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr  # -W error: a deprecated field fails here
     assert done.stdout == "MIT ['LICENSE']\n"
 
