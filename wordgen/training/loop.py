@@ -54,12 +54,12 @@ from wordgen.device import resolve_device, resolve_precision
 from wordgen.distributed import Group, device_for, global_batch_share, loss_module, rank_seed
 from wordgen.errors import CheckpointError, ConfigError
 from wordgen.evaluate import Metrics, evaluate_prefix
-from wordgen.model import LSTMLanguageModel, detach_state
+from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import Tokenizer, load_tokenizer
 from wordgen.training import checkpoint as ckpt
 from wordgen.training import trainer_state
 from wordgen.training.checkpoint import Bundle
-from wordgen.training.optim import lr_factor, make_optimizer, set_lr
+from wordgen.training.optim import autocast_for, gradient_step, lr_factor, make_optimizer, set_lr
 from wordgen.training.plan import Plan
 from wordgen.training.plateau import Decision, EarlyStopping
 from wordgen.training.prepare import prepare_together
@@ -170,8 +170,7 @@ def _loop(run: _Run, stop: StopSignals) -> bool:
     """Train until a stop limit (returns False) or a stop signal (True, after the step in hand)."""
     config, group, cursor = run.config, run.group, run.cursor
     run.model.train()
-    # bfloat16 needs no loss scaling (it has float32's exponent range), unlike float16.
-    autocast = torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    autocast = autocast_for(run.device, config.precision)
     while True:
         for pos, x, y in windows(run.table, config.seq_len, start=cursor.position, device=run.device):  # x, y: (B, T)
             elapsed = run.clock.elapsed()
@@ -208,15 +207,8 @@ def _step(run: _Run, pos: int, x: torch.Tensor, y: torch.Tensor, progress: float
     """One optimizer step on the window at column `pos`, x and y (B, T); moves the cursor past it; the mean nats."""
     config, optimizer, cursor = run.config, run.optimizer, run.cursor
     set_lr(optimizer, config.lr * run.stopping.lr_scale * lr_factor(cursor.step, progress, config))
-    with autocast:
-        # Mean nats per target token of this process's rows, and the activation penalty (AR/TAR; 0 unless
-        # configured), through DDP when there are several processes.
-        loss, penalty, hidden = run.forward(x, y, cursor.hidden)
-    hidden = detach_state(hidden)  # gradients stop at the window's edge
-    optimizer.zero_grad(set_to_none=True)
-    (loss + penalty).backward()  # under DDP the gradients are averaged over the processes here
-    torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
-    optimizer.step()
+    # Mean nats per target token of this process's rows, through DDP when there are several processes.
+    loss, hidden = gradient_step(run.model, run.forward, optimizer, x, y, cursor.hidden, config.grad_clip, autocast)
     read = y.numel() * run.group.world_size  # every rank read as many: the run's tokens
     cursor.advance(hidden, end=pos + x.size(1), tokens=read)
     run.result.tokens_seen += read

@@ -22,8 +22,8 @@ import torch
 
 from wordgen.config import TrainConfig
 from wordgen.data import windows
-from wordgen.model import LSTMLanguageModel, detach_state
-from wordgen.training.optim import make_optimizer
+from wordgen.model import LSTMLanguageModel
+from wordgen.training.optim import autocast_for, gradient_step, make_optimizer
 
 PROBE_SECONDS = 1.0  # measured steps: long enough to smooth a step's noise, short beside any budget
 WARMUP_STEPS = 2  # not timed: the first steps allocate and fill caches
@@ -39,18 +39,12 @@ def measure_rate(config: TrainConfig, table, device: torch.device, seconds: floa
         model = LSTMLanguageModel(config.model).to(device)
         model.train()
         optimizer = make_optimizer(model, config)
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+        autocast = autocast_for(device, config.precision)
         state = None
 
-        def step(x, y) -> int:  # x, y: (B, T); as the loop's step, without the bookkeeping
+        def step(x, y) -> int:  # x, y: (B, T); the loop's step, without its bookkeeping
             nonlocal state
-            with autocast:
-                loss, penalty, state = model.training_loss(x, y, state)
-            state = detach_state(state)
-            optimizer.zero_grad(set_to_none=True)
-            (loss + penalty).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            _, state = gradient_step(model, model.training_loss, optimizer, x, y, state, config.grad_clip, autocast)
             return y.numel()
 
         batches = _batches(table, config.seq_len, device)
