@@ -20,7 +20,10 @@ training; `--budgets 150` about 45 minutes.
 
 Each is scored on the whole validation split with its best weights, in bits per
 character (wordgen.evaluate). The table gives each reference's figure, wordgen's,
-and wordgen / the better reference. `--unk-penalty` charges every `<unk>` of a word
+and wordgen / the better reference. `--bases` adds, on the word and BPE rows, the shipped base models (`base:word`,
+`base:bpe`) as they are (zero-shot, never trained on the book) and fine-tuned on the book
+for the same budget (wordgen's defaults with `init`); the base's own pretraining is not
+counted in the budget (its model card gives it). `--unk-penalty` charges every `<unk>` of a word
 model the cost of spelling its word uniformly over the training characters
 (wordgen.compare.score), so a small vocabulary cannot win by hiding words. `--cache`
 scores every model a second time with wordgen's neural cache (wordgen.generation.cache), the
@@ -81,15 +84,30 @@ class Book:
             figures["val_bpc_cache"] = self.score(model, self.cache)
         return figures
 
-    def unk_penalty_bpc(self) -> float:
-        """Bits per character that charging each validation `<unk>` a uniform spelling adds."""
+    def unk_penalty_bpc(self, tokenizer=None) -> float:
+        """Bits per character that charging each validation `<unk>` (of `tokenizer`, default the book's) a uniform
+        spelling adds."""
         from wordgen.compare.score import Speller, hidden_pieces
         from wordgen.data import row_text
         from wordgen.tokenization import CharTokenizer
 
+        tokenizer = tokenizer or self.tokenizer
         speller = Speller(CharTokenizer.train_from_texts(self.dataset["train"]["text"]).vocab_size)
-        pieces = [p for t in self.dataset["validation"]["text"] for p in hidden_pieces(self.tokenizer, row_text(t))]
+        pieces = [p for t in self.dataset["validation"]["text"] for p in hidden_pieces(tokenizer, row_text(t))]
         return speller.cost(pieces) / math.log(2) / max(1, self.val.num_chars)
+
+    def scores_with(self, model, tokenizer) -> dict:
+        """`scores` for a model with its own tokenizer (a base's): the same validation text, encoded by it."""
+        from wordgen.config import TrainConfig
+        from wordgen.evaluate import evaluate_stream
+        from wordgen.training.prepare import prepare
+
+        _, _, _, val = prepare(TrainConfig(corpus=self.corpus, max_steps=1), tokenizer, self.dataset)
+        model.eval()
+        figures = {"val_bpc": evaluate_stream(model, val).bits_per_char}
+        if self.cache is not None:
+            figures["val_bpc_cache"] = evaluate_stream(model, val, cache=self.cache).bits_per_char
+        return figures
 
 
 def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overrides: dict | None = None,
@@ -122,6 +140,41 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
             "early_stop": None if stop is None else {"step": stop.step, "epoch": stop.epoch},
             "config": result.bundle.config.to_dict(), "curve": [(r["step"], r["val_bpc"]) for r in result.history],
             "train_curve": [(r["step"], r["train_bpc"]) for r in result.history]}
+
+
+def base_for(spec: str) -> str | None:
+    """The shipped base a tokenizer's rows are fine-tuned from: word rows from base:word, BPE rows from base:bpe."""
+    return {"word": "base:word", "bpe": "base:bpe"}.get(spec.split(":")[0])
+
+
+def run_zero_shot(book: Book, base: str, unk_penalty: bool) -> dict:
+    """The base as it is, never trained on the book, scored on its validation split with the base's tokenizer."""
+    from wordgen.training.finetune import Base
+
+    bundle = Base.open(base).bundle
+    penalty = book.unk_penalty_bpc(bundle.tokenizer) if unk_penalty else 0.0
+    return {**book.scores_with(bundle.model, bundle.tokenizer), "unk_penalty_bpc": penalty, "seconds": 0.0,
+            "tokens": 0, "passes": 0.0, "base": base}
+
+
+def run_finetuned(book: Book, base: str, *, seconds: float | None, tokens: int | None, seed: int,
+                  unk_penalty: bool) -> dict:
+    """wordgen's defaults from the base (`init`): the vocabulary grown by the book's, scored like every run."""
+    from wordgen.config import TrainConfig
+    from wordgen.training.loop import train
+
+    config = TrainConfig(corpus=book.corpus, init=base, seed=seed, time_budget=seconds,
+                         max_steps=None if tokens is None else max(1, math.ceil(tokens / (20 * 35))))
+    with tempfile.TemporaryDirectory() as tmp:
+        config.out = str(Path(tmp) / "run")
+        result = train(config, dataset=book.dataset, overwrite=True)
+    tokenizer = result.bundle.tokenizer
+    penalty = book.unk_penalty_bpc(tokenizer) if unk_penalty else 0.0
+    return {**book.scores_with(result.bundle.model, tokenizer), "unk_penalty_bpc": penalty, "base": base,
+            "base_sha256": result.bundle.config.init_sha256, "steps": result.steps, "tokens": result.tokens_seen,
+            "seconds": result.seconds, "eval_seconds": result.eval_seconds, "vocab": tokenizer.vocab_size,
+            "passes": result.tokens_seen / max(1, len(book.train)), "config": result.bundle.config.to_dict(),
+            "curve": [(r["step"], r["val_bpc"]) for r in result.history]}
 
 
 def run_reference(book: Book, name: str, *, seconds: float | None, tokens: int | None, seed: int = 0) -> dict:
@@ -179,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", action="store_true",
                    help="also score every model (the references' too) with wordgen's neural cache at its "
                         "default settings (wordgen.generation.cache): logged as val_bpc_cache, a second table")
+    p.add_argument("--bases", action="store_true",
+                   help="also the shipped bases on the word and BPE rows: base:word / base:bpe as they are "
+                        "(zero-shot) and fine-tuned on the book for the budget (wordgen's defaults with --init)")
     add_settings(p, TrainConfig(), ["seed"])
     p.add_argument("--log", type=Path, default=RESULTS / f"quality-{time.strftime('%Y-%m-%d')}.jsonl")
     args = p.parse_args(argv)
@@ -202,33 +258,45 @@ def main(argv: list[str] | None = None) -> int:
             return [r for r in args.references.split(",") if r]
         return ["plain"] if spec == "char" else ["classic"]
 
+    def runs_for(spec: str) -> list[str]:
+        bases = ["fine-tuned", "zero-shot"] if args.bases and base_for(spec) else []
+        return ["wordgen", *bases, *references(spec)]
+
     if not args.tokens:  # a wall-clock suite: say how long it will take before it starts
-        runs = sum(1 + len(references(spec)) for spec in specs) * len(books)
+        runs = sum(len(runs_for(spec)) - ("zero-shot" in runs_for(spec)) for spec in specs) * len(books)
         total = runs * sum(budgets)
         print(f"{runs * len(budgets)} runs, at least {total / 3600:.1f} h of training "
               f"(plus data preparation and validation)", flush=True)
     table, cached = [], {}
     for corpus in books:
         for spec in specs:
-            refs = references(spec)
             book = Book(corpus, spec, seed=args.seed, cache=cache)
             penalty = book.unk_penalty_bpc() if args.unk_penalty else 0.0
+            zero_shot = None  # the same for every budget: scored once
             for seconds in budgets:
                 figures = {}
-                for who in ["wordgen", *refs]:
+                for who in runs_for(spec):
                     load = os.getloadavg()[0]
                     began = time.perf_counter()
                     if who == "wordgen":
                         out = run_wordgen(book, seconds=seconds, tokens=args.tokens, seed=args.seed)
+                    elif who == "fine-tuned":
+                        out = run_finetuned(book, base_for(spec), seconds=seconds, tokens=args.tokens,
+                                            seed=args.seed, unk_penalty=args.unk_penalty)
+                    elif who == "zero-shot":
+                        zero_shot = zero_shot or run_zero_shot(book, base_for(spec), args.unk_penalty)
+                        out = dict(zero_shot)
                     else:
                         out = run_reference(book, who, seconds=seconds, tokens=args.tokens, seed=args.seed)
-                    out["val_bpc"] += penalty
+                    # a base's runs are charged for their own tokenizer's <unk>, the others for the book's
+                    charge = out.pop("unk_penalty_bpc", penalty)
+                    out["val_bpc"] += charge
                     figures[who] = out["val_bpc"]
                     if "val_bpc_cache" in out:
-                        out["val_bpc_cache"] += penalty
+                        out["val_bpc_cache"] += charge
                         cached.setdefault((Path(corpus).stem, spec, seconds or args.tokens), {})[who] = out["val_bpc_cache"]
                     log_row(args.log, {"book": corpus, "tokenizer": spec, "who": who, "seconds_budget": seconds,
-                                       "tokens_budget": args.tokens, "unk_penalty_bpc": penalty,
+                                       "tokens_budget": args.tokens, "unk_penalty_bpc": charge,
                                        "train_tokens": len(book.train), "vocab": book.tokenizer.vocab_size,
                                        "load_before": load, "load_after": os.getloadavg()[0],
                                        "wall": time.perf_counter() - began, "threads": torch.get_num_threads(),
@@ -251,14 +319,20 @@ def format_table(table: list, unit: str) -> str:
     from benchmarks.reference import RECIPES
 
     names = [r for r in RECIPES if any(r in figures for *_, figures in table)] or ["classic", "plain"]
+    bases = [b for b in ("zero-shot", "fine-tuned") if any(b in figures for *_, figures in table)]
     head = f"{'book':14s} {'tokenizer':9s} {'budget':>10s} " + " ".join(f"{r:>8s}" for r in names) + \
-        f" {'wordgen':>8s} {'ratio':>6s}"
+        f" {'wordgen':>8s} {'ratio':>6s}" + "".join(f" {b:>10s}" for b in bases) + \
+        (f" {'ratio':>6s}" if "fine-tuned" in bases else "")
     lines = [head, "-" * len(head)]
     for name, spec, budget, figures in table:
         refs = [figures[r] for r in names if r in figures]
+        best = min(refs) if refs else math.nan
         cells = " ".join(f"{figures[r]:8.3f}" if r in figures else f"{'-':>8s}" for r in names)
-        ratio = figures["wordgen"] / min(refs) if refs else math.nan
-        lines.append(f"{name:14s} {spec:9s} {budget:>8g} {unit[:1]} {cells} {figures['wordgen']:8.3f} {ratio:6.3f}")
+        line = f"{name:14s} {spec:9s} {budget:>8g} {unit[:1]} {cells} {figures['wordgen']:8.3f} {figures['wordgen'] / best:6.3f}"
+        line += "".join(f" {figures[b]:10.3f}" if b in figures else f" {'-':>10s}" for b in bases)
+        if "fine-tuned" in bases:  # the fine-tuned model against the better reference, the issue's target
+            line += f" {figures['fine-tuned'] / best:6.3f}" if "fine-tuned" in figures else f" {'-':>6s}"
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -310,6 +310,38 @@ def test_split_text_contiguous_bad_fractions():
     assert_corpus_error(excinfo, "fractions")
 
 
+def test_a_long_split_is_several_rows_whose_stream_is_the_split_exactly(monkeypatch):
+    from wordgen.corpora import splits
+    from wordgen.data import row_text
+
+    text = lines_text("long", 400)
+    whole = {name: rows[0] for name, rows in texts(split_text_contiguous(text)).items()}
+    monkeypatch.setattr(splits, "ROW_CHARS", 64)
+    cut = texts(split_text_contiguous(text))
+    assert len(cut["train"]) > 10
+    for name in SPLITS:
+        assert "".join(row_text(row) for row in cut[name]) == row_text(whole[name])
+        # each row but the last ends in a newline between two non-space characters
+        assert all(row[-1] == "\n" and not row[-2].isspace() and not following[0].isspace()
+                   for row, following in zip(cut[name], cut[name][1:]))
+
+
+def test_a_big_file_is_cut_on_disk_into_the_same_splits(tmp_path, monkeypatch):
+    from wordgen.corpora import local, splits
+    from wordgen.data import split_text
+
+    path = tmp_path / "big.txt"
+    path.write_text("*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\n" + lines_text("big", 600)
+                    + "\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\nlicence\n", encoding="utf-8")
+    in_memory = load_corpus(str(path))
+    monkeypatch.setattr(local, "BIG_FILE_BYTES", 1_000)
+    monkeypatch.setattr(splits, "ROW_CHARS", 500)
+    on_disk = load_corpus(str(path))
+    assert len(on_disk["train"]) > 1 and on_disk["train"].cache_files  # rows, in an arrow file under the cache
+    for name in SPLITS:
+        assert split_text(on_disk[name]) == split_text(in_memory[name])
+
+
 # --------------------------------------------------------------------------- local files
 
 

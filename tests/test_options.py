@@ -16,6 +16,7 @@ from wordgen.options import _options, add_settings, build_parser, command_base, 
 # A value other than the default for every field with an option: (what the command line says, the value).
 VALUES = {
     "corpus": ("book.txt", "book.txt"), "tokenizer": ("char", "char"), "out": ("runs/x", "runs/x"),
+    "init": ("base:word", "base:word"),
     "batch_size": ("7", 7), "seq_len": ("9", 9), "lr": ("0.5", 0.5), "optimizer": ("sgd", "sgd"),
     "weight_decay": ("0.2", 0.2), "grad_clip": ("0.25", 0.25), "epochs": ("1.5", 1.5), "max_steps": ("11", 11),
     "time_budget": ("30", 30.0), "max_chars": ("2e3", 2000), "eval_interval": ("5", 5), "patience": ("0", None),

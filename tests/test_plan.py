@@ -102,7 +102,7 @@ def test_the_summary_names_each_source_beside_its_value():
     config = TrainConfig(epochs=8.0, lr=0.5, seed=3)  # epochs and seed set without a source: "given"
     summary = Plan.build(config, train_tokens=100_000, vocab_size=5_000, sources={"lr": "flag"}).summary()
     assert len(summary) == 2 and "lr 0.5 (flag)," in summary[0] and "optimizer sgd," in summary[0]
-    assert summary[1].startswith("plan: 43 settings (") and "1 flag" in summary[1] and "2 given" in summary[1]
+    assert summary[1].startswith("plan: 45 settings (") and "1 flag" in summary[1] and "2 given" in summary[1]
 
 
 def test_unknown_names_are_refused():

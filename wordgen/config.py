@@ -236,6 +236,12 @@ class TrainConfig:
         "word", "char, word (word:min_freq=2,max_vocab=10000), bpe (bpe:VOCAB, e.g. bpe:2000), "
                 "hf:PATH/tokenizer.json, or a name given to register_tokenizer")
     out: str = setting("runs/word", "checkpoint folder to write")
+    # Fine-tuning (wordgen.training.finetune): a new run that starts from another model's weights.
+    init: str | None = setting(
+        help="start from this model's weights (fine-tuning): a checkpoint folder, a shipped base (base:word, "
+             "base:bpe) or hf:ORG/NAME, a Hub repository that holds a checkpoint folder",
+        metavar="CKPT", unset="from scratch")
+    init_sha256: str | None = None  # the SHA-256 of the base's weights, filled in by the run for config.json
     model: ModelConfig = field(default_factory=ModelConfig)
     # The optimisation recipe -- batch, window, optimizer, learning rate, clip -- left at None is
     # chosen by the size rule from the vocabulary (wordgen.training.sizerule.RECIPES); the

@@ -65,6 +65,12 @@ def flag_of(f: dataclasses.Field) -> str:
     return f.metadata["flag"] or "--" + f.name.replace("_", "-")
 
 
+def flags_for(config, paths) -> list[str]:
+    """The options of `config`'s settings at `paths` ("model.hidden_size" -> "--hidden-size"), in `paths`' order."""
+    flags = {path: flag_of(f) for path, f, _ in _options(config)}
+    return [flags[path] for path in paths]
+
+
 def _is_bool(f: dataclasses.Field) -> bool:
     return "bool" in (part.strip() for part in f.type.split("|"))
 

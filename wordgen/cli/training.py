@@ -14,7 +14,7 @@ from wordgen import lab
 from wordgen.cli.common import print_metrics, refuse_missing_device
 from wordgen.config import TrainConfig
 from wordgen.errors import CorpusError, WordgenError
-from wordgen.options import command_base, settings_from
+from wordgen.options import command_base, flags_for, settings_from
 
 
 def _run_training(config: TrainConfig, *, sources: dict[str, str] | None = None, resume: bool = False,
@@ -37,6 +37,10 @@ def _run_training(config: TrainConfig, *, sources: dict[str, str] | None = None,
     return result
 
 
+# The settings a resumed run takes from the command line: how long it goes on.
+RESUMABLE_LIMITS = ("time_budget", "epochs", "max_steps", "max_chars")
+
+
 def _train_settings(args) -> tuple[TrainConfig, dict[str, str]]:
     """The run's TrainConfig and the fields the command line set in it.
 
@@ -49,8 +53,12 @@ def _train_settings(args) -> tuple[TrainConfig, dict[str, str]]:
     from wordgen.training.checkpoint import load_config
 
     _, given = settings_from(args, TrainConfig())
-    limits = {name: getattr(args, name) for name in ("time_budget", "epochs", "max_steps", "max_chars")
-              if name in given}
+    limits = {name: getattr(args, name) for name in RESUMABLE_LIMITS if name in given}
+    ignored = [path for path in given if path not in (*RESUMABLE_LIMITS, "dist_timeout")]
+    if ignored:
+        raise WordgenError(f"--resume continues the saved run with its own settings and would ignore "
+                           f"{', '.join(flags_for(TrainConfig(), ignored))}; to train from this checkpoint on "
+                           f"new text or with new settings, start a new run: --init {args.resume} --out NEW_DIR")
     config = replace(load_config(Path(args.resume)), **limits, out=args.resume, dist_timeout=args.dist_timeout)
     return config, {name: "flag" for name in (*limits, "dist_timeout") if name in given}
 

@@ -57,9 +57,21 @@ def _end_of_start_marker(text: str, after: int) -> int:
 
 
 def _strip_blank_lines(text: str) -> str:
-    lines = text.split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "\n".join(lines)
+    """`text` without its leading and trailing blank lines (one slice: no list of lines, a book may be big)."""
+    begin = 0
+    while True:  # past each leading line that is only whitespace
+        newline = text.find("\n", begin)
+        if newline == -1 or text[begin:newline].strip():
+            break
+        begin = newline + 1
+    end = len(text)
+    while end > begin:  # back over each trailing line that is only whitespace
+        newline = text.rfind("\n", begin, end)
+        if text[newline + 1:end].strip():
+            break
+        if newline == -1:
+            return ""
+        end = newline
+    if not text[begin:end].strip():
+        return ""
+    return text[begin:end]

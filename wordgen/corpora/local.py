@@ -27,13 +27,16 @@ from typing import TYPE_CHECKING
 
 from wordgen._io import default_cache_dir, expand, first_line
 from wordgen.corpora.gutenberg import is_gutenberg, strip_gutenberg
-from wordgen.corpora.splits import DEFAULT_FRACTIONS, SPLITS, deal, split_contiguous
+from wordgen.corpora.splits import DEFAULT_FRACTIONS, SPLITS, contiguous_rows, deal, split_contiguous
 from wordgen.errors import CorpusError
 
 if TYPE_CHECKING:  # imported where the datasets are built: reading a file needs no arrow
     import datasets
 
 _GLOB_CHARS = ("*", "?", "[")
+# One or two files larger than this together are cut into arrow files on disk (`_arrow_cut`)
+# rather than in memory: the text is then held once, whatever its size.
+BIG_FILE_BYTES = 8 << 20
 
 
 def is_glob(spec: str) -> bool:
@@ -63,10 +66,12 @@ def load_glob(pattern: str, *, seed: int, streaming: bool = False):
 def load_files(files: list[Path], *, seed: int, source: str, streaming: bool = False):
     """A DatasetDict (an IterableDatasetDict with `streaming`) of train / validation / test."""
     if len(files) <= 2:
-        texts = [read_text_file(path) for path in files]
-        # Two files cannot give three non-empty whole-file splits: cut their concatenation.
-        text, where = (texts[0], f"'{files[0]}'") if len(files) == 1 else ("\n".join(texts), source)
-        corpus = split_contiguous(text, DEFAULT_FRACTIONS, source=where)
+        where = f"'{files[0]}'" if len(files) == 1 else source
+        cache = default_cache_dir()
+        if cache is not None and sum(os.stat(path).st_size for path in files) > BIG_FILE_BYTES:
+            corpus = _arrow_cut([str(path) for path in files], str(cache / "arrow"), where)
+        else:
+            corpus = split_contiguous(_joined_text([str(path) for path in files]), DEFAULT_FRACTIONS, source=where)
         if not streaming:
             return corpus
         import datasets
@@ -75,6 +80,42 @@ def load_files(files: list[Path], *, seed: int, source: str, streaming: bool = F
     # Sort by path first so the deal depends on the seed, not on listing order.
     groups = deal(sorted(str(path) for path in files), seed=seed)
     return _streamed_files(groups) if streaming else _arrow_files(groups)
+
+
+def _joined_text(files: list[str]) -> str:
+    """The text of one file, or of two joined by a newline: two files cannot give three non-empty whole-file
+    splits, so their concatenation is cut."""
+    return read_text_file(files[0]) if len(files) == 1 else "\n".join(read_text_file(path) for path in files)
+
+
+def _arrow_cut(files: list[str], folder: str, where: str) -> datasets.DatasetDict:
+    """`split_contiguous` of a big text, written split by split into arrow files under the cache.
+
+    The rows are made one at a time from the text (the only copy in memory) and go to disk
+    as they come, so the text is never held twice; each split reads the file(s) again.
+    """
+    import datasets
+
+    stamps = [(os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in files]
+    bars_were_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # the library never prints
+    try:
+        return datasets.DatasetDict({
+            name: datasets.Dataset.from_generator(
+                _cut_rows, gen_kwargs={"files": files, "split": index, "where": where, "stamps": stamps},
+                cache_dir=folder, writer_batch_size=1)
+            for index, name in enumerate(SPLITS)})
+    except Exception as err:  # datasets wraps what the generator raised
+        _raise_corpus_error(err)
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
+
+
+def _cut_rows(files: list[str], split: int, where: str, stamps: list | None = None):
+    # stamps (size, mtime) only name the arrow file (datasets hashes these arguments).
+    for row in contiguous_rows(_joined_text(files), DEFAULT_FRACTIONS, source=where)[split]:
+        yield {"text": row}
 
 
 def _file_rows(files: list[str], stamps: list | None = None):
@@ -121,12 +162,17 @@ def _arrow_split(files: list[str], folder: str, *, in_memory: bool) -> datasets.
         return datasets.Dataset.from_generator(_file_rows, gen_kwargs={"files": files, "stamps": stamps},
                                                cache_dir=folder, keep_in_memory=in_memory, writer_batch_size=1)
     except Exception as err:  # datasets wraps what the generator raised
-        cause = err
-        while cause is not None and not isinstance(cause, CorpusError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is not None:
-            raise CorpusError(str(cause)) from None
-        raise CorpusError(f"cannot build the corpus from its files: {type(err).__name__}: {first_line(err)}") from None
+        _raise_corpus_error(err)
+
+
+def _raise_corpus_error(err: Exception):
+    """The CorpusError behind what datasets raised while building a split, or one that names the failure."""
+    cause = err
+    while cause is not None and not isinstance(cause, CorpusError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        raise CorpusError(str(cause)) from None
+    raise CorpusError(f"cannot build the corpus from its files: {type(err).__name__}: {first_line(err)}") from None
 
 
 def read_text_file(path: str | Path) -> str:
@@ -144,7 +190,8 @@ def read_text_file(path: str | Path) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise CorpusError(f"cannot read corpus file '{path}': {err.strerror or first_line(err)}") from None
-    text = _decode(data, path)
+    text = _decode([data], path)  # handed over in a list that _decode empties: the bytes go once decoded
+    del data
     if is_gutenberg(text):
         text = strip_gutenberg(text)
         if not text.strip():
@@ -154,9 +201,10 @@ def read_text_file(path: str | Path) -> str:
     return text
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _decode(holder: list[bytes], path: Path) -> str:
     # A NUL byte near the start is the cheapest reliable sign of a binary file (zip,
     # PDF, ...): text files practically never hold one, binary formats nearly always do.
+    data = holder.pop()
     if b"\x00" in data[:8192]:
         raise CorpusError(f"corpus file '{path}' is not UTF-8 text (it looks binary): convert it to a UTF-8 .txt file")
     try:
@@ -165,4 +213,5 @@ def _decode(data: bytes, path: Path) -> str:
         raise CorpusError(
             f"corpus file '{path}' is not UTF-8 text (bad byte at position {err.start}): re-save it as UTF-8"
         ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    del data  # a big file is held once, as text, from here on
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

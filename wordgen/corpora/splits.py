@@ -11,9 +11,12 @@ the loader's call), or carving splits out of a Hugging Face dataset (see `hub`).
 from __future__ import annotations
 
 import random
-from bisect import bisect_left
+import re
+from array import array
+from collections.abc import Iterator
 
 import datasets
+import numpy as np
 
 from wordgen.errors import CorpusError
 
@@ -36,35 +39,83 @@ def split_text_contiguous(text: str, fractions=DEFAULT_FRACTIONS) -> datasets.Da
 
 def split_contiguous(text: str, fractions, *, source: str) -> datasets.DatasetDict:
     """`split_text_contiguous` with `source` naming the text in the error message."""
+    return datasets.DatasetDict({name: datasets.Dataset.from_dict({"text": list(rows)})
+                                 for name, rows in zip(SPLITS, contiguous_rows(text, fractions, source=source))})
+
+
+def contiguous_rows(text: str, fractions, *, source: str) -> tuple[Iterator[str], Iterator[str], Iterator[str]]:
+    """The rows of `split_contiguous`'s three splits, as slices of `text` made one at a time.
+
+    A split of up to ROW_CHARS characters is one row; a longer one is cut into rows of
+    about ROW_CHARS, each ending in a newline between two non-space characters, so the
+    rows' streams (wordgen.data.row_text) join into the split's text exactly and no
+    tokenizer sees a word or a run of spaces cut in two. No list of lines is built: a
+    text of any size costs itself and a number per line.
+    """
     fractions = _check_fractions(fractions)
-    lines = text.split("\n")
-    non_empty = [i for i, line in enumerate(lines) if line.strip()]
-    if len(non_empty) < 3:
+    offsets = _line_offsets(text)
+    lines = len(offsets) - 1
+    first_line = next((i for i in range(lines) if _has_text(text, offsets, i)), None)
+    last_lines = []  # the last two non-empty lines, last first
+    for i in range(lines - 1, -1 if first_line is None else first_line, -1):
+        if _has_text(text, offsets, i):
+            last_lines.append(i)
+            if len(last_lines) == 2:
+                break
+    if first_line is None or len(last_lines) < 2:
+        found = 0 if first_line is None else 1 + len(last_lines)
         raise CorpusError(
             f"{source} is too short to split into train/validation/test: it has "
-            f"{len(non_empty)} non-empty line(s) and {len(text)} characters; give it at least 3 lines of text"
+            f"{found} non-empty line(s) and {len(text)} characters; give it at least 3 lines of text"
         )
-    # offsets[k] = characters before line k, counting the newlines that end lines.
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
     # A cut k means: lines[:k] | lines[k:]. Bounds keep one non-empty line per split.
-    first = _nearest_cut(offsets, fractions[0] * len(text), non_empty[0] + 1, non_empty[-2])
-    first_after = next(i for i in non_empty if i >= first)
-    second = _nearest_cut(offsets, (fractions[0] + fractions[1]) * len(text), first_after + 1, non_empty[-1])
-    parts = ("\n".join(lines[:first]), "\n".join(lines[first:second]), "\n".join(lines[second:]))
-    return datasets.DatasetDict(
-        {name: datasets.Dataset.from_dict({"text": [part]}) for name, part in zip(SPLITS, parts)}
-    )
+    first = _nearest_cut(offsets, fractions[0] * len(text), first_line + 1, last_lines[1])
+    first_after = next(i for i in range(first, lines) if _has_text(text, offsets, i))
+    second = _nearest_cut(offsets, (fractions[0] + fractions[1]) * len(text), first_after + 1, last_lines[0])
+    bounds = ((0, int(offsets[first]) - 1), (int(offsets[first]), int(offsets[second]) - 1),
+              (int(offsets[second]), len(text)))
+    return tuple(_rows(text, begin, end) for begin, end in bounds)
 
 
-def _nearest_cut(offsets: list[int], target: float, low: int, high: int) -> int:
+# A split longer than this many characters is stored as several rows: each row is encoded at
+# once (wordgen.data), so one row of a whole big file would cost memory in proportion to the file.
+ROW_CHARS = 1 << 20
+_ROW_END = re.compile(r"\S\n(?=\S)")  # a row ends at a newline with a non-space character on each side
+
+
+def _rows(text: str, begin: int, end: int) -> Iterator[str]:
+    while end - begin > ROW_CHARS:
+        cut = _ROW_END.search(text, begin + ROW_CHARS, end)
+        if cut is None:
+            break
+        yield text[begin:cut.start() + 2]
+        begin = cut.start() + 2
+    yield text[begin:end]
+
+
+def _line_offsets(text: str) -> np.ndarray:
+    """offsets[k]: the characters before line k, counting the newlines that end lines; one past the end last."""
+    offsets = array("q", [0])
+    newline = text.find("\n")
+    while newline != -1:
+        offsets.append(newline + 1)
+        newline = text.find("\n", newline + 1)
+    offsets.append(len(text) + 1)
+    return np.frombuffer(offsets, dtype=np.int64)
+
+
+def _has_text(text: str, offsets: np.ndarray, line: int) -> bool:
+    return not text[int(offsets[line]):int(offsets[line + 1]) - 1].isspace() and \
+        offsets[line + 1] - offsets[line] > 1
+
+
+def _nearest_cut(offsets: np.ndarray, target: float, low: int, high: int) -> int:
     """The cut k in [low, high] whose character offset is closest to `target`."""
-    k = bisect_left(offsets, target)
+    k = int(np.searchsorted(offsets, target, side="left"))
     candidates = [c for c in (k - 1, k) if low <= c <= high]
     if not candidates:
         return low if k < low else high
-    return min(candidates, key=lambda c: abs(offsets[c] - target))
+    return min(candidates, key=lambda c: abs(int(offsets[c]) - target))
 
 
 def _check_fractions(fractions) -> tuple[float, float, float]:

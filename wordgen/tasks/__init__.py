@@ -37,7 +37,7 @@ from wordgen.device import resolve_device
 from wordgen.errors import DEBUG_VARIABLE, UsageError, failure_line
 from wordgen.lab import score_validation
 from wordgen.options import add_settings, for_command_line, resume_command, settings_from
-from wordgen.training.plan import apply_settings
+from wordgen.training.plan import apply_settings, flat
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
 DEFAULT_BOOK = lab.LAB_CORPUS
@@ -109,6 +109,12 @@ def add_out_option(parser: argparse.ArgumentParser, task: str) -> None:
 # ---------------------------------------------------------------- the lab on any book
 
 
+# The lab's settings that a run from a base (--init) takes from the base instead: its shape, and
+# the optimizer and learning rate of fine-tuning. Flags still set them.
+FROM_BASE = ("model.embedding_dim", "model.hidden_size", "model.num_layers", "model.tie_weights", "optimizer", "lr",
+             "grad_clip")
+
+
 def book_settings(book: str, args: argparse.Namespace | None = None,
                   task: dict | None = None) -> tuple[TrainConfig, dict[str, str]]:
     """The lab's settings for `book` (wordgen.lab.task_config), then `task`'s own, then the flags in `args`.
@@ -124,6 +130,11 @@ def book_settings(book: str, args: argparse.Namespace | None = None,
     if args is not None:
         config, given = settings_from(args, config)
         sources = {**sources, **given}
+    if config.init:  # a base brings its own shape and recipe (wordgen.training.finetune): the lab's yield
+        defaults = flat(TrainConfig())
+        reset = {name: defaults[name] for name in FROM_BASE if sources.get(name) != "flag"}
+        config, _ = apply_settings(config, reset, "default")
+        sources = {name: source for name, source in sources.items() if name not in reset}
     # Tying needs equal sizes; untie rather than refuse a student's choice of sizes.
     if config.model.tie_weights is None and config.model.embedding_dim != config.model.hidden_size:
         config.model.tie_weights = False

@@ -225,6 +225,9 @@ def load_config(path: Path) -> TrainConfig:
 
 # safetensors' names for the dtypes a wordgen model can hold.
 _DTYPE_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+# Weights stored in half precision (the shipped base models, to halve their size) load into a
+# float32 model: load_state_dict widens them.
+_HALF = ("F16", "BF16")
 
 
 def check_weights(path: Path, model: LSTMLanguageModel) -> None:
@@ -250,7 +253,7 @@ def check_weights(path: Path, model: LSTMLanguageModel) -> None:
         if shape != tuple(want.shape):
             raise CheckpointError(f"{file} does not fit {CONFIG_FILE}: {key} has shape {list(shape)}, "
                                   f"the model needs {list(want.shape)}")
-        if dtype != _DTYPE_NAMES.get(want.dtype):
+        if dtype != _DTYPE_NAMES.get(want.dtype) and not (want.dtype == torch.float32 and dtype in _HALF):
             raise CheckpointError(f"{file} does not fit {CONFIG_FILE}: {key} is stored as {dtype}, "
                                   f"the model needs {_DTYPE_NAMES.get(want.dtype, want.dtype)}")
 

@@ -59,6 +59,7 @@ from wordgen.tokenization import Tokenizer, load_tokenizer
 from wordgen.training import checkpoint as ckpt
 from wordgen.training import trainer_state
 from wordgen.training.checkpoint import Bundle
+from wordgen.training.finetune import Base
 from wordgen.training.optim import autocast_for, gradient_step, lr_factor, make_optimizer, set_lr
 from wordgen.training.plan import Plan
 from wordgen.training.plateau import Decision, EarlyStopping
@@ -316,11 +317,18 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     # Seeded before the model is built: its initial weights come from this stream (the same on every rank).
     torch.manual_seed(config.seed)
     random.seed(config.seed)
+    base = Base.open(config.init) if config.init and state is None else None  # a resumed run has its weights
+    if base is not None:
+        start = base.start(config, dataset, sources, tokenizer)
+        config, sources, tokenizer, dataset = start.config, start.sources, start.tokenizer, start.dataset
+        log(f"fine-tuning from {config.init} ({base.sha256[:12]}): {start.growth.describe()}")
     dataset, tokenizer, train_stream, val_stream = prepare_together(config, tokenizer, dataset, group)
     plan, table = _settle_config(config, train_stream, len(val_stream), tokenizer, sources=sources, log=log,
                                  group=group, device=device)
     config, choice = plan.config, plan.choice
     model, optimizer = _build(config, group, device)
+    if base is not None:
+        base.load_into(model)
     if len(val_stream) < 2:
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")
     result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset,

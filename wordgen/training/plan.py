@@ -42,12 +42,16 @@ SOURCES = {
     "validation share": "the whole validation split, or as much of its start as keeps the periodic checks near "
                         "5 % of training's compute (wordgen.training.plan.eval_slice)",
     "device": "'auto' precision, chosen for the device",
+    "base": "the base model's (TrainConfig.init): its network's shape, optimizer and tokenizer, and the SHA-256 "
+            "of its weights (wordgen.training.finetune)",
+    "fine-tuning": "a share of the recipe's learning rate, for a run that starts from a base "
+                   "(wordgen.training.finetune.FINETUNE_LR_SHARE)",
 }
 # The fields the size rule fills in when they are None; the training log names them.
 RULE_FIELDS = (*(f"model.{name}" for name in AUTO_MODEL_FIELDS),
                "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay")
 # What a field left at None means to the run, for the printed plan.
-NONE_MEANS = {"out": "none", "epochs": "no limit", "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
+NONE_MEANS = {"out": "none", "init": "from scratch", "init_sha256": "none (from scratch)", "epochs": "no limit", "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
               "patience": "never stop early"}
 # The periodic checks' share of training's compute that `eval_slice` aims at, and the shortest
 # slice it takes (fewer tokens judge early stopping on too little text).
@@ -231,6 +235,8 @@ class Plan:
             return ", ".join(f"{cut:,}" for cut in model.resolved_cutoffs())
         if value is None:
             return NONE_MEANS.get(name, "none")
+        if name == "init_sha256":
+            return f"{value[:12]}..."
         if name == "eval_tokens" and value == 0:
             return "the whole split"
         if isinstance(value, bool):
@@ -263,12 +269,16 @@ def plan_run(config: TrainConfig, *, sources: dict[str, str] | None = None, toke
     """
     from wordgen.data import batchify  # torch: imported only when planning for real
     from wordgen.device import resolve_device, resolve_precision
+    from wordgen.training.finetune import Base
     from wordgen.training.prepare import prepare
     from wordgen.training.probe import measure_rate
 
     config.validate()
     device = resolve_device(config.device)
     config = replace(config, model=replace(config.model), precision=resolve_precision(config.precision, device))
+    if config.init:
+        start = Base.open(config.init).start(config, dataset, sources, tokenizer)
+        config, sources, tokenizer, dataset = start.config, start.sources, start.tokenizer, start.dataset
     _, tokenizer, train_stream, val_stream = prepare(config, tokenizer, dataset)
     if len(val_stream) < 2:
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")

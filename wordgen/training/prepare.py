@@ -41,8 +41,7 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None, dataset=Non
     entries (the other processes of a multi-process run get them from rank 0).
     """
     if dataset is None:
-        dataset = load_corpus(config.corpus, seed=config.seed, stage_directions=config.stage_directions,
-                              streaming=config.streaming)
+        dataset = corpus_for(config)
     missing = [name for name in ("train", "validation") if name not in dataset]
     if missing:
         raise ConfigError(f"the dataset handed to train() has no {' or '.join(missing)} split")
@@ -56,6 +55,12 @@ def prepare(config: TrainConfig, tokenizer: Tokenizer | None = None, dataset=Non
     train_stream = encode_split(dataset["train"], tokenizer, cache_dir=cache, text_hash=hashes.get("train"))
     val_stream = encode_split(dataset["validation"], tokenizer, cache_dir=cache, text_hash=hashes.get("validation"))
     return dataset, tokenizer, train_stream, val_stream
+
+
+def corpus_for(config: TrainConfig):
+    """The DatasetDict `config.corpus` names, split as `config` says."""
+    return load_corpus(config.corpus, seed=config.seed, stage_directions=config.stage_directions,
+                       streaming=config.streaming)
 
 
 def _cached_tokenizer(spec: str, split, cache, text_hash: str | None) -> Tokenizer:
@@ -87,8 +92,7 @@ def prepare_together(config: TrainConfig, tokenizer, dataset, group: Group):
     hashes = None
     if default_cache_dir() is not None:
         if group.is_main:
-            dataset = dataset if dataset is not None else load_corpus(
-                config.corpus, seed=config.seed, stage_directions=config.stage_directions, streaming=config.streaming)
+            dataset = dataset if dataset is not None else corpus_for(config)
             hashes = {name: text_digest(dataset[name]) for name in ("train", "validation")}
         hashes = _share_hashes(hashes, group)
     if group.local_rank == 0:
