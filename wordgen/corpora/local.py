@@ -11,7 +11,10 @@ an arrow file under the wordgen cache (`Dataset.from_generator`, memory-mapped
 afterwards, named by the paths, sizes and modification times so an edited file is
 read again), or with `streaming=True` becomes an `IterableDataset` that reads each
 file when it is reached and keeps nothing. One or two files are read whole either
-way (a book fits in memory; its contiguous cut needs the whole text).
+way (their contiguous cut needs the whole text) and held once: a long split is
+several rows (`splits.contiguous_rows`), and files over BIG_FILE_BYTES are cut
+straight into arrow files under the cache (`_arrow_cut`), so memory does not grow
+with copies of the text.
 
 Deliberately not here: guessing other encodings (a wrong guess would train the
 model on mojibake; the user re-saves the file instead), reading anything but
