@@ -51,9 +51,9 @@ def train(books: Path, names: list[str]) -> None:
 def ship(books: Path, names: list[str], beside: str, history: str = "") -> None:
     import csv
 
-    from wordgen.data import default_cache_dir, encode_split
+    from wordgen.data import default_cache_dir
     from wordgen.device import machine_info
-    from wordgen.evaluate import evaluate_stream
+    from wordgen.evaluate import evaluate_split
     from wordgen.training import checkpoint as ckpt
     from wordgen.training.prepare import corpus_for
 
@@ -68,10 +68,8 @@ def ship(books: Path, names: list[str], beside: str, history: str = "") -> None:
         ckpt.save_weights(target, ckpt.Bundle.load(run, device="cpu").model.half())
         shipped = ckpt.Bundle.load(target, device="cpu")  # scored as users get it: from the float16 file
         dataset = corpus_for(shipped.config)
-        held_out = {}
-        for split in ("validation", "test"):
-            stream = encode_split(dataset[split], shipped.tokenizer, cache_dir=default_cache_dir())
-            held_out[split] = evaluate_stream(shipped.model, stream)
+        held_out = {split: evaluate_split(shipped.model, shipped.tokenizer, dataset[split], cache_dir=default_cache_dir())
+                    for split in ("validation", "test")}
         rows = ckpt.read_metrics(run)
         figures = {"base": name, "parameters": shipped.model.num_parameters(),
                    "weights_mb": round((target / ckpt.WEIGHTS_FILE).stat().st_size / 1e6, 1),

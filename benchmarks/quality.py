@@ -77,11 +77,17 @@ class Book:
         model.eval()
         return evaluate_stream(model, self.val, cache=cache).bits_per_char
 
-    def scores(self, model) -> dict:
-        """The network alone (`val_bpc`) and, with the book's cache, with the neural cache too."""
-        figures = {"val_bpc": self.score(model)}
+    def scores(self, model, tokenizer=None) -> dict:
+        """The network alone (`val_bpc`) and, with the book's cache, with the neural cache too; a model with its
+        own `tokenizer` (a base's) is scored on the same validation text encoded by it."""
+        from wordgen.data import encode_split
+        from wordgen.evaluate import evaluate_stream
+
+        val = self.val if tokenizer is None else encode_split(self.dataset["validation"], tokenizer)
+        model.eval()
+        figures = {"val_bpc": evaluate_stream(model, val).bits_per_char}
         if self.cache is not None:
-            figures["val_bpc_cache"] = self.score(model, self.cache)
+            figures["val_bpc_cache"] = evaluate_stream(model, val, cache=self.cache).bits_per_char
         return figures
 
     def unk_penalty_bpc(self, tokenizer=None) -> float:
@@ -96,19 +102,6 @@ class Book:
         pieces = [p for t in self.dataset["validation"]["text"] for p in hidden_pieces(tokenizer, row_text(t))]
         return speller.cost(pieces) / math.log(2) / max(1, self.val.num_chars)
 
-    def scores_with(self, model, tokenizer) -> dict:
-        """`scores` for a model with its own tokenizer (a base's): the same validation text, encoded by it."""
-        from wordgen.config import TrainConfig
-        from wordgen.evaluate import evaluate_stream
-        from wordgen.training.prepare import prepare
-
-        _, _, _, val = prepare(TrainConfig(corpus=self.corpus, max_steps=1), tokenizer, self.dataset)
-        model.eval()
-        figures = {"val_bpc": evaluate_stream(model, val).bits_per_char}
-        if self.cache is not None:
-            figures["val_bpc_cache"] = evaluate_stream(model, val, cache=self.cache).bits_per_char
-        return figures
-
 
 def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overrides: dict | None = None,
                 seed: int = 0) -> dict:
@@ -122,12 +115,10 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
     rest = {k: v for k, v in overrides.items() if k not in model_keys}
     config = TrainConfig(corpus=book.corpus, tokenizer=book.spec, model=model, seed=seed, time_budget=seconds,
                          **rest)
-    if tokens is not None:  # the batch the size rule will pick when none is given
-        from wordgen.training.sizerule import RECIPES, recipe_for
+    if tokens is not None:
+        from wordgen.training.sizerule import recipe_for
 
-        recipe = RECIPES[config.optimizer or recipe_for(book.tokenizer.vocab_size)]
-        per_step = (config.batch_size or recipe["batch_size"]) * (config.seq_len or recipe["seq_len"])
-        config.max_steps = max(1, math.ceil(tokens / per_step))
+        config.max_steps = steps_for(tokens, config, config.optimizer or recipe_for(book.tokenizer.vocab_size))
     with tempfile.TemporaryDirectory() as tmp:
         config.out = str(Path(tmp) / "run")
         result = train(config, tokenizer=book.tokenizer, dataset=book.dataset, overwrite=True)
@@ -142,6 +133,15 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
             "train_curve": [(r["step"], r["train_bpc"]) for r in result.history]}
 
 
+def steps_for(tokens: int, config, optimizer: str) -> int:
+    """The steps that read `tokens` with the batch the size rule picks for `optimizer` when `config` gives none."""
+    from wordgen.training.sizerule import RECIPES
+
+    recipe = RECIPES[optimizer]
+    per_step = (config.batch_size or recipe["batch_size"]) * (config.seq_len or recipe["seq_len"])
+    return max(1, math.ceil(tokens / per_step))
+
+
 def base_for(spec: str) -> str | None:
     """The shipped base a tokenizer's rows are fine-tuned from: word rows from base:word, BPE rows from base:bpe."""
     return {"word": "base:word", "bpe": "base:bpe"}.get(spec.split(":")[0])
@@ -153,7 +153,7 @@ def run_zero_shot(book: Book, base: str, unk_penalty: bool) -> dict:
 
     bundle = Base.open(base).bundle
     penalty = book.unk_penalty_bpc(bundle.tokenizer) if unk_penalty else 0.0
-    return {**book.scores_with(bundle.model, bundle.tokenizer), "unk_penalty_bpc": penalty, "seconds": 0.0,
+    return {**book.scores(bundle.model, bundle.tokenizer), "unk_penalty_bpc": penalty, "seconds": 0.0,
             "tokens": 0, "passes": 0.0, "base": base}
 
 
@@ -161,16 +161,18 @@ def run_finetuned(book: Book, base: str, *, seconds: float | None, tokens: int |
                   unk_penalty: bool) -> dict:
     """wordgen's defaults from the base (`init`): the vocabulary grown by the book's, scored like every run."""
     from wordgen.config import TrainConfig
+    from wordgen.training.finetune import Base
     from wordgen.training.loop import train
 
-    config = TrainConfig(corpus=book.corpus, init=base, seed=seed, time_budget=seconds,
-                         max_steps=None if tokens is None else max(1, math.ceil(tokens / (20 * 35))))
+    config = TrainConfig(corpus=book.corpus, init=base, seed=seed, time_budget=seconds)
+    if tokens is not None:  # a fine-tuning run keeps its base's optimizer, and so its recipe's batch
+        config.max_steps = steps_for(tokens, config, Base.open(base).bundle.config.optimizer)
     with tempfile.TemporaryDirectory() as tmp:
         config.out = str(Path(tmp) / "run")
         result = train(config, dataset=book.dataset, overwrite=True)
     tokenizer = result.bundle.tokenizer
     penalty = book.unk_penalty_bpc(tokenizer) if unk_penalty else 0.0
-    return {**book.scores_with(result.bundle.model, tokenizer), "unk_penalty_bpc": penalty, "base": base,
+    return {**book.scores(result.bundle.model, tokenizer), "unk_penalty_bpc": penalty, "base": base,
             "base_sha256": result.bundle.config.init_sha256, "steps": result.steps, "tokens": result.tokens_seen,
             "seconds": result.seconds, "eval_seconds": result.eval_seconds, "vocab": tokenizer.vocab_size,
             "passes": result.tokens_seen / max(1, len(book.train)), "config": result.bundle.config.to_dict(),

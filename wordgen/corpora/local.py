@@ -193,8 +193,10 @@ def read_text_file(path: str | Path) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise CorpusError(f"cannot read corpus file '{path}': {err.strerror or first_line(err)}") from None
-    text = _decode([data], path)  # handed over in a list that _decode empties: the bytes go once decoded
-    del data
+    text = _decode(data, path)
+    del data  # a big file is held once, as text, from here on
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if is_gutenberg(text):
         text = strip_gutenberg(text)
         if not text.strip():
@@ -204,10 +206,10 @@ def read_text_file(path: str | Path) -> str:
     return text
 
 
-def _decode(holder: list[bytes], path: Path) -> str:
+def _decode(data: bytes, path: Path) -> str:
+    """The UTF-8 text of `data` (BOM dropped; line ends as they are), or a CorpusError."""
     # A NUL byte near the start is the cheapest reliable sign of a binary file (zip,
     # PDF, ...): text files practically never hold one, binary formats nearly always do.
-    data = holder.pop()
     if b"\x00" in data[:8192]:
         raise CorpusError(f"corpus file '{path}' is not UTF-8 text (it looks binary): convert it to a UTF-8 .txt file")
     try:
@@ -216,5 +218,4 @@ def _decode(holder: list[bytes], path: Path) -> str:
         raise CorpusError(
             f"corpus file '{path}' is not UTF-8 text (bad byte at position {err.start}): re-save it as UTF-8"
         ) from None
-    del data  # a big file is held once, as text, from here on
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    return text

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from wordgen.config import ModelConfig, TrainConfig
-from wordgen.data import iter_texts, row_text
+from wordgen.data import default_cache_dir, encode_split, iter_texts, row_text
 from wordgen.errors import CheckpointError, ConfigError
 from wordgen.tokenization import CharTokenizer, Tokenizer, WordTokenizer, train_tokenizer
 from wordgen.tokenization.registry import parse_tokenizer_spec
@@ -256,10 +256,7 @@ def _tokens(tokenizer: Tokenizer) -> list[str]:
 
 
 def unk_share(tokenizer: Tokenizer, split) -> float:
-    """The share of a split's tokens that are <unk> under `tokenizer`."""
-    unk = total = 0
-    for text in iter_texts(split):
-        ids = tokenizer.encode(row_text(text))
-        unk += tokenizer.count_unk(ids)
-        total += len(ids)
-    return unk / max(1, total)
+    """The share of a split's tokens that are <unk> under `tokenizer` (encoded into the cache, where the run
+    then finds it)."""
+    stream = encode_split(split, tokenizer, cache_dir=default_cache_dir())
+    return stream.num_unk / max(1, len(stream))

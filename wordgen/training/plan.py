@@ -51,7 +51,8 @@ SOURCES = {
 RULE_FIELDS = (*(f"model.{name}" for name in AUTO_MODEL_FIELDS),
                "optimizer", "lr", "grad_clip", "batch_size", "seq_len", "weight_decay")
 # What a field left at None means to the run, for the printed plan.
-NONE_MEANS = {"out": "none", "init": "from scratch", "init_sha256": "none (from scratch)", "epochs": "no limit", "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
+NONE_MEANS = {"out": "none", "init": "from scratch", "init_sha256": "none (from scratch)", "epochs": "no limit",
+              "max_steps": "no limit", "time_budget": "no limit", "max_chars": "no limit",
               "patience": "never stop early"}
 # The periodic checks' share of training's compute that `eval_slice` aims at, and the shortest
 # slice it takes (fewer tokens judge early stopping on too little text).
