@@ -106,15 +106,9 @@ class Book:
 def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overrides: dict | None = None,
                 seed: int = 0) -> dict:
     """wordgen's defaults (plus `overrides`: TrainConfig or ModelConfig fields) for the budget."""
-    from wordgen.config import ModelConfig, TrainConfig
     from wordgen.training.loop import train
 
-    overrides = dict(overrides or {})
-    model_keys = set(ModelConfig.__dataclass_fields__)
-    model = replace(ModelConfig(), **{k: v for k, v in overrides.items() if k in model_keys})
-    rest = {k: v for k, v in overrides.items() if k not in model_keys}
-    config = TrainConfig(corpus=book.corpus, tokenizer=book.spec, model=model, seed=seed, time_budget=seconds,
-                         **rest)
+    config = config_with(overrides, corpus=book.corpus, tokenizer=book.spec, seed=seed, time_budget=seconds)
     if tokens is not None:
         from wordgen.training.sizerule import recipe_for
 
@@ -122,15 +116,29 @@ def run_wordgen(book: Book, *, seconds: float | None, tokens: int | None, overri
     with tempfile.TemporaryDirectory() as tmp:
         config.out = str(Path(tmp) / "run")
         result = train(config, tokenizer=book.tokenizer, dataset=book.dataset, overwrite=True)
-    best_seen = min(r["val_bpc"] for r in result.history)
+    return {**book.scores(result.bundle.model), **run_figures(book, result)}
+
+
+def run_figures(book: Book, result) -> dict:
+    """What a wordgen run (a TrainResult) logs besides its scores: its budget spent, settings and curves."""
     stop = result.early_stop
-    return {**book.scores(result.bundle.model), "best_seen_bpc": best_seen, "steps": result.steps, "tokens": result.tokens_seen,
-            "seconds": result.seconds, "eval_seconds": result.eval_seconds,
-            "tokens_per_s": result.loop_tokens_per_second,
-            "passes": result.tokens_seen / max(1, len(book.train)),
+    return {"best_seen_bpc": min(r["val_bpc"] for r in result.history), "steps": result.steps,
+            "tokens": result.tokens_seen, "seconds": result.seconds, "eval_seconds": result.eval_seconds,
+            "tokens_per_s": result.loop_tokens_per_second, "passes": result.tokens_seen / max(1, len(book.train)),
             "early_stop": None if stop is None else {"step": stop.step, "epoch": stop.epoch},
             "config": result.bundle.config.to_dict(), "curve": [(r["step"], r["val_bpc"]) for r in result.history],
             "train_curve": [(r["step"], r["train_bpc"]) for r in result.history]}
+
+
+def config_with(overrides: dict | None, **fields):
+    """A TrainConfig of `fields` and `overrides`, whose keys are TrainConfig or ModelConfig fields."""
+    from wordgen.config import ModelConfig, TrainConfig
+
+    overrides = dict(overrides or {})
+    model_keys = set(ModelConfig.__dataclass_fields__)
+    model = replace(ModelConfig(), **{k: v for k, v in overrides.items() if k in model_keys})
+    rest = {k: v for k, v in overrides.items() if k not in model_keys}
+    return TrainConfig(model=model, **fields, **rest)
 
 
 def steps_for(tokens: int, config, optimizer: str) -> int:
@@ -158,13 +166,13 @@ def run_zero_shot(book: Book, base: str, unk_penalty: bool) -> dict:
 
 
 def run_finetuned(book: Book, base: str, *, seconds: float | None, tokens: int | None, seed: int,
-                  unk_penalty: bool) -> dict:
-    """wordgen's defaults from the base (`init`): the vocabulary grown by the book's, scored like every run."""
-    from wordgen.config import TrainConfig
+                  unk_penalty: bool, overrides: dict | None = None) -> dict:
+    """wordgen's defaults from the base (`init`), plus `overrides` as in run_wordgen: the vocabulary grown by the
+    book's, scored like every run."""
     from wordgen.training.finetune import Base
     from wordgen.training.loop import train
 
-    config = TrainConfig(corpus=book.corpus, init=base, seed=seed, time_budget=seconds)
+    config = config_with(overrides, corpus=book.corpus, init=base, seed=seed, time_budget=seconds)
     if tokens is not None:  # a fine-tuning run keeps its base's optimizer, and so its recipe's batch
         config.max_steps = steps_for(tokens, config, Base.open(base).bundle.config.optimizer)
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,11 +180,8 @@ def run_finetuned(book: Book, base: str, *, seconds: float | None, tokens: int |
         result = train(config, dataset=book.dataset, overwrite=True)
     tokenizer = result.bundle.tokenizer
     penalty = book.unk_penalty_bpc(tokenizer) if unk_penalty else 0.0
-    return {**book.scores(result.bundle.model, tokenizer), "unk_penalty_bpc": penalty, "base": base,
-            "base_sha256": result.bundle.config.init_sha256, "steps": result.steps, "tokens": result.tokens_seen,
-            "seconds": result.seconds, "eval_seconds": result.eval_seconds, "vocab": tokenizer.vocab_size,
-            "passes": result.tokens_seen / max(1, len(book.train)), "config": result.bundle.config.to_dict(),
-            "curve": [(r["step"], r["val_bpc"]) for r in result.history]}
+    return {**book.scores(result.bundle.model, tokenizer), **run_figures(book, result), "unk_penalty_bpc": penalty,
+            "base": base, "base_sha256": result.bundle.config.init_sha256, "vocab": tokenizer.vocab_size}
 
 
 def run_reference(book: Book, name: str, *, seconds: float | None, tokens: int | None, seed: int = 0) -> dict:

@@ -6,7 +6,9 @@
 
 Each --trial is NAME[:KEY=VALUE,...]; keys are TrainConfig or ModelConfig fields and
 override wordgen's defaults (the size rule fills in whatever is left at None);
-`ref=classic` or `ref=plain` runs that reference recipe instead (benchmarks/reference.py).
+`ref=classic` or `ref=plain` runs that reference recipe instead (benchmarks/reference.py);
+`init=base:word` fine-tunes that base on the book with the other keys as overrides (the
+fine-tuning recipe's search: docs/development/log.md, "The fine-tuning recipe").
 The budget is training tokens (`--tokens`), which a busy machine does not change:
 the search ran while other jobs shared the 2 cores, where seconds would measure the
 neighbours (a trial may set its own `tokens=N`, e.g. to give a faster model what it
@@ -26,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.quality import Book, log_row, run_reference, run_wordgen
+from benchmarks.quality import Book, log_row, run_finetuned, run_reference, run_wordgen
 from wordgen.config import TrainConfig
 from wordgen.options import add_settings
 
@@ -75,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         load, began = os.getloadavg()[0], time.perf_counter()
         if "ref" in overrides:
             out = run_reference(book, overrides["ref"], seconds=None, tokens=tokens, seed=args.seed)
+        elif "init" in overrides:  # fine-tuned from a base, charged for the grown vocabulary's own <unk>
+            settings = {k: v for k, v in overrides.items() if k != "init"}
+            out = run_finetuned(book, overrides["init"], seconds=None, tokens=tokens, seed=args.seed,
+                                unk_penalty=args.unk_penalty, overrides=settings)
+            penalty = out.pop("unk_penalty_bpc")
         else:
             out = run_wordgen(book, seconds=None, tokens=tokens, overrides=overrides, seed=args.seed)
         out["val_bpc"] += penalty

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import VERSE, one_line_error, run_cli, tiny_flags, tiny_train_config
+from helpers import VERSE, one_line_error, run_cli, tiny_flags, tiny_model_config, tiny_train_config
 from safetensors.torch import load_file, save_file
 
+from wordgen.config import ModelConfig
 from wordgen.errors import ConfigError
 from wordgen.model import LSTMLanguageModel
 from wordgen.tokenization import load_tokenizer
@@ -119,7 +120,9 @@ def test_init_end_to_end_from_a_base_made_by_the_same_command_on_a_folder(tmp_pa
     assert saved["init"] == str(base)
     assert saved["init_sha256"] == hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest()
     assert saved["sources"]["model.hidden_size"] == "base" and saved["sources"]["lr"] == "fine-tuning"
+    assert saved["sources"]["model.dropout"] == "base"
     assert bundle.config.model.hidden_size == Bundle.load(base).config.model.hidden_size
+    assert bundle.config.model.dropout == Bundle.load(base).config.model.dropout
     code, out, err = run_cli(capsys, "generate", ft, "--max-tokens", 5, "--seed", 1)
     assert code == 0 and out.strip(), err
 
@@ -133,6 +136,21 @@ def test_a_base_s_shape_and_tokenizer_are_not_overridden(tmp_path):
         base.settings(replace(config, tokenizer="char"))
     with pytest.raises(ConfigError, match=r"no shipped base model 'base:nothing'"):
         Base.open("base:nothing")
+
+
+def test_a_fine_tuning_run_takes_the_base_s_dropouts_unless_given(tmp_path):
+    book = _book(tmp_path / "base-text", VERSE * 40)
+    dropouts = dict(dropout=0.15, input_dropout=0.25, hidden_dropout=0.05, embedding_dropout=0.02,
+                    weight_dropout=0.12)
+    out = tmp_path / "base"
+    train(tiny_train_config(book, out, model=tiny_model_config(**dropouts), max_steps=2, eval_interval=2))
+    base = Base.open(str(out))
+    config = tiny_train_config(book, tmp_path / "ft", init=str(out),
+                               model=ModelConfig(dropout=None, input_dropout=0.3))
+    config, sources = base.settings(config)
+    assert config.model.input_dropout == 0.3 and "model.input_dropout" not in sources  # given: kept
+    for name in ("dropout", "hidden_dropout", "embedding_dropout", "weight_dropout"):
+        assert getattr(config.model, name) == dropouts[name] and sources[f"model.{name}"] == "base"
 
 
 def test_half_precision_weights_load_into_the_float32_model(tmp_path):

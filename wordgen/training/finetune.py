@@ -42,13 +42,16 @@ from wordgen.training.prepare import corpus_for
 from wordgen.training.sizerule import RECIPES
 
 BASES = Path(__file__).resolve().parent.parent / "bases"  # the shipped base models, one folder each
-# The model fields a fine-tuned model takes from its base: its shape. The dropouts are the
-# new run's own (the size rule's choice for the book, or the caller's).
+# The model fields a fine-tuned model takes from its base: its shape.
 SHAPE_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "rnn_type", "tie_weights", "softmax",
                 "adaptive_cutoffs", "locked_dropout")
+# The dropouts a fine-tuning run takes from its base when the caller leaves them out: the
+# network has already learned under them, and on a small book the size rule's stronger ones
+# (set for a model learning from nothing) scored worse (docs/development/log.md).
+DROPOUT_FIELDS = ("dropout", "input_dropout", "hidden_dropout", "embedding_dropout", "weight_dropout")
 # The peak learning rate of a fine-tuning run, as a share of the recipe's from-scratch rate:
 # a full rate in the first steps would undo much of what the base learned (ULMFiT lowers it
-# too). Provisional: the search over books of several sizes is in docs/development/log.md.
+# too). Chosen by the search in docs/development/log.md, "The fine-tuning recipe".
 FINETUNE_LR_SHARE = 0.25
 
 
@@ -161,7 +164,8 @@ class Base:
         return self.bundle.tokenizer.kind
 
     def settings(self, config: TrainConfig) -> tuple[TrainConfig, dict[str, str]]:
-        """`config` with the base's shape, tokenizer spec and identity, the fine-tuning rate; where each came from.
+        """`config` with the base's shape, dropouts, tokenizer spec and identity, the fine-tuning rate; where
+        each came from. A dropout the caller set is kept.
 
         A shape field the caller set to something else than its default and the base's is
         refused (a fine-tuned model is the base's network); so is a tokenizer of another kind.
@@ -178,6 +182,10 @@ class Base:
         if mine.model.output_layer() == "adaptive":  # the same clusters: new words join the last one
             shape["adaptive_cutoffs"] = mine.model.resolved_cutoffs()
         sources = {f"model.{name}": "base" for name in SHAPE_FIELDS} | {"init_sha256": "base"}
+        for name in DROPOUT_FIELDS:
+            if getattr(config.model, name) is None:
+                shape[name] = getattr(mine.model, name)
+                sources[f"model.{name}"] = "base"
         tokenizer = config.tokenizer if self.kind == "word" else mine.tokenizer
         optimizer = config.optimizer or mine.optimizer
         changes = {"tokenizer": tokenizer, "optimizer": optimizer, "init_sha256": self.sha256}

@@ -42,8 +42,8 @@ SOURCES = {
     "validation share": "the whole validation split, or as much of its start as keeps the periodic checks near "
                         "5 % of training's compute (wordgen.training.plan.eval_slice)",
     "device": "'auto' precision, chosen for the device",
-    "base": "the base model's (TrainConfig.init): its network's shape, optimizer and tokenizer, and the SHA-256 "
-            "of its weights (wordgen.training.finetune)",
+    "base": "the base model's (TrainConfig.init): its network's shape, dropouts, optimizer and tokenizer, and "
+            "the SHA-256 of its weights (wordgen.training.finetune)",
     "fine-tuning": "a share of the recipe's learning rate, for a run that starts from a base "
                    "(wordgen.training.finetune.FINETUNE_LR_SHARE)",
 }
