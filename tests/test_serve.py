@@ -2,7 +2,8 @@
 
 The session's two tiny checkpoints (conftest.tiny_checkpoints: a word model and a
 char model, a few training steps each) are served by one server for the whole module; every request goes over a real
-socket, so streaming, disconnects and the busy answer are the real thing.
+socket, so streaming, disconnects and the busy answer are the real thing. A second server holds the shipped
+base:word beside a checkpoint fine-tuned from it (2 steps).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import VERSE, one_line_error, readline_within
+from helpers import VERSE, one_line_error, readline_within, write_book
 
 from wordgen.cli import main
 from wordgen.serve.app import create_app
 from wordgen.serve.playground import Limits, Playground, checkpoint_names
 from wordgen.serve.server import BackgroundServer
+from wordgen.training.finetune import BASES
 
 LONG = 100_000  # tokens: a generation that would run for minutes unless something stops it
 
@@ -270,6 +272,72 @@ def test_the_page_and_its_assets_are_served_from_the_package(server):
 
 def test_checkpoint_names_are_unique():
     assert checkpoint_names(["runs/word", "other/word", "runs/char"]) == ["word-1", "word-2", "char"]
+    assert checkpoint_names(["runs/ft", "base:word", "hf:org/name"]) == ["ft", "base:word", "hf:org/name"]
+
+
+# ---------------------------------------------------------------- a fine-tuned model beside its base
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(tmp_path_factory) -> Path:
+    """A checkpoint folder `ft` fine-tuned from the shipped base:word on the verse: 2 steps."""
+    from wordgen.config import TrainConfig
+    from wordgen.training.loop import train
+
+    folder = tmp_path_factory.mktemp("fine-tuned")
+    train(TrainConfig(corpus=str(write_book(folder)), out=str(folder / "ft"), init="base:word", max_steps=2,
+                      batch_size=4, seq_len=8, eval_interval=2, warmup_steps=1))
+    return folder / "ft"
+
+
+@pytest.fixture(scope="module")
+def beside_base(fine_tuned):
+    playground = Playground.load([str(fine_tuned), "base:word"], device="cpu", limits=Limits(max_concurrent=2))
+    with BackgroundServer(create_app(playground)) as running:
+        running.playground = playground
+        yield running
+    playground.close()
+
+
+def test_info_names_a_base_by_its_spec_and_says_what_was_fine_tuned_from_what(beside_base):
+    status, info = call(beside_base, "GET", "/api/info")
+    assert status == 200
+    assert [(c["name"], c["init"]) for c in info["checkpoints"]] == [("ft", "base:word"), ("base:word", None)]
+    assert info["checkpoints"][1]["tokenizer"] == "word:max_vocab=32000"
+
+
+def test_the_base_generates_as_wordgen_generate_does_and_its_copies_are_unavailable(beside_base, capsys):
+    prompt = "ROMEO:"
+    assert main(["generate", str(BASES / "word"), "--prompt", prompt, "--max-tokens", "8", "--seed", "5",
+                 "--device", "cpu"]) == 0
+    expected = capsys.readouterr().out
+    events = list(Events(beside_base, {"checkpoint": "base:word", "prompt": prompt, "max_tokens": 8, "seed": 5}))
+    assert [e for e, _ in events].count("token") == 8 and events[-1][0] == "done", events[-1]
+    end = next(d for e, d in events if e == "end")
+    assert prompt + end["text"] + "\n" == expected
+    # The base read 72 ebooks that do not ship: no lookup, no error, the reason instead.
+    assert set(end["copies"]) == {"unavailable"}
+    assert "base:word was pretrained on 72 Project Gutenberg ebooks" in end["copies"]["unavailable"]
+    assert beside_base.playground.copies("base:word", "It is the east") == end["copies"]
+    # The fine-tuned model's own book is here: its copies are looked up as ever.
+    assert "stretches" in beside_base.playground.copies("ft", "It is the east, and Juliet is the sun.")
+
+
+def test_serving_an_unknown_base_fails_before_the_server_starts(capsys):
+    assert main(["serve", "base:nope", "--port", "0", "--device", "cpu"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "no shipped base model 'base:nope'" in line and "base:bpe, base:word" in line
+
+
+def test_a_fine_tuned_checkpoint_alone_gets_a_hint_to_serve_it_beside_its_base(fine_tuned, capsys, monkeypatch):
+    import wordgen.serve.server
+
+    monkeypatch.setattr(wordgen.serve.server, "run", lambda app, sock: None)  # start nothing, return at once
+    assert main(["serve", str(fine_tuned), "--port", "0", "--device", "cpu"]) == 0
+    hints = [line for line in capsys.readouterr().out.splitlines() if "beside its base" in line]
+    assert hints == [f"fine-tuned from base:word: `wordgen serve {fine_tuned} base:word` shows it beside its base"]
+    assert main(["serve", str(fine_tuned), "base:word", "--port", "0", "--device", "cpu"]) == 0
+    assert "beside its base" not in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- the command

@@ -330,7 +330,9 @@ def _serve(sub) -> None:
                                    "token's probability and candidates, picking the next word by hand, the "
                                    "tokenization of a text, and per-token surprisal; two checkpoints side by "
                                    "side. Needs the serve extra: pip install -e \".[serve]\".")
-    p.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoint folders written by `wordgen train`")
+    p.add_argument("checkpoints", nargs="+", metavar="CKPT",
+                   help="checkpoint folders written by `wordgen train`, or base models (base:word, base:bpe, "
+                        "hf:ORG/NAME), e.g. a fine-tuned run beside its base")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens it to "
                         "the network)")

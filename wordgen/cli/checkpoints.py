@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -194,6 +195,10 @@ def cmd_serve(args) -> None:
             print("listening on loopback only: other machines cannot reach it (--host 0.0.0.0 opens it)")
         else:
             print(f"listening on {host}: other machines on the network can reach it, and there is no login")
+        init = playground.info()["checkpoints"][0]["init"]
+        if len(args.checkpoints) == 1 and init:
+            print(f"fine-tuned from {init}: `wordgen serve {shlex.quote(args.checkpoints[0])} {shlex.quote(init)}` "
+                  "shows it beside its base")
         print("Ctrl-C stops it", flush=True)
         try:
             run(create_app(playground), sock)

@@ -5,12 +5,16 @@ Everything a request does with a model is one call into the library
 `analysis.textstats.find_text_loop`, `analysis.copying.CopyIndex.copies`); this module only
 turns the results into plain JSON-ready dicts and decides who may run now. The index of a
 checkpoint's training text (what a sample copies from it) is built on the first generation
-that needs it, once per text, and kept. Each checkpoint is loaded once
+that needs it, once per text, and kept; a shipped base's (`base:NAME`) does not ship with
+wordgen and is not looked for: its copies are "unavailable", with the reason. Each checkpoint is loaded once
 and shared by every request (generation keeps its state in the stepper it makes,
 never on the model). Model work runs in a bounded pool of worker threads, never
 on the web server's event loop; past `Limits.max_concurrent` a request is told
 the server is busy (`Busy`) instead of queueing. A generation checks its stop
 flag between tokens, so a client that goes away stops it within one token.
+
+A checkpoint is a folder (`Bundle.load`) or a base spec (`base:NAME`, `hf:ORG/NAME`), read by
+`training.finetune.Base.open`, as `wordgen train --init` reads it; a spec is its own name.
 
 Not here: HTTP, JSON parsing, server-sent events (app.py); no fastapi import, so
 this module is tested and used without the `serve` extra.
@@ -31,6 +35,7 @@ from typing import Callable, Iterator
 from wordgen.analysis.copying import EXPLAIN, MARK_WORDS, CopyIndex
 from wordgen.analysis.textstats import describe_ngram, find_text_loop
 from wordgen.config import SampleConfig
+from wordgen.device import resolve_device
 from wordgen.errors import ConfigError, WordgenError
 from wordgen.evaluate import score_tokens
 from wordgen.generation.decode import stream_steps, token_pieces
@@ -62,16 +67,46 @@ class Limits:
     top: int = 10  # candidates sent with every generated token
 
 
+def is_base_spec(checkpoint: str) -> bool:
+    """Whether a checkpoint argument names a base (`base:NAME`, `hf:ORG/NAME`) rather than a folder."""
+    return checkpoint.startswith(("base:", "hf:"))
+
+
 def checkpoint_names(paths: list[str]) -> list[str]:
-    """A short, unique name per checkpoint folder: its folder name, numbered when two clash."""
-    names = [Path(p).resolve().name or str(p) for p in paths]
+    """A short, unique name per checkpoint: a folder's name or a base's spec, numbered when two clash."""
+    names = [p if is_base_spec(p) else Path(p).resolve().name or str(p) for p in paths]
     return [n if names.count(n) == 1 else f"{n}-{i + 1}" for i, n in enumerate(names)]
+
+
+def load_checkpoint(checkpoint: str, device: str = "auto") -> Bundle:
+    """A checkpoint folder, or the base a spec names (`Base.open`, then moved to `device`)."""
+    if not is_base_spec(checkpoint):
+        return Bundle.load(checkpoint, device=device)
+    from wordgen.training.finetune import Base, shipped_bases  # imports datasets: only when a base is served
+
+    if checkpoint.startswith("base:") and checkpoint[len("base:"):] not in shipped_bases():
+        names = ", ".join(f"base:{n}" for n in shipped_bases()) or "none in this install"
+        raise ConfigError(f"no shipped base model {checkpoint!r} to serve (shipped: {names})")
+    bundle = Base.open(checkpoint).bundle
+    bundle.model.to(resolve_device(device))
+    return bundle
+
+
+def pretraining_note(spec: str) -> str:
+    """Why a shipped base's copies cannot be looked up: the ebooks it read do not ship with it."""
+    from wordgen.training.finetune import BASES
+
+    books = len((BASES / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()) - 1  # less the header
+    return (f"{spec} was pretrained on {books} Project Gutenberg ebooks (listed in wordgen/bases/MANIFEST.tsv), "
+            "which do not ship with wordgen")
 
 
 class Playground:
     """Loaded checkpoints (by name), the worker pool and the counters the tests watch."""
 
-    def __init__(self, bundles: dict[str, Bundle], limits: Limits | None = None):
+    def __init__(self, bundles: dict[str, Bundle], limits: Limits | None = None,
+                 unindexed: dict[str, str] | None = None):
+        """unindexed: checkpoints whose training text is not looked at for copies, each with the reason."""
         if not bundles:
             raise ConfigError("give at least one checkpoint to serve")
         self.bundles = bundles
@@ -87,11 +122,15 @@ class Playground:
         # A text that cannot be indexed (moved, offline, too large) is remembered as the reason.
         self._copy_indexes: dict[tuple, CopyIndex | str] = {}
         self._copy_lock = threading.Lock()
+        self._unindexed = dict(unindexed or {})
 
     @classmethod
     def load(cls, paths: list[str], device: str = "auto", limits: Limits | None = None) -> Playground:
-        """Load every checkpoint once; a bad folder fails here, before the server starts."""
-        return cls({name: Bundle.load(p, device=device) for name, p in zip(checkpoint_names(paths), paths)}, limits)
+        """Load every checkpoint (folder or base spec) once; a bad one fails here, before the server starts."""
+        names = checkpoint_names(paths)
+        bundles = {name: load_checkpoint(p, device=device) for name, p in zip(names, paths)}
+        unindexed = {name: pretraining_note(p) for name, p in zip(names, paths) if p.startswith("base:")}
+        return cls(bundles, limits, unindexed)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -132,13 +171,14 @@ class Playground:
                     "stopped": self.stopped, "tokens_generated": self.tokens_generated}
 
     def info(self) -> dict:
-        """What the page needs to draw its menus: the checkpoints and the limits."""
+        """What the page needs to draw its menus: the checkpoints (each with its base, `init`) and the limits."""
         checkpoints = []
         for name, b in self.bundles.items():
             checkpoints.append({
                 "name": name, "tokenizer": b.config.tokenizer, "vocab_size": b.tokenizer.vocab_size,
                 "corpus": b.config.corpus, "parameters": b.model.num_parameters(),
                 "layers": b.config.model.num_layers, "hidden_size": b.config.model.hidden_size,
+                "init": b.config.init,  # the base it was fine-tuned from (its spec or folder), or None
             })
         return {"checkpoints": checkpoints, "limits": dataclasses.asdict(self.limits),
                 "copies": {"min_words": MARK_WORDS, "explain": EXPLAIN}}
@@ -158,6 +198,8 @@ class Playground:
     def copy_index(self, name: str) -> CopyIndex:
         """The index of the checkpoint's training text, built on first use; WordgenError when it cannot be read."""
         config = self.bundle(name).config
+        if name in self._unindexed:
+            raise WordgenError(self._unindexed[name])
         key = (config.corpus, config.seed, config.stage_directions)
         with self._copy_lock:  # one build per text, however many generations ask at once
             if key not in self._copy_indexes:

@@ -96,7 +96,7 @@ function checkpoints() {
 function column(container, name) {
   const c = state.info.checkpoints.find((x) => x.name === name);
   const col = el("div", { class: "column", "data-checkpoint": name },
-    el("h2", { text: name }),
+    el("h2", { text: name }, ...(c.init ? [el("span", { class: "init", text: `fine-tuned from ${c.init}` })] : [])),
     el("div", { class: "meta", text: `${c.tokenizer} tokenizer, ${c.vocab_size.toLocaleString()} tokens · ` +
       `${c.layers}×${c.hidden_size} LSTM, ${c.parameters.toLocaleString()} parameters · ${c.corpus}` }));
   container.append(col);
