@@ -1,7 +1,8 @@
 """Every task of the lab runs end to end at a tiny budget, writes its outputs, and refuses bad input in one line.
 
-One tiny word model is trained once (by the word_level_book task itself) and
-reused by the tasks that take --checkpoint, which keeps the file fast.
+One tiny word model is trained once (by the word_level_book task itself, beside
+base:word fine-tuned for the same few steps) and reused by the tasks that take
+--checkpoint, which keeps the file fast.
 """
 
 import dataclasses
@@ -29,7 +30,7 @@ def book(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab(book, tmp_path_factory):
-    """The word_level_book task run once at a tiny budget: (exit code, stdout, output folder)."""
+    """The word_level_book task run once at a tiny budget, with its default base: (exit code, output folder)."""
     out = tmp_path_factory.mktemp("word_level_book")
     code = importlib.import_module("wordgen.tasks.word_level_book").main(
         ["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30",
@@ -61,6 +62,57 @@ def test_word_level_book(lab):
     if greedy["loop"] is not None:  # the loop is pointed out in the text and explained below it
         assert "⟦loop⟧" in report and "LOOP from token" in report
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_word_level_book_fine_tunes_the_base_beside_it(lab):
+    from wordgen.analysis.textstats import find_text_loop
+    from wordgen.tasks import mark_loop, show_text
+    from wordgen.training.checkpoint import Bundle
+    from wordgen.training.finetune import BASES, weights_sha256
+
+    code, out = lab
+    assert code == 0
+    scratch, tuned = Bundle.load(out / "model"), Bundle.load(out / "finetuned")  # both saved, both load
+    base = Bundle.load(BASES / "word")
+    assert scratch.config.init is None and tuned.config.init == "base:word"
+    assert tuned.config.model.hidden_size == base.config.model.hidden_size != scratch.config.model.hidden_size
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    block = results["base"]
+    assert block["spec"] == "base:word" and block["checkpoint"] == str(out / "finetuned")
+    assert block["sha256"] == tuned.config.init_sha256 == weights_sha256(BASES / "word")  # the real weights' hash
+    assert block["vocabulary_added"] == tuned.tokenizer.vocab_size - base.tokenizer.vocab_size >= 0
+    assert 0 <= block["unk_merged"] <= block["unk_book"] <= 1
+    assert block["validation"]["bits_per_char"] > 0 and block["steps"] == 40
+
+    report = (out / "report.txt").read_text(encoding="utf-8")
+    scores = next(line for line in report.splitlines() if line.strip().startswith("bits per character"))
+    assert re.search(r"from scratch +fine-tuned from base:word", report)
+    assert scores.split()[-2:] == [f"{results['validation']['bits_per_char']:.3f}",
+                                   f"{block['validation']['bits_per_char']:.3f}"]
+    blocks = re.findall(r"^--- ([^\n]+) ---\n(.*?)(?=^--- |^\(copied)", report, flags=re.MULTILINE | re.DOTALL)
+    assert [name for name, _ in blocks] == [s["sampler"] for s in results["samples"]] == \
+        [s["sampler"] for s in block["samples"]]
+
+    def shown(sample) -> str:  # a sample's continuation as the report shows it
+        continuation = sample["text"][len(results["prompt"]):]
+        return show_text("..." + mark_loop(continuation, find_text_loop(continuation)))
+
+    for (_, text), mine, theirs in zip(blocks, results["samples"], block["samples"]):
+        first, label, second = text.partition("\nfine-tuned from base:word:\n")
+        assert label and first.startswith(f"from scratch:\n{shown(mine)}\n  -> ")  # each under its own label
+        assert second.startswith(f"{shown(theirs)}\n  -> ")
+    assert results["samples"][0]["text"] != block["samples"][0]["text"]  # two models, two greedy samples
+
+
+def test_word_level_book_without_a_base_trains_one_model(book, tmp_path, capsys):
+    out = tmp_path / "one"
+    code, stdout, err = run(capsys, "word_level_book", "--book", str(book), "--out", str(out), "--base", "none",
+                            "--max-steps", "4", "--max-tokens", "5", *TINY)
+    assert code == 0, err
+    assert (out / "model" / "model.safetensors").is_file() and not (out / "finetuned").exists()
+    assert json.loads((out / "results.json").read_text(encoding="utf-8"))["base"] is None
+    assert "from scratch" not in stdout and "fine-tuned" not in stdout
+    assert re.search(r"^--- greedy ---\n  \.\.\.", stdout, flags=re.MULTILINE)  # the sample right under its header
 
 
 def test_char_vs_word_reusing_the_word_model(lab, book, tmp_path, capsys):
@@ -115,6 +167,11 @@ def test_temperature_study(lab, tmp_path, capsys):
 @pytest.mark.parametrize("task, argv, message", [
     ("word_level_book", ["--book", "no/such/book.txt"], "does not exist"),
     ("word_level_book", ["--book", "shakespeare", "--top-p", "1.5"], "--top-p must be in (0, 1]"),
+    ("word_level_book", ["--base", "base:nope"], "--base: no shipped base model 'base:nope'"),
+    ("word_level_book", ["--base", "base:bpe"], "--base base:bpe is a bpe model, which does not fit --tokenizer"),
+    ("word_level_book", ["--tokenizer", "char", "--base", "base:word"], "give a char base, or --base none"),
+    ("word_level_book", ["--base", "no/such/folder"], "--base no/such/folder: checkpoint folder"),
+    ("word_level_book", ["--checkpoint", "no/such/folder", "--base", "base:word"], "--checkpoint reuses"),
     ("char_vs_word", ["--samples", "0"], "--samples"),
     ("tokenizer_sweep", ["--sizes", "256", "1000"], "at least 258"),
     ("embeddings", ["--checkpoint", "no/such/folder"], "does not exist"),
@@ -155,7 +212,8 @@ def test_wordgen_lab_on_a_book_is_the_same_run_as_the_task(lab, book, tmp_path, 
     assert code == 0, err
     task = importlib.import_module("wordgen.tasks.word_level_book")
     out = tmp_path / "task"
-    assert task.main(["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30", *TINY]) == 0
+    assert task.main(["--book", str(book), "--out", str(out), "--max-steps", "40", "--max-tokens", "30", "--base",
+                      "none", *TINY]) == 0  # the model from scratch is the same with a base beside it
     by_lab, by_task = (dataclasses.asdict(load_config(folder)) for folder in (tmp_path / "lab", out / "model"))
     assert {**by_lab, "out": None} == {**by_task, "out": None}
     prompt = json.loads((out / "results.json").read_text(encoding="utf-8"))["prompt"]

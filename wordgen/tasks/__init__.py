@@ -1,6 +1,6 @@
 """The lab as runnable scripts: `python -m wordgen.tasks.NAME --help` for each.
 
-    word_level_book     the lab itself: train on a book, greedy loop vs temperature, top-k, top-p
+    word_level_book     the lab itself: a book, from scratch and from a base; greedy loop vs temperature, top-k, top-p
     char_vs_word        the lesson's character model against the lab's word model, same budget
     tokenizer_sweep     BPE vocabulary size against bits per character and tokens per character
     embeddings          nearest neighbours and a 2-D map of the learned word embeddings
@@ -9,7 +9,9 @@
 They come with the package, so they run from any folder. Each task finishes in under
 five minutes on two CPU cores with its defaults, prints what it found, and writes its
 outputs (checkpoints, report.txt, results.json, plots) under `runs/TASK/` of the current
-folder. Tasks that train take `--checkpoint DIR` to reuse a trained model instead.
+folder (word_level_book trains two models by default, from scratch and from a shipped base,
+each for the budget: twice the time, unless --base none). Tasks that train take
+`--checkpoint DIR` to reuse a trained model instead.
 
 This package holds what the tasks share: the training options (wordgen's own,
 from wordgen.options), training or loading a model, error handling, and the report
@@ -34,9 +36,11 @@ from pathlib import Path
 from wordgen import Bundle, Metrics, TrainConfig, WordgenError, lab, load_corpus, train
 from wordgen.analysis.textstats import token_offsets
 from wordgen.device import resolve_device
-from wordgen.errors import DEBUG_VARIABLE, UsageError, failure_line
+from wordgen.errors import DEBUG_VARIABLE, CheckpointError, UsageError, failure_line
 from wordgen.lab import score_validation
 from wordgen.options import add_settings, for_command_line, resume_command, settings_from
+from wordgen.tokenization.registry import parse_tokenizer_spec
+from wordgen.training.finetune import Base
 from wordgen.training.plan import apply_settings, flat
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
@@ -115,12 +119,14 @@ FROM_BASE = ("model.embedding_dim", "model.hidden_size", "model.num_layers", "mo
              "grad_clip")
 
 
-def book_settings(book: str, args: argparse.Namespace | None = None,
-                  task: dict | None = None) -> tuple[TrainConfig, dict[str, str]]:
+def book_settings(book: str, args: argparse.Namespace | None = None, task: dict | None = None, *,
+                  base_wins: bool = False) -> tuple[TrainConfig, dict[str, str]]:
     """The lab's settings for `book` (wordgen.lab.task_config), then `task`'s own, then the flags in `args`.
 
     `wordgen lab --corpus BOOK`, every task that trains and the lab notebook start here.
     Returns the config and where each of its settings came from ("lab", "task", "flag"), for the plan.
+    In a run from a base (`init`) the base's FROM_BASE settings replace the lab's, and with
+    `base_wins` flags' too (where the flags size another model beside it, as in word_level_book).
     """
     config, sources = lab.task_config(book)
     if book == lab.LAB_CORPUS:
@@ -132,7 +138,7 @@ def book_settings(book: str, args: argparse.Namespace | None = None,
         sources = {**sources, **given}
     if config.init:  # a base brings its own shape and recipe (wordgen.training.finetune): the lab's yield
         defaults = flat(TrainConfig())
-        reset = {name: defaults[name] for name in FROM_BASE if sources.get(name) != "flag"}
+        reset = {name: defaults[name] for name in FROM_BASE if base_wins or sources.get(name) != "flag"}
         config, _ = apply_settings(config, reset, "default")
         sources = {name: source for name, source in sources.items() if name not in reset}
     # Tying needs equal sizes; untie rather than refuse a student's choice of sizes.
@@ -178,11 +184,15 @@ class Model:
         return text
 
 
-def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path) -> tuple[TrainConfig, dict]:
-    """`book_settings` with this task's tokenizer, folder and budget: the config and its settings' sources."""
+def train_config(args: argparse.Namespace, *, book: str, tokenizer: str, out: Path,
+                 init: str | None = None) -> tuple[TrainConfig, dict]:
+    """`book_settings` with this task's tokenizer, folder and budget: the config and its settings' sources.
+
+    With `init` (a base spec) the run starts from that base, in its shape whatever the shape flags say.
+    """
     task = {"tokenizer": tokenizer, "out": str(out), "time_budget": args.time_budget,
-            "epochs": getattr(args, "epochs", None)}
-    return book_settings(book, args, task)
+            "epochs": getattr(args, "epochs", None), **({"init": init} if init else {})}
+    return book_settings(book, args, task, base_wins=init is not None)
 
 
 def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpoint: str | None = None) -> Model:
@@ -201,6 +211,36 @@ def obtain_model(args: argparse.Namespace, *, tokenizer: str, out: Path, checkpo
     book = args.book or DEFAULT_BOOK
     config, sources = train_config(args, book=book, tokenizer=tokenizer, out=out)
     result = train(config, sources=sources, overwrite=True, progress=not args.quiet)
+    return Model(bundle=result.bundle, dataset=result.dataset, book=book, trained=result)
+
+
+def open_base(spec: str, tokenizer: str) -> Base:
+    """The base `spec` names (wordgen.training.finetune), refused unless its tokenizer is of `tokenizer`'s kind.
+
+    Opened before any training, so a bad --base fails in a second, not after minutes.
+    """
+    kind = parse_tokenizer_spec(tokenizer)[0]
+    try:
+        base = Base.open(spec)
+    except CheckpointError as err:  # its message names the folder, not the option
+        raise CheckpointError(f"--base {spec}: {err}") from None
+    if base.kind != kind:
+        raise UsageError(f"--base {spec} is a {base.kind} model, which does not fit --tokenizer {tokenizer} "
+                         f"(a {kind} tokenizer): give a {kind} base, or --base none")
+    return base
+
+
+def fine_tune_model(args: argparse.Namespace, base: Base, *, tokenizer: str, out: Path, dataset) -> Model:
+    """Fine-tune `base` on --book into `out` with the same budget and batches as a run from scratch.
+
+    The base brings its shape, optimizer and learning rate (wordgen.training.finetune); a word
+    base grows its vocabulary by `tokenizer`'s words of the book, any other base keeps its tokenizer.
+    `dataset` is the run from scratch's corpus, so both models learn and are judged on the same text.
+    """
+    book = args.book or DEFAULT_BOOK
+    spec = tokenizer if base.kind == "word" else base.bundle.config.tokenizer
+    config, sources = train_config(args, book=book, tokenizer=spec, out=out, init=base.spec)
+    result = train(config, dataset=dataset, sources=sources, overwrite=True, progress=not args.quiet)
     return Model(bundle=result.bundle, dataset=result.dataset, book=book, trained=result)
 
 

@@ -318,9 +318,11 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     base = Base.open(config.init) if config.init and state is None else None  # a resumed run has its weights
+    growth = None
     if base is not None:
         start = base.start(config, dataset, sources, tokenizer)
-        config, sources, tokenizer, dataset = start.config, start.sources, start.tokenizer, start.dataset
+        config, sources, tokenizer, dataset, growth = (start.config, start.sources, start.tokenizer, start.dataset,
+                                                        start.growth)
         log(f"fine-tuning from {config.init} ({base.sha256[:12]}): {start.growth.describe()}")
     dataset, tokenizer, train_stream, val_stream = prepare_together(config, tokenizer, dataset, group)
     plan, table = _settle_config(config, train_stream, len(val_stream), tokenizer, sources=sources, log=log,
@@ -333,7 +335,7 @@ def _start(config: TrainConfig, tokenizer, dataset, *, resume: bool, overwrite: 
         raise ConfigError("the validation split has fewer than 2 tokens; use a longer text")
     result = TrainResult(bundle=Bundle(model=model, tokenizer=tokenizer, config=config), dataset=dataset,
                          chars_per_token=train_stream.chars_per_token, size_rule=choice if state is None else None,
-                         rank=group.rank)
+                         rank=group.rank, growth=growth)
     forward = loss_module(model, group, device)
     if state is not None:
         cursor, tally, clock, stopping = trainer_state.restore(state, model, optimizer, config=config,

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wordgen.training.checkpoint import Bundle
 from wordgen.training.plateau import EarlyStop
 from wordgen.training.sizerule import Choice
+
+if TYPE_CHECKING:
+    from wordgen.training.finetune import Growth
 
 
 @dataclass
@@ -29,6 +33,7 @@ class TrainResult:
     early_stop: EarlyStop | None = None  # set when validation stopped improving before the budget ran out
     size_rule: Choice | None = None  # what wordgen.training.sizerule chose for this run (None when resumed)
     rank: int = 0  # this process's rank in a multi-process run: only rank 0's result is the run's
+    growth: Growth | None = None  # how a run from a base (TrainConfig.init) grew its vocabulary; None otherwise
 
     @property
     def chars_seen(self) -> float:
