@@ -28,6 +28,7 @@ import warnings
 from wordgen.cli.checkpoints import cmd_corpora, cmd_evaluate, cmd_generate, cmd_serve
 from wordgen.cli.training import cmd_compare, cmd_lab, cmd_train
 from wordgen.errors import DEBUG_VARIABLE, WordgenError, failure_line
+from wordgen.memory import limit_arenas
 from wordgen.options import build_parser, for_command_line, resume_command
 from wordgen.training.stopping import Interrupted, exit_on_next_signal, sigterm_interrupts
 
@@ -60,6 +61,7 @@ def _error_line(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    limit_arenas()  # before any thread allocates (wordgen.memory)
     warnings.showwarning = _show_warning
     with sigterm_interrupts():  # also puts the signal handlers back as found when main returns
         try:

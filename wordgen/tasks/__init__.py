@@ -38,6 +38,7 @@ from wordgen.analysis.textstats import token_offsets
 from wordgen.device import resolve_device
 from wordgen.errors import DEBUG_VARIABLE, CheckpointError, UsageError, failure_line
 from wordgen.lab import score_validation
+from wordgen.memory import limit_arenas
 from wordgen.options import add_settings, for_command_line, resume_command, settings_from
 from wordgen.tokenization.registry import parse_tokenizer_spec
 from wordgen.training.finetune import Base
@@ -316,6 +317,7 @@ def run_task(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"{prog}: warning: {message}", file=sys.stderr)
 
+    limit_arenas()  # before any thread allocates (wordgen.memory)
     parser.error = one_line_usage_error  # argparse calls self.error for every bad argument
     previous = warnings.showwarning
     warnings.showwarning = one_line_warning
