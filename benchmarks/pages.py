@@ -199,6 +199,9 @@ def _ended(row: dict) -> str:
     return f"early stop at step {stop['step']}" if stop else "budget"
 
 
+BASE_RUNS = ("zero-shot", "fine-tuned")  # the suite's --bases rows: not references, tabled apart
+
+
 def quality_pairs(rows: list[dict]) -> list[tuple[dict, dict]]:
     """(wordgen run, reference run) in file order: each reference pairs with the wordgen run of its
     book, tokenizer and budget that ran last before it (the suite runs them back to back)."""
@@ -207,9 +210,48 @@ def quality_pairs(rows: list[dict]) -> list[tuple[dict, dict]]:
         key = (row["book"], row["tokenizer"], row.get("seconds_budget"), row.get("tokens_budget"))
         if row["who"] == "wordgen":
             last[key] = row
-        elif key in last:
+        elif key in last and row["who"] not in BASE_RUNS:
             pairs.append((last[key], row))
     return pairs
+
+
+def base_cells(rows: list[dict]) -> list[dict]:
+    """One dict per book, tokenizer and budget that has a fine-tuned run: the newest run of each kind
+    (wordgen, fine-tuned, zero-shot, classic) by name, in file order."""
+    cells: dict[tuple, dict] = {}
+    for row in rows:
+        key = (_book(row["book"]), row["tokenizer"], _budget(row))
+        cells.setdefault(key, {})[row["who"]] = row
+    return [dict(runs, key=key) for key, runs in cells.items() if "fine-tuned" in runs]
+
+
+def _bases_table(rows: list[dict]) -> str:
+    header = ["book", "tokenizer", "budget", "classic", "wordgen from scratch", "base alone (zero-shot)",
+              "fine-tuned", "fine-tuned / classic", "zero-shot / classic", "fine-tuned / classic, `<unk>` free",
+              "`<unk>` book's / grown", "date"]
+    table = []
+    for cell in base_cells(rows):
+        classic, tuned, zero = cell.get("classic"), cell["fine-tuned"], cell.get("zero-shot")
+        scratch = cell.get("wordgen")
+        unk = (f"{tuned['unk_book']:.2%} / {tuned['unk_merged']:.2%}" if tuned.get("unk_book") is not None
+               else "")
+        table.append([*cell["key"], classic and classic["val_bpc"], scratch and scratch["val_bpc"],
+                      zero and zero["val_bpc"], tuned["val_bpc"],
+                      classic and tuned["val_bpc"] / classic["val_bpc"],
+                      classic and zero and zero["val_bpc"] / classic["val_bpc"],
+                      classic and _free(tuned) / _free(classic), unk, tuned["date"]])
+    charged = any(r.get("unk_penalty_bpc") for r in rows)
+    return ("### From the shipped bases (`--bases`)\n\nValidation bits per character of the book's split; the "
+            "base's own pretraining is not counted in the budget (its model card gives it). "
+            + ("Every `<unk>` is charged its spelling (`--unk-penalty`), each run for its own vocabulary's. "
+               if charged else "`<unk>` not charged. ")
+            + "The newest run of each kind per cell; the last ratio leaves `<unk>` free on both sides.\n\n"
+            + _table(header, table, "lllrrrrrrrrl") + "\n\n")
+
+
+def _free(row: dict) -> float:
+    """A run's bits per character with its <unk> charge taken off again."""
+    return row["val_bpc"] - (row.get("unk_penalty_bpc") or 0.0)
 
 
 def _quality_file(path: Path) -> str:
@@ -237,8 +279,9 @@ def _quality_file(path: Path) -> str:
             latest[(_book(w["book"]), w["tokenizer"], _budget(w), ref["who"])] = (w, ref)
     summary = [[*key[:3], key[3], ref["val_bpc"], w["val_bpc"], w["val_bpc"] / ref["val_bpc"], w["date"]]
                for key, (w, ref) in sorted(latest.items())]
+    bases = _bases_table(rows) if base_cells(rows) else ""
     return (f"## `{path.name}`\n\n- dates: {_row_date(rows)}\n- machine: {_machine(rows[0].get('machine'))}\n"
-            f"- {len(rows)} runs, {len(pairs)} pairs of wordgen and a reference\n\n"
+            f"- {len(rows)} runs, {len(pairs)} pairs of wordgen and a reference\n\n" + bases +
             "### The newest pair of each cell, seed 0\n\n"
             + _table(["book", "tokenizer", "budget", "reference", "reference bpc", "wordgen bpc",
                       "wordgen / reference", "date"], summary, "llllrrrl")

@@ -180,8 +180,10 @@ def run_finetuned(book: Book, base: str, *, seconds: float | None, tokens: int |
         result = train(config, dataset=book.dataset, overwrite=True)
     tokenizer = result.bundle.tokenizer
     penalty = book.unk_penalty_bpc(tokenizer) if unk_penalty else 0.0
+    growth = result.growth  # the validation text's <unk> share, book's vocabulary alone against the grown one
     return {**book.scores(result.bundle.model, tokenizer), **run_figures(book, result), "unk_penalty_bpc": penalty,
-            "base": base, "base_sha256": result.bundle.config.init_sha256, "vocab": tokenizer.vocab_size}
+            "base": base, "base_sha256": result.bundle.config.init_sha256, "vocab": tokenizer.vocab_size,
+            "added": growth.added, "unk_book": growth.unk_book, "unk_merged": growth.unk_merged}
 
 
 def run_reference(book: Book, name: str, *, seconds: float | None, tokens: int | None, seed: int = 0) -> dict:

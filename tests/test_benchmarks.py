@@ -233,3 +233,20 @@ def test_the_gpu_benchmark_runs_at_toy_sizes_on_the_cpu(book, tmp_path, monkeypa
     assert all(r["tokens_per_s"] > 0 for r in rows) and "tokens/s" in capsys.readouterr().out
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.sh"
     assert subprocess.run(["bash", "-n", str(script)], timeout=60).returncode == 0  # at least it parses
+
+
+def test_the_results_page_tables_the_base_runs_apart_from_the_references():
+    from benchmarks.pages import _bases_table, base_cells, quality_pairs
+
+    def row(who, bpc, **more):
+        return {"book": "/x/frankenstein.txt", "tokenizer": "word", "who": who, "seconds_budget": 150.0,
+                "tokens_budget": None, "val_bpc": bpc, "date": "2026-12-03 10:00", "unk_penalty_bpc": 0.1, **more}
+
+    rows = [row("wordgen", 1.64), row("fine-tuned", 1.40, unk_book=0.04, unk_merged=0.01),
+            row("zero-shot", 1.48), row("classic", 1.60)]
+    assert [ref["who"] for _, ref in quality_pairs(rows)] == ["classic"]  # a base run is no reference
+    [cell] = base_cells(rows)
+    assert cell["fine-tuned"]["val_bpc"] == 1.40 and cell["key"] == ("frankenstein", "word", "150 s")
+    line = _bases_table(rows).splitlines()[-1]
+    assert "| 0.875 | 0.925 | 0.867 | 4.00% / 1.00% |" in line  # 1.40 / 1.60, 1.48 / 1.60, 1.30 / 1.50
+    assert base_cells(rows[:1] + rows[3:]) == []  # no fine-tuned run: no table
