@@ -20,7 +20,7 @@ def test_a_malloc_arena_max_the_user_set_is_left_alone(monkeypatch):
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt(M_ARENA_MAX) is glibc's")
-def test_the_cap_is_set_on_glibc_and_a_refused_value_says_so(monkeypatch):
+def test_the_cap_is_set_on_glibc_and_zero_is_taken_as_no_cap(monkeypatch):
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     assert limit_arenas() is True
     assert limit_arenas(0) is True  # glibc takes 0 as "no cap of its own": accepted, nothing breaks

@@ -135,6 +135,20 @@ def say_scores(say: Report, labels: list[str], metrics: list) -> None:
         say("  compare the two fairly, perplexity per token does not: their vocabularies differ)")
 
 
+def say_samples(say: Report, samplers: list, labels: list[str], drawn: list[list]) -> None:
+    """Each sampler's samples, one per model (`drawn[m][i]`: model m, sampler i), labelled when there are two."""
+    for i, sampler in enumerate(samplers):
+        say(f"\n--- {sampler.describe()} ---")
+        for label, samples in zip(labels, drawn):
+            sample = samples[i]
+            if len(labels) > 1:
+                say(f"{label}:")
+            say(show_text("..." + mark_loop(sample.continuation, sample.loop)))  # the point where it turns, marked
+            tokens = text_tokens(sample.continuation)
+            say(f"  -> {describe_loop(sample.loop, len(tokens))}; distinct bigrams {sample.distinct_2:.0%}")
+            say(f"  -> {sample.copies.describe()}")
+
+
 def body(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     out = Path(args.out)
@@ -172,16 +186,7 @@ def body(args: argparse.Namespace) -> None:
     copies_of = CopyIndex.from_split(model.dataset["train"])  # as the lab does: is a sample copying the book?
     drawn = [draw_samples(each.bundle, prompt, samplers, max_tokens=args.max_tokens, seed=args.seed,
                           copies_of=copies_of) for each in models]
-    for i, sampler in enumerate(samplers):
-        say(f"\n--- {sampler.describe()} ---")
-        for label, samples in zip(labels, drawn):
-            sample = samples[i]
-            if tuned is not None:
-                say(f"{label}:")
-            say(show_text("..." + mark_loop(sample.continuation, sample.loop)))  # the point where it turns, marked
-            tokens = text_tokens(sample.continuation)
-            say(f"  -> {describe_loop(sample.loop, len(tokens))}; distinct bigrams {sample.distinct_2:.0%}")
-            say(f"  -> {sample.copies.describe()}")
+    say_samples(say, samplers, labels, drawn)
     say(f"\n(copied stretches: {EXPLAIN})")
 
     samples = drawn[0]
