@@ -39,7 +39,10 @@ def train_rows(device: torch.device, steps: int, corpus: str, model: ModelConfig
     from wordgen.training.prepare import prepare
 
     dataset, tokenizer, _, _ = prepare(TrainConfig(corpus=corpus, tokenizer="word", max_steps=1))
-    precisions = ["fp32"] + (["bf16"] if device.type != "cuda" or torch.cuda.is_bf16_supported() else [])
+    from wordgen.device import cpu_runs_bf16_rnns
+
+    bf16 = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_runs_bf16_rnns()
+    precisions = ["fp32"] + (["bf16"] if bf16 else [])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for batch in batches:

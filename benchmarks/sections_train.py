@@ -123,6 +123,12 @@ def section_train(table: Table, sizes: dict, corpus: str, tmp: str) -> None:
                   f"{sizes['eval_tokens']} tokens")
         # bfloat16 autocast (--precision bf16, what "auto" picks on a CPU with avx512_bf16):
         # timed against float32 wordgen runs interleaved with it, not against the first ones.
+        from wordgen.device import cpu_runs_bf16_rnns
+
+        if not cpu_runs_bf16_rnns():
+            table.add("train", f"{label}: bf16 autocast / float32 wordgen", None, "x",
+                      "not run: this CPU's oneDNN has no bf16 LSTM (wordgen refuses --precision bf16 here)")
+            continue
         fp32, bf16 = [], []
         for _ in range(sizes["repeats"]):
             for precision, runs in (("fp32", fp32), ("bf16", bf16)):

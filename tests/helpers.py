@@ -15,8 +15,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from wordgen.cli import main
 from wordgen.config import ModelConfig, TrainConfig
+from wordgen.device import cpu_runs_bf16_rnns
+
+# bfloat16 autocast on the CPU: where oneDNN has no bf16 LSTM/GRU (AVX2 CPUs without bf16
+# units), wordgen refuses --precision bf16 (tests/test_model.py), so there is nothing to train.
+NEEDS_CPU_BF16 = pytest.mark.skipif(not cpu_runs_bf16_rnns(), reason="this CPU's oneDNN has no bfloat16 LSTM/GRU; "
+                                    "wordgen refuses bf16 here (test_model checks the refusal)")
 
 VERSE = """ROMEO:
 But, soft! what light through yonder window breaks?

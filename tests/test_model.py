@@ -58,10 +58,35 @@ def test_precision_auto_picks_bf16_only_where_the_device_has_it(monkeypatch):
 
     cpu = torch.device("cpu")
     assert model_module.resolve_precision("fp32", cpu) == "fp32"
+    monkeypatch.setattr(model_module, "cpu_runs_bf16_rnns", lambda: True)
     assert model_module.resolve_precision("bf16", cpu) == "bf16"
     for fast, expected in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(model_module, "bf16_is_fast", lambda device, fast=fast: fast)
         assert model_module.resolve_precision("auto", cpu) == expected
+    # A CPU with bf16 flags whose oneDNN still has no bf16 recurrent layers: auto keeps float32.
+    monkeypatch.setattr(model_module, "cpu_runs_bf16_rnns", lambda: False)
+    assert model_module.resolve_precision("auto", cpu) == "fp32"
+
+
+def test_explicit_bf16_where_the_cpu_cannot_run_it_is_refused_in_one_line(monkeypatch):
+    from wordgen import device as model_module
+
+    monkeypatch.setattr(model_module, "cpu_runs_bf16_rnns", lambda: False)
+    with pytest.raises(ConfigError, match=r"TrainConfig.precision='bf16': this CPU cannot .* use fp32 or auto") as e:
+        model_module.resolve_precision("bf16", torch.device("cpu"))
+    assert "\n" not in str(e.value)
+
+
+def test_the_bf16_probe_tells_what_a_bf16_lstm_does_here():
+    from wordgen.device import cpu_runs_bf16_rnns
+
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, _ = torch.nn.LSTM(8, 8, 2)(torch.zeros(5, 3, 8))
+        ran = out.dtype == torch.bfloat16
+    except RuntimeError:
+        ran = False
+    assert cpu_runs_bf16_rnns() == ran
 
 
 @pytest.mark.parametrize("settings", [

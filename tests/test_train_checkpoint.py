@@ -20,7 +20,7 @@ from wordgen.training.loop import train
 train_module = sys.modules["wordgen.training.loop"]
 prepare_module = sys.modules["wordgen.training.prepare"]  # where train() loads the corpus and the tokenizer
 
-from helpers import one_line_message, tiny_model_config, tiny_train_config
+from helpers import NEEDS_CPU_BF16, one_line_message, tiny_model_config, tiny_train_config
 
 
 def test_training_writes_a_complete_checkpoint_folder(shared_trained):
@@ -185,6 +185,7 @@ def test_train_leaves_the_callers_config_alone(tmp_path, book):
     assert word.bundle.config.model.vocab_size == word.bundle.tokenizer.vocab_size != char.bundle.tokenizer.vocab_size
 
 
+@NEEDS_CPU_BF16
 def test_bf16_autocast_trains_close_to_float32(tmp_path, book, monkeypatch):
     # Same seed and steps: bfloat16 rounds the forward pass (8 bits of mantissa), so the
     # losses differ a little, but training must still work and keep float32 weights.

@@ -11,6 +11,7 @@ Not here: moving tensors (callers do `.to(device)`), the autocast itself (traini
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -66,10 +67,33 @@ def bf16_is_fast(device: torch.device) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+@functools.cache
+def cpu_runs_bf16_rnns() -> bool:
+    """Whether this CPU's oneDNN runs an LSTM and a GRU under bfloat16 autocast at all.
+
+    On some CPUs (AVX2 without bf16 or AVX-512 units) oneDNN has no bf16 recurrent
+    primitive and every forward raises; one tiny forward of each says so once per process.
+    """
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            for layer in (torch.nn.LSTM(4, 4), torch.nn.GRU(4, 4)):
+                layer(torch.zeros(2, 1, 4))  # (T, B, input)
+    except RuntimeError:
+        return False
+    return True
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' where `bf16_is_fast(device)`, else 'fp32'; explicit values pass through."""
+    """'auto' -> 'bf16' where `bf16_is_fast(device)`, else 'fp32'; explicit values pass through.
+
+    An explicit 'bf16' on a CPU that cannot run recurrent layers in it is a ConfigError,
+    not a failure inside the first training step.
+    """
     if precision == "auto":
-        return "bf16" if bf16_is_fast(device) else "fp32"
+        return "bf16" if bf16_is_fast(device) and (device.type != "cpu" or cpu_runs_bf16_rnns()) else "fp32"
+    if precision == "bf16" and device.type == "cpu" and not cpu_runs_bf16_rnns():
+        raise ConfigError("TrainConfig.precision='bf16': this CPU cannot run wordgen's recurrent layers in bfloat16 "
+                          "(oneDNN has no bf16 LSTM or GRU for it); use fp32 or auto")
     return precision
 
 
