@@ -86,6 +86,10 @@ def test_unk_rate_with_the_book_s_own_vocabulary_and_with_the_grown_one_worked_e
     assert growth.unk_book == 2 / 4 and growth.unk_merged == 1 / 4
     assert "<unk> in the validation text 25.00% (the book's own vocabulary alone: 50.00%)" in growth.describe()
     assert tokenizer.token_to_id("Okapi") is None
+    # The grown vocabulary cuts unknown compounds when the book's word spec does (the default).
+    assert tokenizer.split_compounds
+    off, _ = base.tokenizer_for("word:split_compounds=false", Dataset.from_dict({"text": ["Zebras graze.\n"]}))
+    assert not off.split_compounds
 
 
 def test_char_alphabet_grows_by_the_book_s_unseen_characters(tmp_path):

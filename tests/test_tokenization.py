@@ -327,6 +327,37 @@ def test_word_splitting_keeps_inner_apostrophes_and_hyphens():
     ]
 
 
+def test_word_cuts_an_unknown_compound_into_its_known_parts_only():
+    tok = WordTokenizer.train_from_texts(["the sea - life buoy well-known\n"])
+    ids = {t: tok.token_to_id(t) for t in ("sea", "-", "life", "buoy", "well-known")}
+    assert tok.encode("life-buoy") == [ids["life"], ids["-"], ids["buoy"]]
+    assert tok.encode("sea-life-buoy") == [ids["sea"], ids["-"], ids["life"], ids["-"], ids["buoy"]]
+    assert tok.encode("well-known") == [ids["well-known"]]  # a compound it knows stays one token
+    assert tok.encode("sea-horse life-buoy") == [0, ids["life"], ids["-"], ids["buoy"]]  # "horse" unknown
+    assert tok.unk_pieces("sea-horse life-buoy") == ["sea-horse"]
+    assert tok.decode(tok.encode("life-buoy")) == "life - buoy"
+    assert tok.encode(tok.decode(tok.encode("life-buoy"))) == tok.encode("life-buoy")
+    # Off, or with no hyphen token to cut with, every unknown compound is one <unk>.
+    assert WordTokenizer.train_from_texts(["the sea - life buoy\n"], split_compounds=False).encode("life-buoy") == [0]
+    assert WordTokenizer.train_from_texts(["life buoy\n"]).encode("life-buoy") == [0]
+
+
+def test_word_split_compounds_in_the_file_and_the_spec(tmp_path):
+    tok = WordTokenizer.train_from_texts(["the sea - life buoy\n"])
+    assert tok.to_dict()["split_compounds"] is True
+    assert WordTokenizer.from_dict(tok.to_dict()).encode("life-buoy") == tok.encode("life-buoy")
+    # A file written before the option encodes as it did then: the compound is <unk>.
+    old = {k: v for k, v in tok.to_dict().items() if k != "split_compounds"}
+    assert WordTokenizer.from_dict(old).encode("life-buoy") == [0]
+    off = train_tokenizer("word:split_compounds=false", ["the sea - life buoy\n"])
+    assert off.split_compounds is False and off.encode("life-buoy") == [0]
+    with pytest.raises(TokenizerError, match="split_compounds must be true or false, got 2") as excinfo:
+        train_tokenizer("word:split_compounds=2", ["the sea\n"])
+    one_line_message(excinfo)
+    with pytest.raises(TokenizerError, match="'split_compounds' must be true or false"):
+        WordTokenizer.from_dict({**tok.to_dict(), "split_compounds": "yes"})
+
+
 def test_word_encode_equals_the_regex_on_every_kind_of_whitespace():
     # encode cuts at whitespace before running the regex; that must never change a token.
     texts = [

@@ -4,6 +4,11 @@ The lab's tokenizer ("train a word-level text generator on a book"). It delibera
 does no lower-casing, stemming or Unicode normalisation: case and spelling are part of
 the text the model learns, and decoded text is only as tidy as English spacing rules
 make it (see `WordTokenizer.decode`).
+
+One fallback for words the vocabulary lacks: a hyphenated compound it does not know
+("life-buoy") whose parts it does know becomes the parts and the hyphens ("life", "-",
+"buoy") instead of one `<unk>` (`split_compounds`). Such compounds are rare as wholes and
+common in English, so a book's validation text meets many its training text never used.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from wordgen.tokenization.base import (
 # character (punctuation, symbols, emoji, "_") is a one-character token; the rest of the
 # whitespace is dropped. The literal "<unk>" comes first so that decoded text
 # (where <unk> prints as "<unk>") encodes back to the same ids.
+# A compound that split_compounds cuts decodes with spaces ("life - buoy"): joining the
+# hyphens would re-encode a compound the vocabulary knows as one id instead of three.
 # Known limitation: combining marks (category M) are not in \w, so text in NFD form or in
 # scripts such as Devanagari splits at each mark; NFC-normalise such text first.
 _WORD_RE = re.compile(r"<unk>|['’]?[^\W_]+(?:['’\-][^\W_]+)*|\n|\S")
@@ -52,6 +59,10 @@ class WordTokenizer(ListVocabTokenizer):
     Vocabulary: ``<unk>`` (id 0), ``"\\n"`` (id 1), then the training tokens by descending
     frequency, ties broken alphabetically (by code point), keeping tokens seen at least
     `min_freq` times, and at most `max_vocab` tokens in all (the two fixed tokens count).
+    With `split_compounds` (the default), a hyphenated word missing from the vocabulary
+    whose parts and the hyphen are all in it encodes as those parts and hyphens; any
+    other missing word is one ``<unk>``. A tokenizer.json written before this option
+    existed loads with it off, so it encodes as it did when its model was trained.
 
     `decode` joins tokens with single spaces except: no space before ``, . ; : ! ? ' ) ]``
     and closing quotes, none after ``( [`` and opening quotes, none around ``"\\n"``.
@@ -63,10 +74,27 @@ class WordTokenizer(ListVocabTokenizer):
 
     kind = "word"
 
-    def __init__(self, vocab: Sequence[str], *, min_freq: int = 1, max_vocab: int | None = None):
+    def __init__(self, vocab: Sequence[str], *, min_freq: int = 1, max_vocab: int | None = None,
+                 split_compounds: bool = True):
         super().__init__(vocab)  # the tokens in id order, vocab[0] == UNK, vocab[1] == "\n"
         self.min_freq = min_freq  # kept for to_dict: how the vocabulary was chosen
         self.max_vocab = max_vocab
+        self.split_compounds = split_compounds
+        self._hyphen = self._stoi.get("-") if split_compounds else None  # None: no compound is cut
+
+    def _lookup(self, token: str) -> tuple[int, ...]:
+        """The ids of one token string: its own id, its parts' for a compound it may cut, else (0,) for <unk>."""
+        i = self._stoi.get(token)
+        if i is not None:
+            return (i,)
+        if self._hyphen is not None and "-" in token:
+            parts = [self._stoi.get(p) for p in token.split("-")]
+            if None not in parts:
+                ids = [parts[0]]
+                for p in parts[1:]:
+                    ids += (self._hyphen, p)
+                return tuple(ids)
+        return (0,)
 
     @staticmethod
     def split(text: str) -> list[str]:
@@ -75,7 +103,7 @@ class WordTokenizer(ListVocabTokenizer):
 
     @classmethod
     def train_from_texts(
-        cls, texts: Iterable[str], min_freq: int = 1, max_vocab: int | None = None
+        cls, texts: Iterable[str], min_freq: int = 1, max_vocab: int | None = None, split_compounds: bool = True
     ) -> "WordTokenizer":
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise TokenizerError(f"word min_freq must be a whole number >= 1, got {min_freq!r}")
@@ -85,6 +113,8 @@ class WordTokenizer(ListVocabTokenizer):
             raise TokenizerError(
                 f"word max_vocab must be a whole number >= 3 (it counts <unk> and the newline), got {max_vocab!r}"
             )
+        if not isinstance(split_compounds, bool):
+            raise TokenizerError(f"word split_compounds must be true or false, got {split_compounds!r}")
         counts: Counter[str] = Counter()
         for text in training_texts(texts):
             counts.update(_WORD_RE.findall(text))
@@ -101,7 +131,7 @@ class WordTokenizer(ListVocabTokenizer):
             )
         if max_vocab is not None:
             ranked = ranked[: max_vocab - len(fixed)]
-        return cls(fixed + ranked, min_freq=min_freq, max_vocab=max_vocab)
+        return cls(fixed + ranked, min_freq=min_freq, max_vocab=max_vocab, split_compounds=split_compounds)
 
     def encode(self, text: str) -> list[int]:
         return self._encode(check_text(text), {})
@@ -111,7 +141,7 @@ class WordTokenizer(ListVocabTokenizer):
         return [self._encode(check_text(text), memo) for text in texts]
 
     def _encode(self, text: str, memo: dict[str, tuple[int, ...]]) -> list[int]:
-        """What `[stoi.get(t, 0) for t in _WORD_RE.findall(text)]` gives, faster.
+        """What `[i for t in _WORD_RE.findall(text) for i in self._lookup(t)]` gives, faster.
 
         No token spans whitespace other than the newline token itself, so the text
         can be cut at newlines and whitespace first (str.split, fast C code) and
@@ -120,7 +150,7 @@ class WordTokenizer(ListVocabTokenizer):
         Python's ``\\s`` and ``str.split()`` agree on what is whitespace. Chunk ids
         are kept as tuples, which the garbage collector soon stops scanning.
         """
-        stoi = self._stoi
+        lookup = self._lookup
         ids: list[int] = []
         for n, line in enumerate(text.split(NEWLINE)):
             if n:
@@ -128,7 +158,7 @@ class WordTokenizer(ListVocabTokenizer):
             for chunk in line.split():
                 chunk_ids = memo.get(chunk)
                 if chunk_ids is None:
-                    chunk_ids = memo[chunk] = tuple([stoi.get(t, 0) for t in _WORD_RE.findall(chunk)])
+                    chunk_ids = memo[chunk] = tuple([i for t in _WORD_RE.findall(chunk) for i in lookup(t)])
                 ids.extend(chunk_ids)
         return ids
 
@@ -152,10 +182,9 @@ class WordTokenizer(ListVocabTokenizer):
         return "".join(parts)
 
     def unk_pieces(self, text: str) -> list[str]:
-        # Each token string missing from the vocabulary is one <unk>; so is a literal
-        # "<unk>" in the text (it encodes to id 0 like any unknown word).
-        stoi = self._stoi
-        return [t for t in _WORD_RE.findall(check_text(text)) if not stoi.get(t, 0)]
+        # Each token string that encodes to <unk> is one piece (a compound cut into known
+        # parts is not); so is a literal "<unk>" in the text (id 0 like any unknown word).
+        return [t for t in _WORD_RE.findall(check_text(text)) if self._lookup(t) == (0,)]
 
     def to_dict(self) -> dict:
         return {
@@ -163,6 +192,7 @@ class WordTokenizer(ListVocabTokenizer):
             "version": FORMAT_VERSION,
             "min_freq": self.min_freq,
             "max_vocab": self.max_vocab,
+            "split_compounds": self.split_compounds,
             "vocab": list(self._itos),
         }
 
@@ -179,4 +209,7 @@ class WordTokenizer(ListVocabTokenizer):
             raise TokenizerError(
                 "damaged word tokenizer: 'vocab' must list '<unk>', '\\n', then distinct tokens"
             )
-        return cls(vocab, min_freq=d.get("min_freq", 1), max_vocab=d.get("max_vocab"))
+        split = d.get("split_compounds", False)  # absent: written before the option, when nothing was cut
+        if not isinstance(split, bool):
+            raise TokenizerError("damaged word tokenizer: 'split_compounds' must be true or false")
+        return cls(vocab, min_freq=d.get("min_freq", 1), max_vocab=d.get("max_vocab"), split_compounds=split)

@@ -233,7 +233,7 @@ class Base:
         book = train_tokenizer(spec, iter_texts(train_split))
         assert isinstance(book, WordTokenizer)  # _check_tokenizer refused any other spec
         new = [t for t in _tokens(book) if mine.token_to_id(t) is None]
-        merged = WordTokenizer([*_tokens(mine), *new], min_freq=book.min_freq)
+        merged = WordTokenizer([*_tokens(mine), *new], min_freq=book.min_freq, split_compounds=book.split_compounds)
         if validation_split is None:
             return merged, Growth(len(new), None, None)
         return merged, Growth(len(new), unk_share(book, validation_split), unk_share(merged, validation_split))
