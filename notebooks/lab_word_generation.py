@@ -277,8 +277,8 @@ for name, run, _ in runs:
 # * Compare models across tokenizers in **bits per character** (or perplexity per *word*), never in
 #   loss per token.
 # * A **base model** brings what many books taught it. On *Frankenstein*, 150 s of fine-tuning
-#   `base:word` gave 1.526 bits per character against 2.091 from scratch, every `<unk>` charged
-#   the cost of spelling its word (1.418 against 1.609 with `<unk>` free; docs/development/log.md,
+#   `base:word` gave 1.519 bits per character against 2.138 from scratch, every `<unk>` charged
+#   the cost of spelling its word (1.427 against 1.657 with `<unk>` free; docs/development/log.md,
 #   "The suite with the bases"); on your book, section 7 tells.
 #
 # Next: the tasks in `wordgen.tasks` measure each of these at a larger scale
