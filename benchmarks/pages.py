@@ -14,6 +14,7 @@ Not here: running any benchmark (run.py, quality.py, ...); the prose that explai
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -371,17 +372,15 @@ def pages(results: Path = RESULTS) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m benchmarks.pages OUT", file=sys.stderr)
-        return 2
+    p = argparse.ArgumentParser(prog="python -m benchmarks.pages", description=__doc__.split("\n\n")[0])
+    p.add_argument("out", type=Path, metavar="OUT", help="folder to write the pages into")
+    out = p.parse_args(argv).out
     for name, text in pages().items():
-        target = Path(argv[0]) / name
+        target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(target)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -250,3 +250,15 @@ def test_the_results_page_tables_the_base_runs_apart_from_the_references():
     [line] = [line for line in _bases_table(rows).splitlines() if line.startswith("| frankenstein")]
     assert "| 0.875 | 0.925 | 0.867 | 4.00% / 1.00% |" in line  # 1.40 / 1.60, 1.48 / 1.60, 1.30 / 1.50
     assert base_cells(rows[:1] + rows[3:]) == []  # no fine-tuned run: no table
+
+
+def test_the_pages_command_writes_into_the_folder_it_is_given_and_only_there(tmp_path, monkeypatch, capsys):
+    from benchmarks import pages
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as help_exit:  # --help is an option, not a folder named "--help"
+        pages.main(["--help"])
+    assert help_exit.value.code == 0 and list(tmp_path.iterdir()) == []
+    assert pages.main(["out"]) == 0
+    assert (tmp_path / "out" / "results" / "quality.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
