@@ -69,7 +69,8 @@ def test_a_real_busy_process_is_seen():
 
 
 @pytest.fixture
-def two_threads():
+def two_threads(monkeypatch):
+    monkeypatch.setattr(cpu, "_remembered", {})  # no count left by an earlier test's generation
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
@@ -118,6 +119,44 @@ def test_generation_follows_the_machine_too(two_threads, monkeypatch):
     assert torch.get_num_threads() == 1
     steps.close()
     assert torch.get_num_threads() == 2
+
+
+@pytest.mark.skipif(cpu.usable_cores() < 2, reason="needs two cores to move between")
+def test_a_generation_starts_from_the_count_and_the_look_the_last_one_left(two_threads, monkeypatch):
+    from helpers import uniform_model
+
+    from wordgen.config import SampleConfig
+    from wordgen.generation.decode import sample_steps
+
+    monkeypatch.delenv("WORDGEN_THREADS", raising=False)
+    monkeypatch.setattr("wordgen.generation.decode.GENERATION_FIRST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    windows = []
+
+    def others(since, now):
+        windows.append(since.wall)
+        return load["others"]
+
+    monkeypatch.setattr(cpu, "other_cores", others)
+
+    def threads_per_step():
+        seen = [torch.get_num_threads() for _ in sample_steps(uniform_model(7), [1], 3, SampleConfig())]
+        return seen, torch.get_num_threads()
+
+    load = {"others": 1.5}  # another process holds a core
+    assert threads_per_step() == ([2, 1, 1], 2)  # the first generation starts with both
+    first_end = cpu._remembered["generation"][0].wall
+    assert threads_per_step() == ([1, 1, 1], 2)  # the next starts where the last one ended
+    assert windows[1] == first_end  # and its first look measures from the last one's last look
+    load["others"] = 0.0  # the other process ended
+    assert threads_per_step() == ([1, 2, 2], 2)
+    assert threads_per_step() == ([2, 2, 2], 2)
+    load["others"] = 1.5
+    threads_per_step()
+    monkeypatch.setattr(cpu, "MEMORY_SECONDS", 0.0)  # a memory this old is not trusted
+    assert threads_per_step()[0][0] == 2
+    with ThreadPolicy() as training:  # a policy without the name never reads it
+        assert training.threads == 2
 
 
 def test_wordgen_threads_fixes_the_count(two_threads, monkeypatch):

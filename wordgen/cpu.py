@@ -14,7 +14,9 @@ barrier. Both need two threads on a machine that has one core for them, so:
   /proc/stat minus this process's own) and sets `torch.set_num_threads` to
   the cores left free, at least one and at most the count it started with.
   Two wordgen trainings each settle on one core; when the other process ends,
-  the threads come back. `WORDGEN_THREADS=N` fixes the count instead.
+  the threads come back. Generations remember the last one's count and look,
+  since one sample is often over before a first look. `WORDGEN_THREADS=N` fixes
+  the count instead.
 * libgomp's waiting is left as it is. Passive waiting (``OMP_WAIT_POLICY=PASSIVE``,
   what wordgen set from issue 11 to issue 22) also stopped the collapse, but a
   thread that sleeps at once has to be woken for each of those hundreds of
@@ -42,6 +44,9 @@ FIRST_CHECK_SECONDS = 0.5  # the first look: a collapsed start wastes every seco
 # second. Not sooner than this: /proc/stat counts in 10-ms ticks.
 GENERATION_FIRST_CHECK_SECONDS = 0.1
 CHECK_SECONDS = 2.0  # between two later looks at the machine
+# A policy with a `remember` name starts from the count the last one of that name ended with, if it
+# ended this recently: samples drawn one after another are each over before a first look.
+MEMORY_SECONDS = 30.0
 BUSY_SHARE = 0.5  # other processes using this much of a core count as taking it
 
 
@@ -104,6 +109,9 @@ def other_cores(since: _Mark, now: _Mark) -> float | None:
     return max(0.0, (busy - (now.own - since.own)) / wall)
 
 
+_remembered: dict[str, tuple[_Mark, int]] = {}  # ThreadPolicy's remember name -> (its last look, its count)
+
+
 class CpuWatch:
     """How busy the rest of the machine was between `CpuWatch()` and `stop()`."""
 
@@ -140,34 +148,45 @@ class ThreadPolicy:
     """torch's thread count following the free cores during a run; `close()` puts the old count back.
 
     Also a context manager (closed on exit). enabled=False (a GPU run) makes every call a no-op;
-    first_check: seconds before the first look (FIRST_CHECK_SECONDS unless given).
+    first_check: seconds before the first look (FIRST_CHECK_SECONDS unless given). remember: a
+    name; the next policy of that name in this process (within MEMORY_SECONDS) starts from this
+    one's count and measures the machine from this one's last look, so a short generation
+    beside a busy program does not start on a core that is taken.
     """
 
-    def __init__(self, enabled: bool = True, first_check: float | None = None):
+    def __init__(self, enabled: bool = True, first_check: float | None = None, remember: str | None = None):
         import torch
 
         self._torch = torch
         self.enabled = enabled
         self.first_check = first_check
+        self.remember = remember
         self.initial = torch.get_num_threads()
         fixed = os.environ.get("WORDGEN_THREADS", "").strip()
         self.fixed = int(fixed) if fixed.isdigit() and int(fixed) > 0 else None
         self.cap = min(self.initial, usable_cores())  # never more than torch was allowed (OMP_NUM_THREADS...)
         self._began = self._last = _mark()
+        self._looked = False
         self.threads = self.initial
         self.changes: list[tuple[float, int]] = []  # (seconds since the start, threads) at each change
         if self.fixed is not None and enabled:
             self._set(self.fixed)
+        elif enabled and remember in _remembered:
+            last_look, threads = _remembered[remember]
+            if self._began.wall - last_look.wall < MEMORY_SECONDS:
+                self._last = last_look
+                self._set(min(threads, self.cap))
 
     def check(self) -> None:
         """Called between steps: now and then, fit the thread count to the cores others left free."""
+        if not self.enabled or self.fixed is not None:
+            return
         first = FIRST_CHECK_SECONDS if self.first_check is None else self.first_check
-        wait = first if self._last is self._began else CHECK_SECONDS
-        if not self.enabled or self.fixed is not None or time.perf_counter() - self._last.wall < wait:
+        if time.perf_counter() - self._last.wall < (CHECK_SECONDS if self._looked else first):
             return
         now = _mark()
         others = other_cores(self._last, now)
-        self._last = now
+        self._last, self._looked = now, True
         if others is not None:
             self._set(fit_threads(others, usable_cores(), self.cap))
 
@@ -178,7 +197,9 @@ class ThreadPolicy:
             self.changes.append((round(time.perf_counter() - self._began.wall, 2), threads))
 
     def close(self) -> None:
-        """Put back the thread count the run started with."""
+        """Put back the thread count the run started with (and remember this one's, if named)."""
+        if self.remember is not None and self.enabled and self.fixed is None:
+            _remembered[self.remember] = (self._last, self.threads)
         if self.threads != self.initial:
             self._torch.set_num_threads(self.initial)
             self.threads = self.initial

@@ -127,12 +127,14 @@ def sample_steps(
     if seed is not None:
         generator.manual_seed(seed)
     memory = Memory(cache) if cache is not None else None
-    output, logits, state = _read_prompt(model, prompt_ids, num_samples, memory)
-    step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
     total = len(forced) + max_tokens
     # On a CPU, as many threads as other processes leave cores free (wordgen.cpu): a step's
-    # blocks meet at a barrier, which a core taken by someone else turns into a wait.
-    with ThreadPolicy(enabled=device.type == "cpu", first_check=GENERATION_FIRST_CHECK_SECONDS) as threads:
+    # blocks meet at a barrier, which a core taken by someone else turns into a wait. Remembered
+    # from one generation to the next: a short sample is over before the first look.
+    with ThreadPolicy(enabled=device.type == "cpu", first_check=GENERATION_FIRST_CHECK_SECONDS,
+                      remember="generation") as threads:
+        output, logits, state = _read_prompt(model, prompt_ids, num_samples, memory)
+        step = LSTMStepper(model, state) if model.config.rnn_type == "lstm" else None
         for t in range(total):
             if memory is not None:
                 logits = memory.mix(logits, output)  # (N, V) log-probabilities of the model and its cache
